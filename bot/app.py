@@ -1,0 +1,138 @@
+"""The application factory: ``create_app(settings)`` wires services into an aiohttp app.
+
+Resources are opened and closed in ``cleanup_ctx`` in dependency order: database, store,
+outbound HTTP, then the background flusher; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from bot.channels.wechat.api import WeChatAPI
+from bot.channels.wechat.token import MemoryTokenStore, RedisTokenStore, TokenStore
+from bot.channels.wechat.webhook import WeChatWebhook
+from bot.content import Content, load_content
+from bot.context import Services
+from bot.db import Database
+from bot.db.migrate import upgrade_async
+from bot.db.users import Users
+from bot.errors import Unavailable
+from bot.gateway.pipeline import Pipeline
+from bot.metrics import Metrics
+from bot.notifier import ChannelNotifier, Notifier, WeChatNotifier
+from bot.text import Analyzer
+from bot.session.base import Store
+from bot.session.memory import MemoryStore
+from bot.session.redis import RedisStore
+from bot.settings import Settings
+
+log = logging.getLogger("longtuan.app")
+
+SERVICES = web.AppKey("services", Services)
+PIPELINE = web.AppKey("pipeline", Pipeline)
+DATABASE = web.AppKey("database", Database)
+
+
+def make_redis(url: str) -> aioredis.Redis:
+    # Short timeouts: a Redis that does not answer must cost a message well under a second.
+    return aioredis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=0)
+
+
+def make_store(settings: Settings, redis: aioredis.Redis | None) -> Store:
+    if redis is None:
+        return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl)
+    return RedisStore(redis, prefix=settings.redis_prefix, session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl)
+
+
+def load_analyzer(content: Content) -> Analyzer:
+    analyzer = Analyzer(content.synonyms, content.dict_path)
+    analyzer.warm_up()
+    return analyzer
+
+
+def create_app(
+    settings: Settings,
+    *,
+    notifier: Notifier | None = None,
+    content: Content | None = None,
+    analyzer: Analyzer | None = None,
+    clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """Build the app. ``notifier`` replaces the WeChat customer-service sender (terminal chat)."""
+    from handlers import build_router
+
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    content = content or load_content(settings.content_dir or None)
+    analyzer = analyzer or load_analyzer(content)
+    metrics = Metrics()
+
+    async def resources(app: web.Application) -> AsyncIterator[None]:
+        db = Database.from_url(settings.database_url)
+        if not settings.uses_postgres:
+            # The embedded first run must work with no set-up step: create the SQLite schema.
+            await upgrade_async(settings.database_url)
+        redis = make_redis(settings.redis_url) if settings.redis_url else None
+        store = make_store(settings, redis)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        tokens: TokenStore = (
+            RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix) if redis is not None else MemoryTokenStore()
+        )
+        api = WeChatAPI(http, settings.wechat_api_base, settings.wechat_app_id,
+                        settings.wechat_app_secret.get_secret_value(), tokens)
+        users = Users(db)
+        services = Services(
+            settings=settings, content=content, analyzer=analyzer, store=store, users=users, metrics=metrics,
+            notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api)}), clock=clock,
+        )
+        pipeline = Pipeline(services, build_router(content, analyzer))
+        app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, db
+        webhook = WeChatWebhook(settings, pipeline, store, metrics, clock)
+        app.router.add_get("/wechat", webhook.verify)
+        app.router.add_post("/wechat", webhook.receive)
+        flusher = asyncio.create_task(users.run_flusher())
+        log.info("started", extra={"database": db.dialect, "store": type(store).__name__,
+                                   "safe_mode": settings.safe_mode})
+        yield
+        await pipeline.drain()
+        flusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flusher
+        with contextlib.suppress(Unavailable):
+            await users.flush()
+        await http.close()
+        await store.close()
+        await db.close()
+
+    app.cleanup_ctx.append(resources)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view(metrics))
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """200 when the database and the store answer; 503 naming what is down."""
+    services, db = request.app[SERVICES], request.app[DATABASE]
+    checks: dict[str, str] = {}
+    for name, probe in (("database", db.ping), ("redis" if services.settings.redis_url else "store", services.store.ping)):
+        try:
+            await asyncio.wait_for(probe(), 2.0)
+            checks[name] = "ok"
+        except (Unavailable, TimeoutError) as exc:
+            checks[name] = f"down: {exc}"
+    ok = all(v == "ok" for v in checks.values())
+    return web.json_response({"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)
+
+
+def metrics_view(metrics: Metrics) -> Callable[[web.Request], "asyncio.Future[web.Response] | object"]:
+    async def view(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
+
+    return view

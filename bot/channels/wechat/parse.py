@@ -1,0 +1,215 @@
+"""Parsing WeChat XML into the neutral ``Inbound``; every message and event type of the platform.
+
+The XML is parsed by defusedxml with DTDs and entities forbidden: a DOCTYPE or an entity
+declaration is refused before anything is expanded (billion laughs, external entities).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from xml.etree.ElementTree import Element, ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+
+from bot.errors import BadPayload
+from bot.model import Inbound, Kind, Location
+
+CHANNEL = "wechat"
+
+#: Plain message types (MsgType) and the kinds they become.
+MESSAGES = {
+    "text": Kind.TEXT,
+    "image": Kind.IMAGE,
+    "voice": Kind.VOICE,
+    "video": Kind.VIDEO,
+    "shortvideo": Kind.SHORTVIDEO,
+    "location": Kind.LOCATION,
+    "link": Kind.LINK,
+}
+
+#: Events (MsgType=event, Event=...) and the kinds they become. Names as WeChat sends them;
+#: compared case-insensitively because the platform mixes "SCAN" and "subscribe".
+EVENTS = {
+    "subscribe": Kind.SUBSCRIBE,
+    "unsubscribe": Kind.UNSUBSCRIBE,
+    "scan": Kind.SCAN,
+    "location": Kind.REPORT_LOCATION,
+    "click": Kind.CLICK,
+    "view": Kind.VIEW,
+    "templatesendjobfinish": Kind.TEMPLATE_SENT,
+    "masssendjobfinish": Kind.MASS_SENT,
+    "subscribe_msg_popup_event": Kind.SUBSCRIBE_MSG_POPUP,
+    "subscribe_msg_change_event": Kind.SUBSCRIBE_MSG_CHANGE,
+    "subscribe_msg_sent_event": Kind.SUBSCRIBE_MSG_SENT,
+}
+
+SCENE_PREFIX = "qrscene_"
+
+
+def parse_xml(body: bytes | str) -> dict[str, str]:
+    """The children of ``<xml>`` as a flat dict of text; nested lists are kept under their path."""
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException as exc:
+        raise BadPayload(f"forbidden XML construct: {type(exc).__name__}") from None
+    except (ParseError, ValueError) as exc:
+        raise BadPayload(f"not XML: {exc}") from None
+    if root.tag != "xml":
+        raise BadPayload("root element is not <xml>")
+    fields: dict[str, str] = {}
+    _flatten(root, "", fields)
+    return fields
+
+
+def _flatten(node: Element, prefix: str, out: dict[str, str]) -> None:
+    for child in node:
+        name = f"{prefix}{child.tag}"
+        if len(child):
+            _flatten(child, f"{name}.", out)
+        else:
+            out.setdefault(name, (child.text or "").strip() if child.tag not in ("Content",) else (child.text or ""))
+
+
+def _float(value: str | None) -> float:
+    try:
+        return float(value or "")
+    except ValueError:
+        raise BadPayload(f"not a number: {value!r}") from None
+
+
+def to_inbound(fields: dict[str, str]) -> Inbound:
+    """Build the neutral message. Unknown types become ``Kind.UNKNOWN`` (answered, logged)."""
+    user = fields.get("FromUserName", "")
+    if not user:
+        raise BadPayload("FromUserName missing")
+    raw_type = fields.get("MsgType", "").lower()
+    try:
+        created = int(fields.get("CreateTime", "0"))
+    except ValueError:
+        raise BadPayload("CreateTime is not an integer") from None
+    # MsgId exceeds 2**53: it stays the exact digits it came as, never a float.
+    msg = Inbound(channel=CHANNEL, user_id=user, bot_id=fields.get("ToUserName", ""), kind=Kind.UNKNOWN,
+                  created_at=created, msg_id=fields.get("MsgId") or None, raw_type=raw_type)
+    if raw_type == "event":
+        event = fields.get("Event", "")
+        msg.raw_type = f"event.{event.lower()}"
+        msg.kind = EVENTS.get(event.lower(), Kind.UNKNOWN)
+        msg.msg_id = None  # events are identified by user + time + event + key, not by MsgId
+        _EVENT_FIELDS.get(msg.kind, _nothing)(msg, fields)
+    else:
+        msg.kind = MESSAGES.get(raw_type, Kind.UNKNOWN)
+        _MESSAGE_FIELDS.get(msg.kind, _nothing)(msg, fields)
+    return msg
+
+
+def _nothing(msg: Inbound, fields: dict[str, str]) -> None:
+    return None
+
+
+def _text(msg: Inbound, f: dict[str, str]) -> None:
+    msg.text = f.get("Content", "")
+
+
+def _media(msg: Inbound, f: dict[str, str]) -> None:
+    msg.media_id = f.get("MediaId", "")
+    msg.url = f.get("PicUrl", "")
+    if f.get("ThumbMediaId"):
+        msg.extra["thumb_media_id"] = f["ThumbMediaId"]
+
+
+def _voice(msg: Inbound, f: dict[str, str]) -> None:
+    _media(msg, f)
+    # Speech recognition, when the account has it on, arrives as Recognition: treat it as text.
+    msg.text = f.get("Recognition", "").strip()
+    msg.extra["format"] = f.get("Format", "")
+
+
+def _location(msg: Inbound, f: dict[str, str]) -> None:
+    msg.location = Location(_float(f.get("Location_X")), _float(f.get("Location_Y")), precision=_float(f.get("Scale") or "0"), label=f.get("Label", ""))
+
+
+def _link(msg: Inbound, f: dict[str, str]) -> None:
+    msg.title, msg.url = f.get("Title", ""), f.get("Url", "")
+    msg.text = f.get("Description", "")
+
+
+def _subscribe(msg: Inbound, f: dict[str, str]) -> None:
+    # A follow through a parametric QR code carries EventKey "qrscene_<scene>" and a Ticket.
+    # wechatpy re-labels it "subscribe_scan"; it stays a subscribe here, with the scene as key.
+    key = f.get("EventKey", "")
+    msg.key = key[len(SCENE_PREFIX):] if key.startswith(SCENE_PREFIX) else ""
+    if f.get("Ticket"):
+        msg.extra["ticket"] = f["Ticket"]
+
+
+def _scan(msg: Inbound, f: dict[str, str]) -> None:
+    msg.key = f.get("EventKey", "")
+    if f.get("Ticket"):
+        msg.extra["ticket"] = f["Ticket"]
+
+
+def _report_location(msg: Inbound, f: dict[str, str]) -> None:
+    msg.location = Location(_float(f.get("Latitude")), _float(f.get("Longitude")), precision=_float(f.get("Precision") or "0"))
+
+
+def _key(msg: Inbound, f: dict[str, str]) -> None:
+    msg.key = f.get("EventKey", "")
+    if msg.kind is Kind.VIEW:
+        msg.url = msg.key
+        if f.get("MenuId"):
+            msg.extra["menu_id"] = f["MenuId"]
+
+
+def _job_finished(msg: Inbound, f: dict[str, str]) -> None:
+    # MsgID (capital D) is the job's id, not a message id: kept apart from de-duplication.
+    for name in ("MsgID", "Status", "TotalCount", "FilterCount", "SentCount", "ErrorCount"):
+        if name in f:
+            msg.extra[name] = f[name]
+    msg.key = f.get("MsgID", "")
+
+
+def _subscribe_msg(section: str) -> Callable[[Inbound, dict[str, str]], None]:
+    def parse(msg: Inbound, f: dict[str, str]) -> None:
+        prefix = f"{section}.List."
+        for name, value in f.items():
+            if name.startswith(prefix):
+                msg.extra[name[len(prefix):]] = value
+        msg.key = msg.extra.get("TemplateId", "")
+
+    return parse
+
+
+_MESSAGE_FIELDS: dict[Kind, Callable[[Inbound, dict[str, str]], None]] = {
+    Kind.TEXT: _text,
+    Kind.IMAGE: _media,
+    Kind.VOICE: _voice,
+    Kind.VIDEO: _media,
+    Kind.SHORTVIDEO: _media,
+    Kind.LOCATION: _location,
+    Kind.LINK: _link,
+}
+_EVENT_FIELDS: dict[Kind, Callable[[Inbound, dict[str, str]], None]] = {
+    Kind.SUBSCRIBE: _subscribe,
+    Kind.SCAN: _scan,
+    Kind.REPORT_LOCATION: _report_location,
+    Kind.CLICK: _key,
+    Kind.VIEW: _key,
+    Kind.TEMPLATE_SENT: _job_finished,
+    Kind.MASS_SENT: _job_finished,
+    Kind.SUBSCRIBE_MSG_POPUP: _subscribe_msg("SubscribeMsgPopupEvent"),
+    Kind.SUBSCRIBE_MSG_CHANGE: _subscribe_msg("SubscribeMsgChangeEvent"),
+    Kind.SUBSCRIBE_MSG_SENT: _subscribe_msg("SubscribeMsgSentEvent"),
+}
+
+
+def render_text(to_user: str, from_user: str, created_at: int, content: str) -> str:
+    """A passive text reply, every CDATA section escaped."""
+    from bot.channels.wechat.crypto import cdata_safe
+
+    return (
+        f"<xml><ToUserName><![CDATA[{cdata_safe(to_user)}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{cdata_safe(from_user)}]]></FromUserName>"
+        f"<CreateTime>{created_at}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{cdata_safe(content)}]]></Content></xml>"
+    )

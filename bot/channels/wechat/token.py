@@ -1,0 +1,142 @@
+"""The WeChat access-token cache: one token per app shared by every worker, one refresher at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+#: Deletes KEYS[1] only while it still holds ARGV[1]. Used both to release the refresh lock (only
+#: its owner may release it, even after the PX expiry handed it to someone else) and to invalidate
+#: a token (another worker may already have stored a fresh one, which must survive).
+_COMPARE_AND_DELETE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+class TokenStore(Protocol):
+    """Where the current access token lives, and the lock that elects a single refresher."""
+
+    async def get(self) -> str | None: ...
+
+    async def set(self, token: str, ttl: int) -> None: ...
+
+    async def invalidate(self, token: str) -> None:
+        """Forget ``token``, but only if it is still the stored one."""
+        ...
+
+    def lock(self) -> AbstractAsyncContextManager[None]:
+        """Held while fetching a new token; raises TimeoutError if it cannot be taken in time."""
+        ...
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode()
+    return str(value)
+
+
+class RedisTokenStore:
+    """Token shared through Redis, so every process spends the same token.
+
+    WeChat caps token fetches per day (2000) and each fetch makes older tokens "not latest"
+    after about five minutes, so workers must share one token instead of fetching their own.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        app_id: str,
+        prefix: str = "lt:",
+        *,
+        lock_ttl_ms: int = 10_000,
+        lock_timeout: float = 10.0,
+        poll_interval: float = 0.05,
+    ) -> None:
+        self._redis = redis
+        self.key = f"{prefix}wx:token:{app_id}"
+        self.lock_key = f"{self.key}:lock"
+        self._lock_ttl_ms = lock_ttl_ms
+        self._lock_timeout = lock_timeout
+        self._poll_interval = poll_interval
+        self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
+
+    async def get(self) -> str | None:
+        return _as_text(await self._redis.get(self.key))
+
+    async def set(self, token: str, ttl: int) -> None:
+        if ttl <= 0:
+            raise ValueError(f"token ttl must be positive, got {ttl}")
+        await self._redis.set(self.key, token, ex=ttl)
+
+    async def invalidate(self, token: str) -> None:
+        await self._compare_and_delete(keys=[self.key], args=[token])
+
+    def lock(self) -> AbstractAsyncContextManager[None]:
+        return self._locked()
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        owner = secrets.token_hex(16)
+        deadline = time.monotonic() + self._lock_timeout
+        while not await self._redis.set(self.lock_key, owner, nx=True, px=self._lock_ttl_ms):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"token refresh lock {self.lock_key} busy for {self._lock_timeout}s")
+            await asyncio.sleep(self._poll_interval)
+        try:
+            yield
+        finally:
+            await self._compare_and_delete(keys=[self.lock_key], args=[owner])
+
+
+class MemoryTokenStore:
+    """Token kept in this process: for the terminal chat, tests and single-process deployments."""
+
+    def __init__(
+        self, *, lock_timeout: float = 10.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+        self._lock_timeout = lock_timeout
+        self._clock = clock
+
+    async def get(self) -> str | None:
+        if self._token is not None and self._clock() >= self._expires_at:
+            self._token = None
+        return self._token
+
+    async def set(self, token: str, ttl: int) -> None:
+        if ttl <= 0:
+            raise ValueError(f"token ttl must be positive, got {ttl}")
+        self._token = token
+        self._expires_at = self._clock() + ttl
+
+    async def invalidate(self, token: str) -> None:
+        if self._token == token:
+            self._token = None
+
+    def lock(self) -> AbstractAsyncContextManager[None]:
+        return self._locked()
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self._lock_timeout)
+        except TimeoutError:
+            raise TimeoutError(f"token refresh lock busy for {self._lock_timeout}s") from None
+        try:
+            yield
+        finally:
+            self._lock.release()

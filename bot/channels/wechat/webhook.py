@@ -1,0 +1,146 @@
+"""The WeChat callback endpoint: verify, decrypt, parse, hand to the pipeline, render, encrypt.
+
+Refusals (bot.errors.RequestRefused) are answered with their HTTP status, logged once with
+their reason and counted; nothing behind a refusal reaches a handler. Everything that passed the
+checks is answered 200 within the deadline, with a passive reply or the platform's ``success``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from aiohttp import web
+
+from bot.channels.wechat.crypto import SafeMode, check_signature, check_timestamp
+from bot.channels.wechat.parse import parse_xml, render_text, to_inbound
+from bot.channels.wechat.render import reply_to_text
+from bot.errors import BadPayload, BodyTooLarge, ReplayedRequest, RequestRefused, Unavailable
+from bot.gateway.pipeline import Pipeline
+from bot.logs import request_id
+from bot.metrics import Metrics
+from bot.model import Inbound, Kind, Reply
+from bot.session.base import Store
+from bot.settings import Settings
+
+log = logging.getLogger("longtuan.wechat")
+
+#: The body WeChat expects when there is nothing to say (an empty body works too, but
+#: "success" is what the documentation asks for and what stops the retries unambiguously).
+SUCCESS = "success"
+PLATFORM_DEADLINE = 5.0
+
+
+class WeChatWebhook:
+    def __init__(self, settings: Settings, pipeline: Pipeline, store: Store, metrics: Metrics,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.pipeline = pipeline
+        self.store = store
+        self.metrics = metrics
+        self.clock = clock
+        self.token = settings.wechat_token.get_secret_value()
+        aes = settings.wechat_aes_key
+        self.safe = SafeMode(self.token, aes.get_secret_value(), settings.wechat_app_id) if aes else None
+
+    def _refuse(self, exc: RequestRefused) -> web.Response:
+        self.metrics.refusals.labels("wechat", exc.reason).inc()
+        self.metrics.requests.labels("wechat", "refused").inc()
+        log.warning("request refused", extra={"reason": exc.reason, "detail": exc.detail})
+        return web.Response(status=exc.status, text=exc.reason)
+
+    def _check_query(self, request: web.Request) -> tuple[str, str]:
+        q = request.query
+        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+        # Signature first: a stale but forged request is reported as forged.
+        check_signature((self.token, timestamp, nonce), q.get("signature"))
+        check_timestamp(timestamp, self.settings.wechat_replay_window, self.clock)
+        return timestamp, nonce
+
+    async def verify(self, request: web.Request) -> web.Response:
+        """GET: the URL check of the WeChat console; echo ``echostr`` when the signature holds."""
+        request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16])
+        try:
+            self._check_query(request)
+        except RequestRefused as exc:
+            return self._refuse(exc)
+        self.metrics.requests.labels("wechat", "verified").inc()
+        return web.Response(text=request.query.get("echostr", ""))
+
+    async def receive(self, request: web.Request) -> web.Response:
+        started = time.monotonic()
+        deadline = started + self.settings.wechat_reply_deadline
+        request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16])
+        try:
+            timestamp, nonce = self._check_query(request)
+            body = await self._read(request)
+            encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+            msg = await self._inbound(request, body, encrypted, timestamp, nonce)
+        except RequestRefused as exc:
+            return self._refuse(exc)
+
+        if msg.kind is Kind.UNKNOWN:
+            # New platform types appear without notice; answering "success" stops the retries.
+            self.metrics.unknown.labels(msg.raw_type[:40] or "?").inc()
+            self.metrics.requests.labels("wechat", "unknown").inc()
+            log.info("unknown message type", extra={"type": msg.raw_type[:40]})
+            return web.Response(text=SUCCESS)
+
+        def render(reply: Reply) -> str:
+            return render_text(msg.user_id, msg.bot_id, int(self.clock()), reply_to_text(reply))
+
+        outcome = await self.pipeline.handle(msg, render, deadline, request_id.get())
+        text = outcome.body or SUCCESS
+        if outcome.body and encrypted and self.safe is not None:
+            text = self.safe.encrypt(outcome.body, str(int(self.clock())), nonce)
+        self.metrics.requests.labels("wechat", outcome.status).inc()
+        self.metrics.deadline_left.labels("wechat").observe(max(0.0, PLATFORM_DEADLINE - (time.monotonic() - started)))
+        log.debug("answered", extra={"kind": msg.kind.value, "status": outcome.status, "route": outcome.route})
+        return web.Response(text=text, content_type="application/xml" if outcome.body else "text/plain")
+
+    async def _read(self, request: web.Request) -> bytes:
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise BodyTooLarge(f"{request.content_length} bytes")
+        chunks, size = [], 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"over {limit} bytes")
+            chunks.append(chunk)
+        if not size:
+            raise BadPayload("empty body")
+        return b"".join(chunks)
+
+    async def _inbound(self, request: web.Request, body: bytes, encrypted: bool, timestamp: str, nonce: str) -> Inbound:
+        if encrypted:
+            if self.safe is None:
+                raise BadPayload("encrypted message but no LONGTUAN_WECHAT_AES_KEY configured")
+            outer = parse_xml(body)
+            if not outer.get("Encrypt"):
+                raise BadPayload("Encrypt element missing")
+            # msg_signature covers the ciphertext: a replay with another body cannot pass it,
+            # so safe mode needs no replay record of its own.
+            inner = self.safe.decrypt(outer["Encrypt"], request.query.get("msg_signature"), timestamp, nonce)
+            return to_inbound(parse_xml(inner))
+        if self.safe is not None and not self.settings.wechat_allow_plain:
+            raise BadPayload("plain message refused: safe mode is configured")
+        # Plain mode signs only (token, timestamp, nonce), not the body: remember what body came
+        # with this signature, and refuse another body under the same one inside the window.
+        await self._check_replay(timestamp, nonce, body)
+        return to_inbound(parse_xml(body))
+
+    async def _check_replay(self, timestamp: str, nonce: str, body: bytes) -> None:
+        window = self.settings.wechat_replay_window
+        if not window:
+            return
+        digest = hashlib.sha1(body).hexdigest()
+        try:
+            seen = await self.store.remember_once(f"r:{timestamp}:{nonce}", digest, window)
+        except Unavailable:
+            return  # the signature and the time window still hold; the body binding is lost for now
+        if seen is not None and seen != digest:
+            raise ReplayedRequest(f"nonce {nonce[:16]} reused with another body")

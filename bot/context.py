@@ -1,0 +1,57 @@
+"""The typed context: app-wide services, and the per-message view handlers receive."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from bot.content import Content
+from bot.text import Analysed, Analyzer
+from bot.session.base import Session
+from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.db.users import Users
+    from bot.metrics import Metrics
+    from bot.notifier import Notifier
+    from bot.session.base import Store
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything a handler or a scheduled job may use, built once per process."""
+
+    settings: Settings
+    content: Content
+    analyzer: Analyzer
+    store: Store
+    users: Users
+    metrics: Metrics
+    notifier: Notifier
+    clock: Callable[[], float] = time.time
+
+
+@dataclass(slots=True)
+class Context:
+    """What one message's handler sees: the services plus this conversation's session."""
+
+    services: Services
+    session: Session
+    request_id: str = ""
+    _analysed: dict[str, Analysed] = field(default_factory=dict)
+
+    @property
+    def content(self) -> Content:
+        return self.services.content
+
+    @property
+    def users(self) -> Users:
+        return self.services.users
+
+    def now(self) -> float:
+        return self.services.clock()
+
+    def analyse(self, text: str) -> Analysed:
+        return self.services.analyzer.analyse(text)

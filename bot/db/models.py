@@ -1,0 +1,32 @@
+"""Database tables (SQLAlchemy 2 declarative). Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """One person on one channel. Profile fields are kept to what the programmes need."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("channel", "openid", name="uq_users_channel_openid"),)
+
+    # BigInteger on PostgreSQL, INTEGER (the rowid alias) on SQLite, so both autoincrement.
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    openid: Mapped[str] = mapped_column(String(64))
+    subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: The QR scene through which the user first followed ("" when none): campaign attribution.
+    first_scene: Mapped[str] = mapped_column(String(64), default="")
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    subscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    street: Mapped[str] = mapped_column(String(16), default="")

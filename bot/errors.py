@@ -1,0 +1,67 @@
+"""The error tree of the service.
+
+    LongtuanError
+    ├── ConfigError             bad settings or content; raised at start-up, the process exits
+    ├── RequestRefused          an inbound request the gateway will not handle (maps to an HTTP status)
+    │   ├── BadSignature        403: forged or missing signature
+    │   ├── StaleRequest        403: timestamp outside the replay window
+    │   ├── ReplayedRequest     403: (timestamp, nonce, signature) seen before with another body
+    │   ├── BodyTooLarge        413
+    │   └── BadPayload          400: not XML, DOCTYPE/entities, undecryptable, other app id
+    ├── Unavailable             a backing service (Redis, database) is down; handled as "busy"
+    │   └── LockTimeout         the same user's previous message still holds the lock
+    └── WeChatAPIError          the WeChat API answered an error code (bot.channels.wechat.api)
+"""
+
+from __future__ import annotations
+
+
+class LongtuanError(Exception):
+    """Base of every error this service raises on purpose."""
+
+
+class ConfigError(LongtuanError):
+    """Settings or content are invalid; the message names what and where."""
+
+
+class RequestRefused(LongtuanError):
+    status = 400
+    #: Short machine-readable reason: the ``reason`` label in metrics and logs.
+    reason = "refused"
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail or self.reason)
+        self.detail = detail
+
+
+class BadSignature(RequestRefused):
+    status = 403
+    reason = "bad_signature"
+
+
+class StaleRequest(RequestRefused):
+    status = 403
+    reason = "stale_timestamp"
+
+
+class ReplayedRequest(RequestRefused):
+    status = 403
+    reason = "replayed_nonce"
+
+
+class BodyTooLarge(RequestRefused):
+    status = 413
+    reason = "body_too_large"
+
+
+class BadPayload(RequestRefused):
+    status = 400
+    reason = "bad_payload"
+
+
+class Unavailable(LongtuanError):
+    """Redis or the database cannot be reached right now."""
+
+
+class LockTimeout(Unavailable):
+    """Another message of the same user held the conversation lock for too long."""

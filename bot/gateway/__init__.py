@@ -1,0 +1,1 @@
+"""The gateway: the channel-neutral path every inbound message takes."""

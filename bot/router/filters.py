@@ -1,0 +1,63 @@
+"""Filters: small async callables deciding whether a handler answers a message."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from bot.context import Context
+from bot.model import Inbound, Kind
+from bot.text import normalise
+from bot.session.base import State
+
+
+class Command:
+    """The whole message is one of the command words (after normalising: "帮助！" is "帮助")."""
+
+    def __init__(self, words: Iterable[str]) -> None:
+        # "?" normalises to "" (trailing punctuation goes), so bare punctuation words match raw.
+        self.words = frozenset(w for word in words for w in (normalise(word), word.strip()) if w)
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        if msg.kind not in (Kind.TEXT, Kind.VOICE) or not msg.text:
+            return False
+        return msg.text.strip() in self.words or normalise(msg.text) in self.words
+
+
+class Kinds:
+    """The message or event is of one of these kinds."""
+
+    def __init__(self, *kinds: Kind) -> None:
+        self.kinds = frozenset(kinds)
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return msg.kind in self.kinds
+
+
+class MenuKey:
+    """A custom-menu CLICK with one of ``keys`` (any key when none given); passes ``key``."""
+
+    def __init__(self, *keys: str) -> None:
+        self.keys = frozenset(keys)
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        if msg.kind is not Kind.CLICK or (self.keys and msg.key not in self.keys):
+            return False
+        return {"key": msg.key}
+
+
+class InState:
+    """The conversation is waiting in ``state`` (a step of a multi-step flow)."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return ctx.session.in_state(self.state)
+
+
+class HasText:
+    """The user said something in words: typed text, or voice the platform recognised."""
+
+    async def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        return {"text": msg.text} if msg.text.strip() else False

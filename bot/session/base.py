@@ -1,0 +1,156 @@
+"""Conversation state: sessions, flow states, and the store contract shared by Redis and memory.
+
+A message's trip through a store is two calls. ``begin`` claims the delivery (de-duplication),
+takes the user's lock and reads the session, in that order and in one round trip: the lock is
+taken *before* the state is read, so two messages of one user never interleave (aiogram #1317).
+``finish`` writes the session if it changed, releases the lock and caches the reply for retries.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+#: The dedupe record of a delivery whose handler is still running.
+PENDING = "\x00pending"
+
+
+@dataclass(slots=True, frozen=True)
+class SessionKey:
+    channel: str
+    bot: str
+    user: str
+
+    def __str__(self) -> str:
+        return f"{self.channel}:{self.bot}:{self.user}"
+
+
+class State:
+    """One step of a multi-step flow. Declared as a class attribute of a ``StatesGroup``.
+
+    ``timeout`` (seconds) bounds how long the bot waits for the user's next answer; when it has
+    passed, the state is dropped and the user is told so with the text ``timeout_key``.
+    """
+
+    def __init__(self, timeout: int | None = None, timeout_key: str = "system.flow_timeout") -> None:
+        self.timeout = timeout
+        self.timeout_key = timeout_key
+        self.name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = f"{owner.__name__}:{name}"
+
+    def __repr__(self) -> str:
+        return f"State({self.name})"
+
+
+class StatesGroup:
+    """A flow: its states are the ``State`` attributes of the subclass."""
+
+    registry: ClassVar[dict[str, State]] = {}
+
+    def __init_subclass__(cls) -> None:
+        for value in vars(cls).values():
+            if isinstance(value, State):
+                StatesGroup.registry[value.name] = value
+
+
+@dataclass(slots=True)
+class Session:
+    """What the bot remembers of one conversation. Handlers change it; the pipeline saves it.
+
+    ``persistent`` is False when the store is unreachable: the message is still answered, but a
+    handler that needs to remember something gets ``Unavailable`` and the user a polite "busy".
+    """
+
+    state: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    expires_at: float | None = None
+    persistent: bool = True
+    changed: bool = False
+    #: The state that had timed out when this session was read (its user is told so).
+    expired: State | None = None
+
+    def set_state(self, state: State, *, now: float | None = None, **data: Any) -> None:
+        from bot.errors import Unavailable
+
+        if not self.persistent:
+            raise Unavailable("session store is unavailable")
+        self.state = state.name
+        self.data = dict(data)
+        self.expires_at = (now or time.time()) + state.timeout if state.timeout else None
+        self.changed = True
+
+    def clear(self) -> None:
+        if self.state is not None or self.data:
+            self.state, self.data, self.expires_at, self.changed = None, {}, None, True
+
+    def in_state(self, state: State) -> bool:
+        return self.state == state.name
+
+    def dumps(self) -> str:
+        return json.dumps({"s": self.state, "d": self.data, "x": self.expires_at}, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: str | bytes | None, now: float) -> Session:
+        if not raw:
+            return cls()
+        try:
+            blob = json.loads(raw)
+            session = cls(state=blob.get("s"), data=blob.get("d") or {}, expires_at=blob.get("x"))
+        except (ValueError, AttributeError):
+            # A record this version cannot read is dropped rather than failing the user forever.
+            return cls(changed=True)
+        if session.state and session.expires_at is not None and session.expires_at <= now:
+            session.expired = StatesGroup.registry.get(session.state, State())
+            session.clear()
+        return session
+
+
+@dataclass(slots=True)
+class Begin:
+    """The outcome of ``Store.begin``.
+
+    ``duplicate`` is True when the delivery was claimed before; ``result`` then holds the cached
+    reply (``PENDING`` while the first delivery is still running). Otherwise the lock is held by
+    ``owner`` and ``session`` is the user's session.
+    """
+
+    duplicate: bool
+    result: str | None = None
+    session: Session | None = None
+    owner: str = ""
+
+
+class Store(Protocol):
+    """Dedupe + per-user lock + session state. Implemented by ``RedisStore`` and ``MemoryStore``."""
+
+    async def begin(self, dedupe: str | None, key: SessionKey, owner: str) -> Begin:
+        """Claim ``dedupe`` (skipped when None), then take the lock and read the session.
+
+        Waits (bounded by the lock wait) while another message of the same user holds the lock;
+        raises ``Unavailable`` when the store is down and ``LockTimeout`` when the wait ran out.
+        """
+
+    async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
+        """Save a changed session, release the lock if still ours, cache ``result`` for retries."""
+
+    async def result(self, dedupe: str) -> str | None:
+        """The cached reply of a delivery (``PENDING`` while running, None when unknown)."""
+
+    async def forget(self, dedupe: str) -> None:
+        """Drop a claim whose handling failed, so the platform's retry is handled afresh."""
+
+    async def remember_once(self, name: str, value: str, ttl: int) -> str | None:
+        """Store ``value`` under ``name`` unless present; return what was there before (or None)."""
+
+    async def ping(self) -> None:
+        """Raise ``Unavailable`` unless the store answers."""
+
+    async def close(self) -> None: ...
+
+
+Clock = Callable[[], float]

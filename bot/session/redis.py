@@ -1,0 +1,158 @@
+"""The Redis store: dedupe, per-user lock and session in two round trips per message.
+
+Key format (``P`` is ``LONGTUAN_REDIS_PREFIX``, default ``lt:``; every key has a TTL):
+
+    P d:<dedupe>                 delivery record: PENDING, then the cached reply   EX dedupe_ttl
+    P l:<channel>:<bot>:<user>   conversation lock, value = owner token            PX lock_ms
+    P s:<channel>:<bot>:<user>   session JSON {"s": state, "d": data, "x": expiry}  EX session_ttl
+    P r:<timestamp>:<nonce>      replay record: hash of the body (bot.gateway)      EX replay window
+    P wx:token:<app id>          WeChat access token (bot.channels.wechat.token)
+
+The three keys of one message are touched by one Lua script each way, so they must live on one
+node: this store targets a single Redis (or a primary with replicas), not Redis Cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from bot.breaker import Breaker
+from bot.errors import LockTimeout, Unavailable
+from bot.session.base import PENDING, Begin, Clock, Session, SessionKey
+
+# KEYS: dedupe, lock, session.  ARGV: owner, dedupe_ttl, lock_ms, pending marker.
+# Returns {0, record} for a delivery seen before, {1, session} when the lock is ours, {2} when busy.
+_BEGIN = """
+if KEYS[1] ~= '' then
+  if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[2]) then
+    return {0, redis.call('GET', KEYS[1])}
+  end
+end
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then
+  return {1, redis.call('GET', KEYS[3])}
+end
+return {2}
+"""
+
+# KEYS: dedupe, lock, session.  ARGV: owner, session ('' unchanged, '-' delete), session_ttl,
+# result, dedupe_ttl.  A lock that expired and was taken by another message is not ours: then the
+# session is left alone (the newer holder owns it) but the reply is still cached.
+_FINISH = """
+local mine = redis.call('GET', KEYS[2]) == ARGV[1]
+if mine then
+  if ARGV[2] == '-' then
+    redis.call('DEL', KEYS[3])
+  elseif ARGV[2] ~= '' then
+    redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+  else
+    redis.call('EXPIRE', KEYS[3], ARGV[3])
+  end
+  redis.call('DEL', KEYS[2])
+end
+if KEYS[1] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
+end
+return mine and 1 or 0
+"""
+
+
+class RedisStore:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        *,
+        prefix: str = "lt:",
+        session_ttl: int = 7 * 24 * 3600,
+        dedupe_ttl: int = 300,
+        lock_ms: int = 10_000,
+        lock_wait: float = 4.0,
+        breaker: Breaker | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self.session_ttl = session_ttl
+        self.dedupe_ttl = dedupe_ttl
+        self.lock_ms = lock_ms
+        self.lock_wait = lock_wait
+        self.breaker = breaker or Breaker("redis")
+        self._clock = clock
+        self._begin = redis.register_script(_BEGIN)
+        self._finish = redis.register_script(_FINISH)
+
+    def _keys(self, dedupe: str | None, key: SessionKey) -> list[str]:
+        return [f"{self.prefix}d:{dedupe}" if dedupe else "", f"{self.prefix}l:{key}", f"{self.prefix}s:{key}"]
+
+    async def _run(self, coro: Any) -> Any:
+        self.breaker.check()
+        try:
+            result = await coro
+        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            raise self.breaker.failed(exc) from exc
+        except RedisError as exc:
+            # e.g. "LOADING" or "READONLY" while a replica is promoted: unavailable, not a bug.
+            raise self.breaker.failed(exc) from exc
+        self.breaker.succeeded()
+        return result
+
+    async def begin(self, dedupe: str | None, key: SessionKey, owner: str) -> Begin:
+        keys = self._keys(dedupe, key)
+        args = [owner, self.dedupe_ttl, self.lock_ms, PENDING]
+        deadline = time.monotonic() + self.lock_wait
+        delay = 0.005
+        while True:
+            reply = await self._run(self._begin(keys=keys, args=args))
+            if reply[0] == 0:
+                record = reply[1]
+                return Begin(duplicate=True, result=record.decode() if record is not None else None)
+            if reply[0] == 1:
+                return Begin(duplicate=False, session=Session.loads(reply[1], self._clock()), owner=owner)
+            # The user's previous message is still being handled. The delivery is claimed now,
+            # so wait for the lock only.
+            keys[0] = ""
+            if time.monotonic() + delay > deadline:
+                if dedupe:
+                    await self.forget(dedupe)
+                raise LockTimeout(f"conversation {key} stayed locked")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.1)
+
+    async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
+        if session.changed:
+            blob = session.dumps() if (session.state or session.data) else "-"
+        else:
+            blob = ""
+        await self._run(
+            self._finish(keys=self._keys(dedupe, key), args=[owner, blob, self.session_ttl, result, self.dedupe_ttl])
+        )
+
+    async def result(self, dedupe: str) -> str | None:
+        raw = await self._run(self.redis.get(f"{self.prefix}d:{dedupe}"))
+        return raw.decode() if raw is not None else None
+
+    async def forget(self, dedupe: str) -> None:
+        await self._run(self.redis.delete(f"{self.prefix}d:{dedupe}"))
+
+    async def remember_once(self, name: str, value: str, ttl: int) -> str | None:
+        """SET NX under ``P name``; returns the value already stored, or None if this call stored it."""
+        full = f"{self.prefix}{name}"
+        stored = await self._run(self.redis.set(full, value, nx=True, ex=ttl, get=True))
+        return stored.decode() if stored is not None else None
+
+    async def ping(self) -> None:
+        # A health check must probe even while the breaker is open, or it would never see recovery.
+        try:
+            await self.redis.ping()
+        except (RedisError, OSError) as exc:
+            raise Unavailable(f"redis: {type(exc).__name__}") from exc
+        self.breaker.succeeded()
+
+    async def close(self) -> None:
+        await self.redis.aclose()

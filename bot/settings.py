@@ -1,0 +1,126 @@
+"""Settings: environment > .env file > defaults, validated once at start-up; secrets hidden in repr."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Mapping
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+#: The real platform hosts; tests and staging point these at fakes.
+WECHAT_API = "https://api.weixin.qq.com"
+
+
+class Settings(BaseSettings):
+    """All configuration, from ``LONGTUAN_*`` variables. Tests build ``Settings(...)`` directly."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LONGTUAN_", env_file=None, extra="ignore", frozen=True, hide_input_in_errors=True
+    )
+
+    wechat_token: SecretStr = SecretStr("longtuan-dev-token")
+    wechat_app_id: str = "wx-longtuan-dev"
+    wechat_app_secret: SecretStr = SecretStr("")
+    wechat_aes_key: SecretStr | None = None
+    wechat_allow_plain: bool = False
+    wechat_api_base: str = WECHAT_API
+    wechat_replay_window: int = Field(default=300, ge=0)
+    #: Seconds the gateway waits for a handler before answering ``success`` and replying later
+    #: through the customer-service API. WeChat gives up at 5 s and retries.
+    wechat_reply_deadline: float = Field(default=4.5, gt=0, lt=5)
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+
+    database_url: str = "sqlite+aiosqlite:///./longtuan.db"
+    redis_url: str | None = None
+    #: Prefix of every Redis key this service writes; lets several deployments share one Redis.
+    redis_prefix: str = "lt:"
+    session_ttl: int = Field(default=7 * 24 * 3600, gt=0)
+    flow_timeout: int = Field(default=600, gt=0)
+    dedupe_ttl: int = Field(default=300, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool = True
+    content_dir: str = ""
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("wechat_aes_key", mode="before")
+    @classmethod
+    def _empty_aes_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("wechat_aes_key")
+    @classmethod
+    def _aes_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        raw = value.get_secret_value()
+        # The EncodingAESKey is 43 base64 characters; with one "=" it decodes to the 32-byte AES key.
+        try:
+            ok = len(raw) == 43 and len(base64.b64decode(raw + "=", validate=True)) == 32
+        except (binascii.Error, ValueError):
+            ok = False
+        if not ok:
+            raise ValueError("must be the 43-character EncodingAESKey from the WeChat console")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+        return value
+
+    @field_validator("redis_url", mode="before")
+    @classmethod
+    def _redis_url(cls, value: object) -> object:
+        if value in ("", None):
+            return None
+        if not str(value).startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("wechat_api_base")
+    @classmethod
+    def _api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _token_present(self) -> Settings:
+        if not self.wechat_token.get_secret_value():
+            raise ValueError("LONGTUAN_WECHAT_TOKEN must not be empty")
+        return self
+
+    @property
+    def uses_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+    @property
+    def safe_mode(self) -> bool:
+        return self.wechat_aes_key is not None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None = ".env") -> Settings:
+    """Build settings from ``environ`` (default: the process environment) and an optional .env file.
+
+    Raises ``ConfigError`` naming every bad variable; the values themselves are never echoed.
+    """
+    try:
+        if environ is None:
+            return Settings(_env_file=env_file)  # type: ignore[call-arg]
+        values = {k[len("LONGTUAN_") :].lower(): v for k, v in environ.items() if k.startswith("LONGTUAN_")}
+        return Settings(_env_file=env_file, **values)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "LONGTUAN_" + "_".join(str(p) for p in err["loc"]).upper() if err["loc"] else "settings"
+            lines.append(f"  {name}: {err['msg']}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

@@ -1,0 +1,71 @@
+"""Text analysis: normalise what a user typed, cut it into words with jieba, fold synonyms."""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import jieba
+
+#: Trailing punctuation people add to commands ("帮助！", "help?") that must not change the match.
+_TRAILING = " \t\r\n!！?？。.,，~～…、"
+
+
+def normalise(text: str) -> str:
+    """NFKC (full-width letters and digits become ASCII), lower case, trimmed of trailing punctuation."""
+    return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_TRAILING).strip()
+
+
+@dataclass(slots=True, frozen=True)
+class Analysed:
+    norm: str
+    #: Canonical words: jieba's tokens with every known synonym folded onto its canonical word.
+    words: frozenset[str]
+
+
+class Analyzer:
+    """Owns one jieba tokenizer with the project dictionary; results are cached per text.
+
+    Campaign replies repeat the same few phrases thousands of times, so an LRU over the
+    normalised text saves the cut on the hot path.
+    """
+
+    def __init__(self, synonyms: dict[str, list[str]], dict_path: Path | None = None, cache_size: int = 8192) -> None:
+        # jieba logs its dictionary loading at DEBUG/INFO on its own logger; keep it quiet.
+        jieba.setLogLevel(logging.WARNING)
+        self._tokenizer = jieba.Tokenizer()
+        if dict_path is not None:
+            # jieba leaves a path it opened itself unclosed; hand it an open file instead.
+            with dict_path.open("rb") as fh:
+                self._tokenizer.load_userdict(fh)
+        self._fold: dict[str, str] = {}
+        for canonical, variants in synonyms.items():
+            self._fold[canonical] = canonical
+            for variant in variants:
+                self._fold[normalise(variant)] = canonical
+                self._tokenizer.add_word(variant)
+            self._tokenizer.add_word(canonical)
+        # Longest surface form first, so "志愿服务" is folded before "志愿".
+        self._surfaces = sorted(self._fold, key=len, reverse=True)
+        self.analyse = lru_cache(maxsize=cache_size)(self._analyse)
+
+    def canonical(self, word: str) -> str:
+        norm = normalise(word)
+        return self._fold.get(norm, norm)
+
+    def warm_up(self) -> None:
+        """Load jieba's main dictionary now rather than on the first user's message."""
+        self._tokenizer.initialize()
+
+    def _analyse(self, text: str) -> Analysed:
+        norm = normalise(text)
+        words = {self._fold.get(tok, tok) for tok in self._tokenizer.cut(norm) if tok.strip()}
+        # jieba may cut a known phrase differently inside a longer sentence; any surface form
+        # that stands in the text as a substring still counts as its canonical word.
+        for surface in self._surfaces:
+            if len(surface) > 1 and surface in norm:
+                words.add(self._fold[surface])
+        return Analysed(norm=norm, words=frozenset(words))
