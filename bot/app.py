@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import redis.asyncio as aioredis
@@ -28,11 +28,11 @@ from bot.errors import Unavailable
 from bot.gateway.pipeline import Pipeline
 from bot.metrics import Metrics
 from bot.notifier import ChannelNotifier, Notifier, WeChatNotifier
-from bot.text import Analyzer
 from bot.session.base import Store
 from bot.session.memory import MemoryStore
 from bot.session.redis import RedisStore
 from bot.settings import Settings
+from bot.text import Analyzer
 
 log = logging.getLogger("longtuan.app")
 
@@ -49,7 +49,9 @@ def make_redis(url: str) -> aioredis.Redis:
 def make_store(settings: Settings, redis: aioredis.Redis | None) -> Store:
     if redis is None:
         return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl)
-    return RedisStore(redis, prefix=settings.redis_prefix, session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl)
+    return RedisStore(
+        redis, prefix=settings.redis_prefix, session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl
+    )
 
 
 def load_analyzer(content: Content) -> Analyzer:
@@ -83,14 +85,27 @@ def create_app(
         store = make_store(settings, redis)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         tokens: TokenStore = (
-            RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix) if redis is not None else MemoryTokenStore()
+            RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix)
+            if redis is not None
+            else MemoryTokenStore()
         )
-        api = WeChatAPI(http, settings.wechat_api_base, settings.wechat_app_id,
-                        settings.wechat_app_secret.get_secret_value(), tokens)
+        api = WeChatAPI(
+            http,
+            settings.wechat_api_base,
+            settings.wechat_app_id,
+            settings.wechat_app_secret.get_secret_value(),
+            tokens,
+        )
         users = Users(db)
         services = Services(
-            settings=settings, content=content, analyzer=analyzer, store=store, users=users, metrics=metrics,
-            notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api)}), clock=clock,
+            settings=settings,
+            content=content,
+            analyzer=analyzer,
+            store=store,
+            users=users,
+            metrics=metrics,
+            notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api)}),
+            clock=clock,
         )
         pipeline = Pipeline(services, build_router(content, analyzer))
         app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, db
@@ -98,8 +113,9 @@ def create_app(
         app.router.add_get("/wechat", webhook.verify)
         app.router.add_post("/wechat", webhook.receive)
         flusher = asyncio.create_task(users.run_flusher())
-        log.info("started", extra={"database": db.dialect, "store": type(store).__name__,
-                                   "safe_mode": settings.safe_mode})
+        log.info(
+            "started", extra={"database": db.dialect, "store": type(store).__name__, "safe_mode": settings.safe_mode}
+        )
         yield
         await pipeline.drain()
         flusher.cancel()
@@ -121,7 +137,10 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the database and the store answer; 503 naming what is down."""
     services, db = request.app[SERVICES], request.app[DATABASE]
     checks: dict[str, str] = {}
-    for name, probe in (("database", db.ping), ("redis" if services.settings.redis_url else "store", services.store.ping)):
+    for name, probe in (
+        ("database", db.ping),
+        ("redis" if services.settings.redis_url else "store", services.store.ping),
+    ):
         try:
             await asyncio.wait_for(probe(), 2.0)
             checks[name] = "ok"
@@ -131,7 +150,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)
 
 
-def metrics_view(metrics: Metrics) -> Callable[[web.Request], "asyncio.Future[web.Response] | object"]:
+def metrics_view(metrics: Metrics) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def view(request: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
 

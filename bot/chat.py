@@ -33,18 +33,22 @@ def _xml_for(line: str, user: str) -> str:
     if cmd == "/unfollow":
         return event_xml(user, "unsubscribe", "")
     if cmd == "/scan":
-        return event_xml(user, "SCAN", arg, Ticket="terminal")
+        return event_xml(user, "SCAN", arg, fields={"Ticket": "terminal"})
     if cmd == "/click":
         return event_xml(user, "CLICK", arg or "HELP")
     if cmd == "/location":
-        return (f"<xml><ToUserName><![CDATA[gh_longtuan]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-                "<CreateTime>1732608000</CreateTime><MsgType><![CDATA[location]]></MsgType><Location_X>22.7209</Location_X>"
-                "<Location_Y>114.2468</Location_Y><Scale>15</Scale><Label><![CDATA[深圳市龙岗区龙城街道]]></Label>"
-                f"<MsgId>{abs(hash(line)) % 10**18 + 2**60}</MsgId></xml>")
+        return (
+            f"<xml><ToUserName><![CDATA[gh_longtuan]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+            "<CreateTime>1732608000</CreateTime><MsgType><![CDATA[location]]></MsgType><Location_X>22.7209</Location_X>"
+            "<Location_Y>114.2468</Location_Y><Scale>15</Scale><Label><![CDATA[深圳市龙岗区龙城街道]]></Label>"
+            f"<MsgId>{abs(hash(line)) % 10**18 + 2**60}</MsgId></xml>"
+        )
     return text_xml(user, line)
 
 
-async def run_chat(settings: Settings, *, url: str | None, user: str, mode: str | None, script: Sequence[str] | None) -> None:
+async def run_chat(
+    settings: Settings, *, url: str | None, user: str, mode: str | None, script: Sequence[str] | None
+) -> None:
     runner: web.AppRunner | None = None
     if url is None:
         from bot.app import create_app
@@ -59,8 +63,14 @@ async def run_chat(settings: Settings, *, url: str | None, user: str, mode: str 
     mode = mode or ("safe" if aes else "plain")
     try:
         async with aiohttp.ClientSession() as http:
-            sim = WeChatSimulator(http, url, settings.wechat_token.get_secret_value(), app_id=settings.wechat_app_id,
-                                  aes_key=aes, mode=mode)
+            sim = WeChatSimulator(
+                http,
+                url,
+                settings.wechat_token.get_secret_value(),
+                app_id=settings.wechat_app_id,
+                aes_key=aes,
+                mode=mode,
+            )
             lines = list(script) if script else None
             if lines is None:
                 print(f"龙团 · {url} · {mode} · {HELP}")

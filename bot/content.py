@@ -115,14 +115,20 @@ def load_content(directory: str | Path | None = None) -> Content:
         seen.add(entry.id)
         faq.append(entry)
 
-    synonyms = {k: list(_strings(v, f"synonyms.toml: {k}")) for k, v in _load(root / "synonyms.toml").get("synonyms", {}).items()}
+    synonyms = {
+        k: list(_strings(v, f"synonyms.toml: {k}"))
+        for k, v in _load(root / "synonyms.toml").get("synonyms", {}).items()
+    }
     owner: dict[str, str] = {}
     for canonical, variants in synonyms.items():
         for variant in variants:
             if owner.setdefault(variant, canonical) != canonical:
                 raise ConfigError(f"synonyms.toml: {variant!r} is listed under {owner[variant]!r} and {canonical!r}")
 
-    commands = {k: list(_strings(v, f"commands.toml: {k}")) for k, v in _load(root / "commands.toml").get("commands", {}).items()}
+    commands = {
+        k: list(_strings(v, f"commands.toml: {k}"))
+        for k, v in _load(root / "commands.toml").get("commands", {}).items()
+    }
     menu_file = _load(root / "menu.toml")
     clicks = {str(k): str(v) for k, v in menu_file.get("clicks", {}).items()}
     for key, text_key in clicks.items():

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.content import Content
-from bot.text import Analysed, Analyzer
 from bot.session.base import Session
 from bot.settings import Settings
+from bot.text import Analysed, Analyzer
 
 if TYPE_CHECKING:
     from bot.db.users import Users

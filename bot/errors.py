@@ -1,16 +1,16 @@
 """The error tree of the service.
 
-    LongtuanError
-    ├── ConfigError             bad settings or content; raised at start-up, the process exits
-    ├── RequestRefused          an inbound request the gateway will not handle (maps to an HTTP status)
-    │   ├── BadSignature        403: forged or missing signature
-    │   ├── StaleRequest        403: timestamp outside the replay window
-    │   ├── ReplayedRequest     403: (timestamp, nonce, signature) seen before with another body
-    │   ├── BodyTooLarge        413
-    │   └── BadPayload          400: not XML, DOCTYPE/entities, undecryptable, other app id
-    ├── Unavailable             a backing service (Redis, database) is down; handled as "busy"
-    │   └── LockTimeout         the same user's previous message still holds the lock
-    └── WeChatAPIError          the WeChat API answered an error code (bot.channels.wechat.api)
+LongtuanError
+├── ConfigError             bad settings or content; raised at start-up, the process exits
+├── RequestRefused          an inbound request the gateway will not handle (maps to an HTTP status)
+│   ├── BadSignature        403: forged or missing signature
+│   ├── StaleRequest        403: timestamp outside the replay window
+│   ├── ReplayedRequest     403: (timestamp, nonce, signature) seen before with another body
+│   ├── BodyTooLarge        413
+│   └── BadPayload          400: not XML, DOCTYPE/entities, undecryptable, other app id
+├── Unavailable             a backing service (Redis, database) is down; handled as "busy"
+│   └── LockTimeout         the same user's previous message still holds the lock
+└── WeChatAPIError          the WeChat API answered an error code (bot.channels.wechat.api)
 """
 
 from __future__ import annotations

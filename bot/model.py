@@ -38,9 +38,7 @@ class Kind(enum.StrEnum):
 
 
 #: Kinds a person typed or sent; everything else is an event the platform raised.
-MESSAGE_KINDS = frozenset(
-    {Kind.TEXT, Kind.IMAGE, Kind.VOICE, Kind.VIDEO, Kind.SHORTVIDEO, Kind.LOCATION, Kind.LINK}
-)
+MESSAGE_KINDS = frozenset({Kind.TEXT, Kind.IMAGE, Kind.VOICE, Kind.VIDEO, Kind.SHORTVIDEO, Kind.LOCATION, Kind.LINK})
 
 
 @dataclass(slots=True, frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Mapping
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -116,7 +116,9 @@ def load_settings(environ: Mapping[str, str] | None = None, env_file: str | None
     try:
         if environ is None:
             return Settings(_env_file=env_file)  # type: ignore[call-arg]
-        values = {k[len("LONGTUAN_") :].lower(): v for k, v in environ.items() if k.startswith("LONGTUAN_")}
+        values: dict[str, Any] = {
+            k[len("LONGTUAN_") :].lower(): v for k, v in environ.items() if k.startswith("LONGTUAN_")
+        }
         return Settings(_env_file=env_file, **values)  # type: ignore[call-arg]
     except ValidationError as exc:
         lines = []

@@ -7,8 +7,8 @@ from bot.context import Context
 from bot.model import Button, Inbound, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState
-from bot.text import normalise
 from bot.session.base import State, StatesGroup
+from bot.text import normalise
 
 #: How long the bot waits for the street before giving up (seconds).
 CHOOSE_TIMEOUT = 600

@@ -50,8 +50,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     try:
         asyncio.run(_check_services())
     except Exception as exc:  # noqa: BLE001 - any failure here means the run cannot prove anything
-        pytest.exit(f"PostgreSQL ({PG_URL}) or Redis ({REDIS_URL}) is unreachable: {exc}. "
-                    "Run scripts/services.sh first.", returncode=3)
+        pytest.exit(
+            f"PostgreSQL ({PG_URL}) or Redis ({REDIS_URL}) is unreachable: {exc}. Run scripts/services.sh first.",
+            returncode=3,
+        )
 
     async def reset_schema() -> None:
         db = Database.from_url(PG_URL)
@@ -103,9 +105,16 @@ async def fake_wechat() -> AsyncIterator[FakeWeChatAPI]:
 
 def make_settings(redis_prefix: str, api_base: str, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "wechat_token": TOKEN, "wechat_app_id": APP_ID, "wechat_app_secret": SECRET, "wechat_aes_key": AES_KEY,
-        "wechat_allow_plain": True, "wechat_api_base": api_base, "database_url": PG_URL, "redis_url": REDIS_URL,
-        "redis_prefix": redis_prefix, "log_json": True,
+        "wechat_token": TOKEN,
+        "wechat_app_id": APP_ID,
+        "wechat_app_secret": SECRET,
+        "wechat_aes_key": AES_KEY,
+        "wechat_allow_plain": True,
+        "wechat_api_base": api_base,
+        "database_url": PG_URL,
+        "redis_url": REDIS_URL,
+        "redis_prefix": redis_prefix,
+        "log_json": True,
     }
     values.update(overrides)
     return Settings(**values)

@@ -32,8 +32,14 @@ class Gateway:
         self.http = aiohttp.ClientSession()
         settings = self.services.settings
         aes = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
-        self._sim = WeChatSimulator(self.http, str(self.server.make_url("/wechat")), settings.wechat_token.get_secret_value(),
-                                    app_id=settings.wechat_app_id, aes_key=aes, mode=self.mode)
+        self._sim = WeChatSimulator(
+            self.http,
+            str(self.server.make_url("/wechat")),
+            settings.wechat_token.get_secret_value(),
+            app_id=settings.wechat_app_id,
+            aes_key=aes,
+            mode=self.mode,
+        )
         return self
 
     async def close(self) -> None:
@@ -66,7 +72,8 @@ class Gateway:
         return await self.post(text_xml(user, text, account=ACCOUNT, **kw), user)
 
     async def event(self, user: str, event: str, key: str | None = None, **extra: str) -> Answer:
-        return await self.post(event_xml(user, event, key, account=ACCOUNT, **extra), user)
+        # extra holds more XML fields (Ticket, Latitude ...), all strings.
+        return await self.post(event_xml(user, event, key, account=ACCOUNT, fields=extra), user)
 
     def expected(self, key: str, **params: Any) -> str:
         content = self.services.content
@@ -74,12 +81,14 @@ class Gateway:
             return next(e.answer for e in content.faq if e.id == key[4:])
         return content.text(key, **params)
 
-    async def dialog(self, user: str, steps: Sequence[tuple[str, str] | tuple[str, str, dict[str, Any]]]) -> list[Answer]:
+    async def dialog(
+        self, user: str, steps: Sequence[tuple[str, str] | tuple[str, str, dict[str, Any]]]
+    ) -> list[Answer]:
         """Say each line and check the reply starts with the text under the expected content key."""
         answers = []
         for step in steps:
             said, key = step[0], step[1]
-            params: dict[str, Any] = step[2] if len(step) > 2 else {}  # type: ignore[misc]
+            params: dict[str, Any] = step[2] if len(step) > 2 else {}
             answer = await self.say(user, said)
             assert answer.status == 200, (said, answer.status, answer.body)
             want = self.expected(key, **params)

@@ -12,12 +12,15 @@ async def test_follow_then_ask_for_help(gateway: Gateway) -> None:
     answer = await gateway.event("o-young-1", "subscribe", "")
     assert answer.text == gateway.expected("welcome.subscribe")
     assert answer.fields["ToUserName"] == "o-young-1" and answer.fields["FromUserName"] == "gh_longtuan"
-    await gateway.dialog("o-young-1", [
-        ("帮助", "help.main"),
-        ("夜校怎么报名", "faq.night_school.signup"),
-        ("志愿时长怎么查", "faq.volunteer.hours"),
-        ("今天天气不错", "fallback.text"),
-    ])
+    await gateway.dialog(
+        "o-young-1",
+        [
+            ("帮助", "help.main"),
+            ("夜校怎么报名", "faq.night_school.signup"),
+            ("志愿时长怎么查", "faq.volunteer.hours"),
+            ("今天天气不错", "fallback.text"),
+        ],
+    )
     await gateway.flush_users()
     async with gateway.db.session() as s:
         user = (await s.execute(select(User).where(User.openid == "o-young-1"))).scalar_one()
@@ -27,13 +30,16 @@ async def test_follow_then_ask_for_help(gateway: Gateway) -> None:
 async def test_set_street_flow(gateway: Gateway) -> None:
     streets = gateway.services.content.streets
     numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(streets, 1))
-    await gateway.dialog("o-young-2", [
-        ("我的街道", "profile.none"),
-        ("设置街道", "profile.ask_street", {"streets": numbered}),
-        ("火星", "profile.street_invalid", {"streets": numbered}),
-        ("4", "profile.street_saved", {"street": "坂田"}),
-        ("我的街道", "profile.show", {"street": "坂田"}),
-    ])
+    await gateway.dialog(
+        "o-young-2",
+        [
+            ("我的街道", "profile.none"),
+            ("设置街道", "profile.ask_street", {"streets": numbered}),
+            ("火星", "profile.street_invalid", {"streets": numbered}),
+            ("4", "profile.street_saved", {"street": "坂田"}),
+            ("我的街道", "profile.show", {"street": "坂田"}),
+        ],
+    )
     async with gateway.db.session() as s:
         user = (await s.execute(select(User).where(User.openid == "o-young-2"))).scalar_one()
     assert user.street == "坂田"

@@ -94,9 +94,7 @@ def make_api(fake: FakeWeChatAPI, session: aiohttp.ClientSession) -> MakeAPI:
     def make(tokens: TokenStore | None = None, **kwargs: Any) -> WeChatAPI:
         options: dict[str, Any] = {"base_url": fake.base_url, "app_secret": APP_SECRET, "backoff": 0.0}
         options.update(kwargs)
-        return WeChatAPI(
-            session, app_id=options.pop("app_id", APP_ID), tokens=tokens or MemoryTokenStore(), **options
-        )
+        return WeChatAPI(session, app_id=options.pop("app_id", APP_ID), tokens=tokens or MemoryTokenStore(), **options)
 
     return make
 
@@ -176,9 +174,7 @@ class TestTokenStoreContract:
         assert fake.token_requests == 1
 
 
-async def test_token_fetched_once_and_cached_with_early_refresh(
-    make_api: MakeAPI, fake: FakeWeChatAPI
-) -> None:
+async def test_token_fetched_once_and_cached_with_early_refresh(make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
     tokens = RecordingStore()
     api = make_api(tokens)
     fake.interact(OPENID)
@@ -189,9 +185,7 @@ async def test_token_fetched_once_and_cached_with_early_refresh(
 
 
 @pytest.mark.parametrize("errcode", [42001, 40001])
-async def test_rejected_token_refreshed_once(
-    errcode: int, make_api: MakeAPI, fake: FakeWeChatAPI
-) -> None:
+async def test_rejected_token_refreshed_once(errcode: int, make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
     api = make_api()
     fake.interact(OPENID)
     await api.send_custom_text(OPENID, "first")
@@ -261,9 +255,7 @@ async def test_wrong_secret_never_leaks(
     assert "40125" in caplog.text
 
 
-async def test_token_never_logged(
-    make_api: MakeAPI, fake: FakeWeChatAPI, caplog: pytest.LogCaptureFixture
-) -> None:
+async def test_token_never_logged(make_api: MakeAPI, fake: FakeWeChatAPI, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     api = make_api()
     fake.interact(OPENID)
@@ -283,9 +275,7 @@ async def test_wrong_appid_and_unknown_path(make_api: MakeAPI, fake: FakeWeChatA
     assert codes(fake, "/cgi-bin/nonexistent") == ["40066"]
 
 
-async def test_fake_rejects_missing_token_and_bad_grant(
-    session: aiohttp.ClientSession, fake: FakeWeChatAPI
-) -> None:
+async def test_fake_rejects_missing_token_and_bad_grant(session: aiohttp.ClientSession, fake: FakeWeChatAPI) -> None:
     async with session.post(fake.base_url + SEND, json={"touser": OPENID}) as resp:
         assert (await resp.json(content_type=None))["errcode"] == 41001
     params = {"grant_type": "password", "appid": APP_ID, "secret": APP_SECRET}
@@ -307,9 +297,7 @@ async def test_48_hour_window(make_api: MakeAPI, fake: FakeWeChatAPI, clock: Fak
     await api.send_custom_text(OPENID, "window reopened")
 
 
-async def test_21st_message_refused_until_user_writes_again(
-    make_api: MakeAPI, fake: FakeWeChatAPI
-) -> None:
+async def test_21st_message_refused_until_user_writes_again(make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
     api = make_api()
     fake.interact(OPENID)
     for i in range(20):
@@ -361,9 +349,7 @@ async def test_create_menu(make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
     assert fake.menu == menu
 
 
-async def test_wechat_notifier_sends_rendered_reply_with_buttons(
-    make_api: MakeAPI, fake: FakeWeChatAPI
-) -> None:
+async def test_wechat_notifier_sends_rendered_reply_with_buttons(make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
     notifier = WeChatNotifier(make_api())
     fake.interact(OPENID)
     reply = Reply(key="menu.pick", text="选一款茶：", buttons=[Button("龙井", payload="longjing")])

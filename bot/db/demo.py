@@ -25,16 +25,26 @@ async def load_users(db: Database, folder: Path) -> int:
         return 0
     now = datetime.now(UTC)
     rows = [
-        {"channel": p.get("channel", "wechat"), "openid": p["openid"], "street": p.get("street", ""),
-         "subscribed": bool(p.get("subscribed", True)), "first_scene": "", "first_seen": now, "last_seen": now,
-         "subscribed_at": now if p.get("subscribed", True) else None, "unsubscribed_at": None}
+        {
+            "channel": p.get("channel", "wechat"),
+            "openid": p["openid"],
+            "street": p.get("street", ""),
+            "subscribed": bool(p.get("subscribed", True)),
+            "first_scene": "",
+            "first_seen": now,
+            "last_seen": now,
+            "subscribed_at": now if p.get("subscribed", True) else None,
+            "unsubscribed_at": None,
+        }
         for p in people
     ]
     insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
     stmt = insert(User).values(rows)
     # Idempotent: a second run refreshes the demo profile fields and keeps every other column.
-    stmt = stmt.on_conflict_do_update(index_elements=["channel", "openid"],
-                                      set_={"street": stmt.excluded.street, "subscribed": stmt.excluded.subscribed})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["channel", "openid"],
+        set_={"street": stmt.excluded.street, "subscribed": stmt.excluded.subscribed},
+    )
     async with db.session() as s:
         await s.execute(stmt)
     return len(rows)

@@ -112,7 +112,9 @@ class Users:
 
     async def get(self, channel: str, openid: str) -> User | None:
         async with self.db.session() as s:
-            return (await s.execute(select(User).where(User.channel == channel, User.openid == openid))).scalar_one_or_none()
+            return (
+                await s.execute(select(User).where(User.channel == channel, User.openid == openid))
+            ).scalar_one_or_none()
 
     async def set_street(self, channel: str, openid: str, street: str, now: float) -> None:
         """Save the user's street, creating the row if the write-behind has not yet."""

@@ -51,7 +51,9 @@ class Pipeline:
         self.router = router
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, msg: Inbound, render: Callable[[Reply], str], deadline: float, request_id: str = "") -> Outcome:
+    async def handle(
+        self, msg: Inbound, render: Callable[[Reply], str], deadline: float, request_id: str = ""
+    ) -> Outcome:
         """Answer ``msg``; ``deadline`` is a ``time.monotonic()`` instant; ``render`` makes the passive body."""
         svc = self.services
         self._track(msg)
@@ -75,7 +77,9 @@ class Pipeline:
             session, stateful, dedupe = Session(persistent=False), False, ""
 
         race = _Race()
-        task = asyncio.create_task(self._run(msg, key, owner, dedupe if stateful else None, session, render, race, request_id))
+        task = asyncio.create_task(
+            self._run(msg, key, owner, dedupe if stateful else None, session, render, race, request_id)
+        )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         try:
@@ -94,7 +98,9 @@ class Pipeline:
     def _track(self, msg: Inbound) -> None:
         users = self.services.users
         if msg.kind is Kind.SUBSCRIBE:
-            users.touch(msg.channel, msg.user_id, msg.created_at or self.services.clock(), subscribed=True, scene=msg.key)
+            users.touch(
+                msg.channel, msg.user_id, msg.created_at or self.services.clock(), subscribed=True, scene=msg.key
+            )
         elif msg.kind is Kind.UNSUBSCRIBE:
             users.touch(msg.channel, msg.user_id, msg.created_at or self.services.clock(), subscribed=False)
         elif msg.kind in (Kind.TEMPLATE_SENT, Kind.MASS_SENT, Kind.SUBSCRIBE_MSG_SENT):
@@ -113,8 +119,15 @@ class Pipeline:
         return record
 
     async def _run(
-        self, msg: Inbound, key: SessionKey, owner: str, dedupe: str | None, session: Session,
-        render: Callable[[Reply], str], race: _Race, request_id: str,
+        self,
+        msg: Inbound,
+        key: SessionKey,
+        owner: str,
+        dedupe: str | None,
+        session: Session,
+        render: Callable[[Reply], str],
+        race: _Race,
+        request_id: str,
     ) -> None:
         svc = self.services
         ctx = Context(services=svc, session=session, request_id=request_id)
@@ -152,7 +165,7 @@ class Pipeline:
                 svc.metrics.late_sends.labels("failed").inc()
                 log.exception("late reply could not be sent")
 
-    async def drain(self, timeout: float = 10.0) -> None:
-        """Wait for handlers still running (late replies) before shutting down."""
+    async def drain(self, grace: float = 10.0) -> None:
+        """Wait up to ``grace`` seconds for handlers still running (late replies) before shutting down."""
         if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout)
+            await asyncio.wait(set(self._tasks), timeout=grace)

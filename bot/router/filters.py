@@ -7,8 +7,8 @@ from typing import Any
 
 from bot.context import Context
 from bot.model import Inbound, Kind
-from bot.text import normalise
 from bot.session.base import State
+from bot.text import normalise
 
 
 class Command:

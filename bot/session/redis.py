@@ -104,7 +104,7 @@ class RedisStore:
 
     async def begin(self, dedupe: str | None, key: SessionKey, owner: str) -> Begin:
         keys = self._keys(dedupe, key)
-        args = [owner, self.dedupe_ttl, self.lock_ms, PENDING]
+        args: list[str | int] = [owner, self.dedupe_ttl, self.lock_ms, PENDING]
         deadline = time.monotonic() + self.lock_wait
         delay = 0.005
         while True:
@@ -125,10 +125,8 @@ class RedisStore:
             delay = min(delay * 2, 0.1)
 
     async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
-        if session.changed:
-            blob = session.dumps() if (session.state or session.data) else "-"
-        else:
-            blob = ""
+        # "" leaves the stored session as it is, "-" deletes it.
+        blob = (session.dumps() if session.state or session.data else "-") if session.changed else ""
         await self._run(
             self._finish(keys=self._keys(dedupe, key), args=[owner, blob, self.session_ttl, result, self.dedupe_ttl])
         )

@@ -22,9 +22,20 @@ MAX_SUB_BUTTONS = 5
 MAX_BUTTON_NAME = 16
 MAX_SUB_BUTTON_NAME = 60
 BUTTON_TYPES = frozenset(
-    {"click", "view", "miniprogram", "scancode_push", "scancode_waitmsg", "pic_sysphoto",
-     "pic_photo_or_album", "pic_weixin", "location_select", "media_id", "article_id",
-     "article_view_limited"}
+    {
+        "click",
+        "view",
+        "miniprogram",
+        "scancode_push",
+        "scancode_waitmsg",
+        "pic_sysphoto",
+        "pic_photo_or_album",
+        "pic_weixin",
+        "location_select",
+        "media_id",
+        "article_id",
+        "article_view_limited",
+    }
 )
 
 ERRMSGS: dict[int, str] = {
@@ -68,9 +79,7 @@ class _Failure(Exception):
 class FakeWeChatAPI:
     """An aiohttp server on 127.0.0.1 speaking the WeChat server API's errcode protocol."""
 
-    def __init__(
-        self, app_id: str, app_secret: str, clock: Callable[[], float] = time.time
-    ) -> None:
+    def __init__(self, app_id: str, app_secret: str, clock: Callable[[], float] = time.time) -> None:
         self.app_id = app_id
         self.app_secret = app_secret
         self.clock = clock
@@ -242,7 +251,8 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
 def _json(data: dict[str, Any], status: int = 200) -> web.Response:
     # The real API labels its JSON "application/json; encoding=utf-8" (sic): clients must not be picky.
     return web.Response(
-        body=json.dumps(data, ensure_ascii=False).encode(), status=status,
+        body=json.dumps(data, ensure_ascii=False).encode(),
+        status=status,
         headers={"Content-Type": "application/json; encoding=utf-8"},
     )
 

@@ -132,9 +132,7 @@ class WeChatAPI:
         refreshed = False
         while True:
             token = await self.access_token()
-            data = await self._request(
-                method, path, params={**(params or {}), "access_token": token}, body=json
-            )
+            data = await self._request(method, path, params={**(params or {}), "access_token": token}, body=json)
             errcode = _errcode(data)
             if errcode in TOKEN_ERRCODES and not refreshed:
                 # Another worker may have replaced the token already; invalidate only ours.
@@ -176,12 +174,20 @@ class WeChatAPI:
             if attempt >= self._retries:
                 log.error(
                     "wechat %s %s failed after %d attempts: errcode=%s errmsg=%s",
-                    method, path, attempt + 1, failure.errcode, failure.errmsg,
+                    method,
+                    path,
+                    attempt + 1,
+                    failure.errcode,
+                    failure.errmsg,
                 )
                 raise WeChatAPIError(failure.errcode, failure.errmsg, path)
             log.warning(
                 "wechat %s %s attempt %d failed, retrying: errcode=%s errmsg=%s",
-                method, path, attempt + 1, failure.errcode, failure.errmsg,
+                method,
+                path,
+                attempt + 1,
+                failure.errcode,
+                failure.errmsg,
             )
             await asyncio.sleep(self._backoff * 2**attempt)
             attempt += 1
@@ -192,8 +198,12 @@ class WeChatAPI:
         headers = _JSON_HEADERS if payload is not None else None
         try:
             async with self._session.request(
-                method, self._base + path, params=params, data=payload,
-                headers=headers, timeout=_TIMEOUT,
+                method,
+                self._base + path,
+                params=params,
+                data=payload,
+                headers=headers,
+                timeout=_TIMEOUT,
             ) as resp:
                 status = resp.status
                 raw = await resp.read()

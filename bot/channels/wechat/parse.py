@@ -89,8 +89,15 @@ def to_inbound(fields: dict[str, str]) -> Inbound:
     except ValueError:
         raise BadPayload("CreateTime is not an integer") from None
     # MsgId exceeds 2**53: it stays the exact digits it came as, never a float.
-    msg = Inbound(channel=CHANNEL, user_id=user, bot_id=fields.get("ToUserName", ""), kind=Kind.UNKNOWN,
-                  created_at=created, msg_id=fields.get("MsgId") or None, raw_type=raw_type)
+    msg = Inbound(
+        channel=CHANNEL,
+        user_id=user,
+        bot_id=fields.get("ToUserName", ""),
+        kind=Kind.UNKNOWN,
+        created_at=created,
+        msg_id=fields.get("MsgId") or None,
+        raw_type=raw_type,
+    )
     if raw_type == "event":
         event = fields.get("Event", "")
         msg.raw_type = f"event.{event.lower()}"
@@ -126,7 +133,12 @@ def _voice(msg: Inbound, f: dict[str, str]) -> None:
 
 
 def _location(msg: Inbound, f: dict[str, str]) -> None:
-    msg.location = Location(_float(f.get("Location_X")), _float(f.get("Location_Y")), precision=_float(f.get("Scale") or "0"), label=f.get("Label", ""))
+    msg.location = Location(
+        _float(f.get("Location_X")),
+        _float(f.get("Location_Y")),
+        precision=_float(f.get("Scale") or "0"),
+        label=f.get("Label", ""),
+    )
 
 
 def _link(msg: Inbound, f: dict[str, str]) -> None:
@@ -138,7 +150,7 @@ def _subscribe(msg: Inbound, f: dict[str, str]) -> None:
     # A follow through a parametric QR code carries EventKey "qrscene_<scene>" and a Ticket.
     # wechatpy re-labels it "subscribe_scan"; it stays a subscribe here, with the scene as key.
     key = f.get("EventKey", "")
-    msg.key = key[len(SCENE_PREFIX):] if key.startswith(SCENE_PREFIX) else ""
+    msg.key = key[len(SCENE_PREFIX) :] if key.startswith(SCENE_PREFIX) else ""
     if f.get("Ticket"):
         msg.extra["ticket"] = f["Ticket"]
 
@@ -150,7 +162,9 @@ def _scan(msg: Inbound, f: dict[str, str]) -> None:
 
 
 def _report_location(msg: Inbound, f: dict[str, str]) -> None:
-    msg.location = Location(_float(f.get("Latitude")), _float(f.get("Longitude")), precision=_float(f.get("Precision") or "0"))
+    msg.location = Location(
+        _float(f.get("Latitude")), _float(f.get("Longitude")), precision=_float(f.get("Precision") or "0")
+    )
 
 
 def _key(msg: Inbound, f: dict[str, str]) -> None:
@@ -174,7 +188,7 @@ def _subscribe_msg(section: str) -> Callable[[Inbound, dict[str, str]], None]:
         prefix = f"{section}.List."
         for name, value in f.items():
             if name.startswith(prefix):
-                msg.extra[name[len(prefix):]] = value
+                msg.extra[name[len(prefix) :]] = value
         msg.key = msg.extra.get("TemplateId", "")
 
     return parse

@@ -28,23 +28,49 @@ def next_msg_id() -> str:
 def message_xml(fields: dict[str, str | int]) -> str:
     parts = []
     for name, value in fields.items():
-        parts.append(f"<{name}>{value}</{name}>" if isinstance(value, int) else f"<{name}><![CDATA[{cdata_safe(value)}]]></{name}>")
+        parts.append(
+            f"<{name}>{value}</{name}>"
+            if isinstance(value, int)
+            else f"<{name}><![CDATA[{cdata_safe(value)}]]></{name}>"
+        )
     return "<xml>" + "".join(parts) + "</xml>"
 
 
-def text_xml(user: str, content: str, *, account: str = "gh_longtuan", msg_id: str | None = None, at: int | None = None) -> str:
-    return message_xml({"ToUserName": account, "FromUserName": user, "CreateTime": at or int(time.time()),
-                        "MsgType": "text", "Content": content, "MsgId": int(msg_id or next_msg_id())})
+def text_xml(
+    user: str, content: str, *, account: str = "gh_longtuan", msg_id: str | None = None, at: int | None = None
+) -> str:
+    return message_xml(
+        {
+            "ToUserName": account,
+            "FromUserName": user,
+            "CreateTime": at or int(time.time()),
+            "MsgType": "text",
+            "Content": content,
+            "MsgId": int(msg_id or next_msg_id()),
+        }
+    )
 
 
-def event_xml(user: str, event: str, key: str | None = None, *, account: str = "gh_longtuan", at: int | None = None,
-              **extra: str) -> str:
-    fields: dict[str, str | int] = {"ToUserName": account, "FromUserName": user, "CreateTime": at or int(time.time()),
-                                    "MsgType": "event", "Event": event}
+def event_xml(
+    user: str,
+    event: str,
+    key: str | None = None,
+    *,
+    account: str = "gh_longtuan",
+    at: int | None = None,
+    fields: dict[str, str] | None = None,
+) -> str:
+    xml_fields: dict[str, str | int] = {
+        "ToUserName": account,
+        "FromUserName": user,
+        "CreateTime": at or int(time.time()),
+        "MsgType": "event",
+        "Event": event,
+    }
     if key is not None:
-        fields["EventKey"] = key
-    fields.update(extra)
-    return message_xml(fields)
+        xml_fields["EventKey"] = key
+    xml_fields.update(fields or {})
+    return message_xml(xml_fields)
 
 
 @dataclass(slots=True)
@@ -62,12 +88,23 @@ class Answer:
 class WeChatSimulator:
     """Signs like WeChat. ``mode``: "plain", "safe" (encrypted only) or "compat" (both)."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, token: str, *, app_id: str = "",
-                 aes_key: str | None = None, mode: str = "plain", clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        token: str,
+        *,
+        app_id: str = "",
+        aes_key: str | None = None,
+        mode: str = "plain",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.http, self.url, self.token, self.mode, self.clock = http, url, token, mode, clock
         self.safe = SafeMode(token, aes_key, app_id) if aes_key else None
 
-    def signed(self, xml: str, *, timestamp: str | None = None, nonce: str | None = None) -> tuple[dict[str, str], bytes]:
+    def signed(
+        self, xml: str, *, timestamp: str | None = None, nonce: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
         """The query string and body WeChat would send for ``xml``."""
         timestamp = timestamp or str(int(self.clock()))
         nonce = nonce or str(secrets.randbelow(10**10))
@@ -99,5 +136,7 @@ class WeChatSimulator:
         fields = parse_xml(text)
         if "Encrypt" in fields and self.safe is not None:
             # Check the reply's signature as WeChat does, then decrypt.
-            fields = parse_xml(self.safe.decrypt(fields["Encrypt"], fields.get("MsgSignature"), fields["TimeStamp"], fields["Nonce"]))
+            fields = parse_xml(
+                self.safe.decrypt(fields["Encrypt"], fields.get("MsgSignature"), fields["TimeStamp"], fields["Nonce"])
+            )
         return fields

@@ -103,9 +103,7 @@ class RedisTokenStore:
 class MemoryTokenStore:
     """Token kept in this process: for the terminal chat, tests and single-process deployments."""
 
-    def __init__(
-        self, *, lock_timeout: float = 10.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, *, lock_timeout: float = 10.0, clock: Callable[[], float] = time.monotonic) -> None:
         self._token: str | None = None
         self._expires_at = 0.0
         self._lock = asyncio.Lock()

@@ -35,8 +35,14 @@ PLATFORM_DEADLINE = 5.0
 
 
 class WeChatWebhook:
-    def __init__(self, settings: Settings, pipeline: Pipeline, store: Store, metrics: Metrics,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        pipeline: Pipeline,
+        store: Store,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.pipeline = pipeline
         self.store = store
