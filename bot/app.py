@@ -28,6 +28,7 @@ from bot.errors import Unavailable
 from bot.gateway.pipeline import Pipeline
 from bot.metrics import Metrics
 from bot.notifier import ChannelNotifier, Notifier, WeChatNotifier
+from bot.router import Router
 from bot.session.base import Store
 from bot.session.memory import MemoryStore
 from bot.session.redis import RedisStore
@@ -66,9 +67,11 @@ def create_app(
     notifier: Notifier | None = None,
     content: Content | None = None,
     analyzer: Analyzer | None = None,
+    router: Router | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
-    """Build the app. ``notifier`` replaces the WeChat customer-service sender (terminal chat)."""
+    """Build the app. ``notifier`` replaces the WeChat customer-service sender (terminal chat);
+    ``router`` replaces the handlers (tests of the gateway itself, e.g. a deliberately slow one)."""
     from handlers import build_router
 
     app = web.Application(client_max_size=settings.max_body_bytes)
@@ -107,7 +110,7 @@ def create_app(
             notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api)}),
             clock=clock,
         )
-        pipeline = Pipeline(services, build_router(content, analyzer))
+        pipeline = Pipeline(services, router or build_router(content, analyzer))
         app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, db
         webhook = WeChatWebhook(settings, pipeline, store, metrics, clock)
         app.router.add_get("/wechat", webhook.verify)
