@@ -1,0 +1,110 @@
+"""The ``longtuan`` command as a developer uses it on a fresh machine: demo, serve, chat, migrate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from pathlib import Path
+
+import aiohttp
+from sqlalchemy import func, select
+
+from bot.db import Database
+from bot.db.models import User
+from tests.conftest import PG_URL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(tmp: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTUAN_")}
+    env.update(PYTHONPATH=str(ROOT), LONGTUAN_LOG_JSON="true", **extra)
+    env.setdefault("LONGTUAN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp / 'longtuan.db'}")
+    return env
+
+
+async def _run(tmp: Path, *args: str, env: dict[str, str] | None = None, limit: float = 60) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        *args,
+        cwd=tmp,
+        env=env or _env(tmp),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), limit)
+    return proc.returncode or 0, out.decode(), err.decode()
+
+
+async def test_chat_in_process_on_the_embedded_default(tmp_path: Path) -> None:
+    code, out, err = await _run(tmp_path, "chat", "--say", "/follow", "--say", "帮助", "--say", "夜校怎么报名")
+    assert code == 0, err
+    assert "欢迎关注「龙岗青年」" in out and "我是龙团，可以帮你" in out and "青年夜校" in out
+    assert (tmp_path / "longtuan.db").exists(), "the embedded SQLite database is created on first run"
+
+
+async def test_demo_is_idempotent_on_postgres(tmp_path: Path, clean_db: None) -> None:
+    env = _env(tmp_path, LONGTUAN_DATABASE_URL=PG_URL)
+    for _ in range(2):
+        code, out, err = await _run(tmp_path, "demo", env=env)
+        assert code == 0, err
+        assert "users 8" in out
+    db = Database.from_url(PG_URL)
+    async with db.session() as s:
+        count = (await s.execute(select(func.count()).select_from(User))).scalar_one()
+        streets = (await s.execute(select(User.street).where(User.openid == "demo-openid-001"))).scalar_one()
+    await db.close()
+    assert count == 8 and streets
+
+
+async def test_serve_with_demo_then_chat_over_http(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--demo",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(100):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        health = await resp.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.1)
+            assert health == {"status": "ok", "database": "ok", "store": "ok"}
+        code, out, err = await _run(
+            tmp_path, "chat", "--url", f"http://127.0.0.1:{port}/wechat", "--say", "志愿时长怎么查"
+        )
+        assert code == 0, err
+        assert "时长" in out and "HTTP" not in out
+    finally:
+        server.terminate()
+        await server.wait()
+
+
+async def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> None:
+    code, _, err = await _run(tmp_path, "demo", env=_env(tmp_path, LONGTUAN_WECHAT_AES_KEY="short"))
+    assert code == 2
+    assert "LONGTUAN_WECHAT_AES_KEY" in err and "Traceback" not in err
+
+
+async def test_migrate_on_sqlite(tmp_path: Path) -> None:
+    code, out, err = await _run(tmp_path, "migrate")
+    assert code == 0, err
+    assert "upgraded to head" in out
