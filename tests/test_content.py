@@ -18,7 +18,7 @@ SOURCES = [p for d in ("bot", "handlers", "scheduler") for p in (ROOT / d).rglob
 
 def _uses() -> list[tuple[str, str, frozenset[str] | None]]:
     """(where, key, parameter names or None when not a literal dict) of every text key in code."""
-    found = []
+    found: list[tuple[str, str, frozenset[str] | None]] = []
     for path in SOURCES:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
