@@ -17,6 +17,7 @@ from bot.app import create_app
 from bot.content import Content, load_content
 from bot.db import Database
 from bot.db.migrate import upgrade
+from bot.router import Router
 from bot.settings import Settings
 from bot.text import Analyzer
 from tests.fakes.wechat_api import FakeWeChatAPI
@@ -116,6 +117,8 @@ def make_settings(redis_prefix: str, api_base: str, **overrides: Any) -> Setting
         "redis_prefix": redis_prefix,
         "log_json": True,
     }
+    unknown = set(overrides) - set(Settings.model_fields)
+    assert not unknown, f"not settings: {unknown}"  # Settings ignores unknown names; a typo must not pass
     values.update(overrides)
     return Settings(**values)
 
@@ -125,10 +128,11 @@ async def make_gateway(redis_prefix: str, clean_db: None, fake_wechat: FakeWeCha
     """Start a gateway on loopback: ``await make_gateway(mode="safe", wechat_reply_deadline=0.5)``."""
     started: list[Gateway] = []
 
-    async def make(mode: str = "plain", **overrides: Any) -> Gateway:
+    async def make(mode: str = "plain", router: Router | None = None, **overrides: Any) -> Gateway:
         content, analyzer = shared_content()
         settings = make_settings(redis_prefix, fake_wechat.base_url, **overrides)
-        gateway = await Gateway(create_app(settings, content=content, analyzer=analyzer), fake_wechat, mode).start()
+        app = create_app(settings, content=content, analyzer=analyzer, router=router)
+        gateway = await Gateway(app, fake_wechat, mode).start()
         started.append(gateway)
         return gateway
 
