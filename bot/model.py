@@ -45,8 +45,11 @@ MESSAGE_KINDS = frozenset({Kind.TEXT, Kind.IMAGE, Kind.VOICE, Kind.VIDEO, Kind.S
 class Location:
     latitude: float
     longitude: float
+    #: Accuracy in metres (the LOCATION event's Precision).
     precision: float | None = None
     label: str = ""
+    #: Map zoom level the user picked the point at (a location message's Scale).
+    scale: int | None = None
 
 
 @dataclass(slots=True)

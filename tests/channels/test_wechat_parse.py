@@ -71,7 +71,7 @@ EXPECTED: dict[str, Inbound] = {
         1718158884,
         "location",
         msg_id="24580194002716426",
-        location=Location(22.720968, 114.246899, precision=15.0, label="广东省深圳市龙岗区龙城街道龙福路"),
+        location=Location(22.720968, 114.246899, scale=15, label="广东省深圳市龙岗区龙城街道龙福路"),
     ),
     "link": inbound(
         Kind.LINK,

@@ -136,7 +136,7 @@ def _location(msg: Inbound, f: dict[str, str]) -> None:
     msg.location = Location(
         _float(f.get("Location_X")),
         _float(f.get("Location_Y")),
-        precision=_float(f.get("Scale") or "0"),
+        scale=int(_float(f.get("Scale") or "0")),
         label=f.get("Label", ""),
     )
 
