@@ -17,7 +17,6 @@ from bot.app import create_app
 from bot.content import Content, load_content
 from bot.db import Database
 from bot.db.migrate import upgrade
-from bot.router import Router
 from bot.settings import Settings
 from bot.text import Analyzer
 from tests.fakes.wechat_api import FakeWeChatAPI
@@ -32,6 +31,8 @@ SECRET = "test-app-secret-9f8e7d6c5b4a"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
+#: Keyword arguments of make_gateway that go to create_app; every other one is a setting.
+APP_ARGUMENTS = ("router", "notifier", "clock")
 
 
 async def _check_services() -> None:
@@ -125,13 +126,14 @@ def make_settings(redis_prefix: str, api_base: str, **overrides: Any) -> Setting
 
 @pytest.fixture
 async def make_gateway(redis_prefix: str, clean_db: None, fake_wechat: FakeWeChatAPI) -> AsyncIterator[GatewayFactory]:
-    """Start a gateway on loopback: ``await make_gateway(mode="safe", wechat_reply_deadline=0.5)``."""
+    """Start a gateway on loopback: ``await make_gateway(mode="safe", router=slow, wechat_reply_deadline=0.3)``."""
     started: list[Gateway] = []
 
-    async def make(mode: str = "plain", router: Router | None = None, **overrides: Any) -> Gateway:
+    async def make(mode: str = "plain", **overrides: Any) -> Gateway:
         content, analyzer = shared_content()
+        app_args = {name: overrides.pop(name) for name in APP_ARGUMENTS if name in overrides}
         settings = make_settings(redis_prefix, fake_wechat.base_url, **overrides)
-        app = create_app(settings, content=content, analyzer=analyzer, router=router)
+        app = create_app(settings, content=content, analyzer=analyzer, **app_args)
         gateway = await Gateway(app, fake_wechat, mode).start()
         started.append(gateway)
         return gateway

@@ -42,7 +42,10 @@ class _Race:
     """Shared between the request and its handler task; one event loop, so no locks needed."""
 
     deferred: bool = False
-    ready: asyncio.Future[tuple[str, Reply]] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    #: (route, reply, rendered body): rendered once, so the first answer and the cached one are the same bytes.
+    ready: asyncio.Future[tuple[str, Reply, str]] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 class Pipeline:
@@ -83,17 +86,19 @@ class Pipeline:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         try:
-            route, reply = await asyncio.wait_for(asyncio.shield(race.ready), max(0.0, deadline - time.monotonic()))
+            route, reply, body = await asyncio.wait_for(
+                asyncio.shield(race.ready), max(0.0, deadline - time.monotonic())
+            )
         except TimeoutError:
             if race.ready.done():  # finished in the same loop turn as the timeout fired
-                route, reply = race.ready.result()
+                route, reply, body = race.ready.result()
             else:
                 race.deferred = True
                 svc.metrics.deferred.inc()
                 return Outcome("", "deferred")
         if reply.is_empty:
             return Outcome("", "empty" if stateful else "degraded", route)
-        return Outcome(render(reply), "replied" if stateful else "degraded", route)
+        return Outcome(body, "replied" if stateful else "degraded", route)
 
     def _track(self, msg: Inbound) -> None:
         users = self.services.users
@@ -149,9 +154,9 @@ class Pipeline:
         svc.metrics.handler_seconds.labels(route).observe(time.perf_counter() - started)
 
         deferred = race.deferred
-        if not deferred:
-            race.ready.set_result((route, reply))
         body = "" if deferred or reply.is_empty else render(reply)
+        if not deferred:
+            race.ready.set_result((route, reply, body))
         if dedupe is not None:
             try:
                 await svc.store.finish(dedupe, key, owner, session, body)

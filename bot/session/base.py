@@ -100,7 +100,16 @@ class Session:
             return cls()
         try:
             blob = json.loads(raw)
-            session = cls(state=blob.get("s"), data=blob.get("d") or {}, expires_at=blob.get("x"))
+            state, data, expires_at = blob.get("s"), blob.get("d") or {}, blob.get("x")
+            # Wrong types would fail later, inside begin() with the lock already taken: corrupt too.
+            if not (
+                isinstance(state, str | None)
+                and isinstance(data, dict)
+                and isinstance(expires_at, int | float | None)
+                and not isinstance(expires_at, bool)
+            ):
+                raise ValueError("session record of an unexpected shape")
+            session = cls(state=state, data=data, expires_at=expires_at)
         except (ValueError, AttributeError):
             # A record this version cannot read is dropped rather than failing the user forever.
             return cls(changed=True)

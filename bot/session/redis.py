@@ -91,7 +91,11 @@ class RedisStore:
         return [f"{self.prefix}d:{dedupe}" if dedupe else "", f"{self.prefix}l:{key}", f"{self.prefix}s:{key}"]
 
     async def _run(self, coro: Any) -> Any:
-        self.breaker.check()
+        try:
+            self.breaker.check()
+        except Unavailable:
+            coro.close()  # never awaited: close it, or every message warns "coroutine was never awaited"
+            raise
         try:
             result = await coro
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:

@@ -1,0 +1,186 @@
+"""Redis stopped mid-test, PostgreSQL unreachable: the gateway keeps answering and recovers by itself.
+
+Never the shared services: Redis is a private redis-server on a free port, PostgreSQL is reached
+through a TCP proxy the test stops and starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import redis.asyncio as aioredis
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from bot.db import Database
+from bot.db.models import User
+from bot.errors import Unavailable
+from tests.conftest import PG_URL, GatewayFactory
+from tests.gateway.proxy import TcpProxy
+from tests.gateway.support import free_port, healthz, poll
+from tests.harness import Gateway
+
+#: Generous next to the breaker's 1-second cool-down, and still quick.
+RECOVERY = 6.0
+
+
+class RedisServer:
+    """A redis-server of this test alone, killed (SIGKILL) and restarted on the same port."""
+
+    def __init__(self, directory: Path) -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        assert self._process is None
+        self._process = await asyncio.create_subprocess_exec(
+            "redis-server",
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--dir", str(self.directory)),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        try:
+
+            async def answers() -> bool:
+                try:
+                    return bool(await client.ping())
+                except (aioredis.ConnectionError, OSError):
+                    return False
+
+            assert await poll(answers, within=5.0), "the private redis-server did not start"
+        finally:
+            await client.aclose()
+
+    async def kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[RedisServer]:
+    server = RedisServer(tmp_path)
+    await server.start()
+    yield server
+    await server.kill()
+
+
+@pytest.fixture
+async def pg_proxy() -> AsyncIterator[TcpProxy]:
+    """Forwards a local port to the test database's server (requested first, so it outlives the app)."""
+    url = make_url(PG_URL)
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()
+
+
+def numbered(gateway: Gateway) -> str:
+    return "\n".join(f"{i}. {s}" for i, s in enumerate(gateway.services.content.streets, 1))
+
+
+async def test_redis_dies_then_comes_back(make_gateway: GatewayFactory, private_redis: RedisServer) -> None:
+    gateway = await make_gateway(redis_url=private_redis.url)
+    user, busy = "o-outage-r1", gateway.expected("system.busy")
+    ask = gateway.expected("profile.ask_street", streets=numbered(gateway))
+    await gateway.dialog(user, [("设置街道", "profile.ask_street", {"streets": numbered(gateway)})])
+
+    await private_redis.kill()
+    statuses = []
+    for said, key in [("帮助", "help.main"), ("夜校怎么报名", "faq.night_school.signup"), ("帮助", "help.main")]:
+        started = time.monotonic()
+        answer = await gateway.say(user, said)
+        statuses.append(answer.status)
+        assert answer.text.startswith(gateway.expected(key)), (said, answer.text)
+        assert time.monotonic() - started < 1.0, "a dead Redis must not cost a message a timeout"
+    needs_state = await gateway.say(user, "设置街道")
+    assert needs_state.status == 200 and needs_state.text == busy
+    welcome = await gateway.event("o-outage-r2", "subscribe", "")
+    assert welcome.status == 200 and welcome.text == gateway.expected("welcome.subscribe")
+    assert statuses == [200, 200, 200]
+
+    status, health = await healthz(gateway)
+    assert status == 503 and health["redis"].startswith("down") and health["database"] == "ok", health
+
+    await private_redis.start()  # same port, empty: what was in the dead one is gone
+
+    async def stateful_again() -> bool:
+        answer = await gateway.say(user, "设置街道")
+        assert answer.status == 200
+        return answer.text == ask
+
+    assert await poll(stateful_again, within=RECOVERY, interval=0.2), "no recovery after Redis came back"
+    await gateway.dialog(user, [("4", "profile.street_saved", {"street": "坂田"})])
+    status, health = await healthz(gateway)
+    assert status == 200 and health["redis"] == "ok", health
+
+
+async def test_database_unreachable_then_back(pg_proxy: TcpProxy, make_gateway: GatewayFactory) -> None:
+    database_url = make_url(PG_URL).set(host="127.0.0.1", port=pg_proxy.port).render_as_string(hide_password=False)
+    gateway = await make_gateway(database_url=database_url)
+    regular, newcomer = "o-outage-d1", "o-outage-d2"
+    busy = gateway.expected("system.busy")
+
+    assert (await gateway.event(regular, "subscribe", "")).text == gateway.expected("welcome.subscribe")
+    await gateway.dialog(
+        regular,
+        [
+            ("设置街道", "profile.ask_street", {"streets": numbered(gateway)}),
+            ("4", "profile.street_saved", {"street": "坂田"}),
+        ],
+    )
+    await gateway.flush_users()
+
+    await pg_proxy.stop()
+    down_since = time.time()
+    await gateway.dialog(regular, [("帮助", "help.main"), ("夜校怎么报名", "faq.night_school.signup")])
+    mine = await gateway.say(regular, "我的街道")
+    assert mine.status == 200 and mine.text == busy
+
+    joined = await gateway.event(newcomer, "subscribe", "")
+    assert joined.status == 200 and joined.text == gateway.expected("welcome.subscribe")
+    await gateway.dialog(newcomer, [("设置街道", "profile.ask_street", {"streets": numbered(gateway)})])
+    saving = await gateway.say(newcomer, "7")  # the flow's state lives in Redis; the street cannot be saved
+    assert saving.status == 200 and saving.text == busy
+
+    status, health = await healthz(gateway)
+    assert status == 503 and health["database"].startswith("down") and health["redis"] == "ok", health
+    with pytest.raises(Unavailable):
+        await gateway.flush_users()
+    assert gateway.services.users.pending >= 2, "touches are queued while the database is away"
+
+    await pg_proxy.start()  # the same port again
+
+    async def flushed() -> bool:
+        try:
+            await gateway.flush_users()
+        except Unavailable:
+            return False
+        return gateway.services.users.pending == 0
+
+    assert await poll(flushed, within=RECOVERY, interval=0.2), "queued touches never reached the database"
+
+    db = Database.from_url(PG_URL)
+    try:
+        async with db.session() as s:
+            rows = {u.openid: u for u in (await s.execute(select(User))).scalars()}
+    finally:
+        await db.close()
+    assert rows[newcomer].subscribed and rows[newcomer].subscribed_at is not None, "the subscribe was lost"
+    assert rows[regular].last_seen.timestamp() >= int(down_since), "the outage's last-seen times were lost"
+
+    # The flow waited through the outage: the same answer now goes through.
+    await gateway.dialog(newcomer, [("7", "profile.street_saved", {"street": "园山"})])
+    await gateway.dialog(regular, [("我的街道", "profile.show", {"street": "坂田"})])
+    status, health = await healthz(gateway)
+    assert status == 200 and health["database"] == "ok", health
