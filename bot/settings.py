@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     #: Seconds the gateway waits for a handler before answering ``success`` and replying later
     #: through the customer-service API. WeChat gives up at 5 s and retries.
     wechat_reply_deadline: float = Field(default=4.5, gt=0, lt=5)
+    #: The scheduler pushes content/menu.toml with menu/create once at start-up (it replaces the menu).
+    wechat_push_menu: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
 
     database_url: str = "sqlite+aiosqlite:///./longtuan.db"

@@ -1,0 +1,1 @@
+"""Tests of the scheduler process and its jobs (scheduler/)."""
