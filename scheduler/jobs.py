@@ -14,9 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 # APScheduler 3 ships no type information (no py.typed).
-from apscheduler.schedulers.base import BaseScheduler  # type: ignore[import-untyped]
-from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 from redis.exceptions import RedisError
 
 from bot.channels.wechat.api import WeChatAPIError

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -65,14 +66,21 @@ class Users:
             try:
                 await self._upsert(list(batch.values()))
             except Unavailable:
-                for key, item in batch.items():  # keep them, newer touches win
-                    newer = self._pending.get(key)
-                    if newer is None:
-                        self._pending[key] = item
-                    elif newer.subscribed is None:
-                        newer.subscribed = item.subscribed
+                self._requeue(batch.values())
                 raise
             return len(batch)
+
+    def _requeue(self, items: Iterable[Touch]) -> None:
+        """Put back touches that could not be written, merged under any newer ones."""
+        for item in items:
+            newer = self._pending.get((item.channel, item.openid))
+            if newer is None:
+                self._pending[(item.channel, item.openid)] = item
+                continue
+            newer.seen = max(newer.seen, item.seen)
+            if newer.subscribed is None:
+                newer.subscribed = item.subscribed
+            newer.scene = item.scene or newer.scene  # the first scene is the one that brought them
 
     async def _upsert(self, items: list[Touch]) -> None:
         insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
@@ -129,7 +137,7 @@ class Users:
             try:
                 await self._upsert([item])
             except Unavailable:
-                self._pending.setdefault((channel, openid), item)
+                self._requeue([item])
                 raise
 
     async def run_flusher(self, interval: float = 1.0) -> None:

@@ -19,15 +19,19 @@ class MemoryStore:
         *,
         session_ttl: int = 7 * 24 * 3600,
         dedupe_ttl: int = 300,
+        lock_ms: int = 10_000,
         lock_wait: float = 4.0,
         clock: Clock = time.time,
     ) -> None:
         self.session_ttl = session_ttl
         self.dedupe_ttl = dedupe_ttl
+        self.lock_ms = lock_ms
         self.lock_wait = lock_wait
         self._clock = clock
         self._values: dict[str, tuple[str, float]] = {}
-        self._locks: dict[str, tuple[str, asyncio.Event]] = {}
+        #: user -> (owner, released, expires at (monotonic)): a lock whose holder vanished
+        #: (a cancelled task) lapses after lock_ms, as the Redis lock's PX does.
+        self._locks: dict[str, tuple[str, asyncio.Event, float]] = {}
         self._writes = 0
 
     def _get(self, name: str) -> str | None:
@@ -56,14 +60,19 @@ class MemoryStore:
         lock_key = str(key)
         deadline = time.monotonic() + self.lock_wait
         while lock_key in self._locks:
-            _, released = self._locks[lock_key]
+            _, released, lapses = self._locks[lock_key]
+            if lapses <= time.monotonic():
+                del self._locks[lock_key]
+                break
             try:
-                await asyncio.wait_for(released.wait(), max(0.0, deadline - time.monotonic()))
+                await asyncio.wait_for(released.wait(), max(0.0, min(deadline, lapses) - time.monotonic()))
             except TimeoutError:
+                if time.monotonic() < deadline:
+                    continue  # the holder's lock lapsed: take it over
                 if dedupe:
                     await self.forget(dedupe)
                 raise LockTimeout(f"conversation {key} stayed locked") from None
-        self._locks[lock_key] = (owner, asyncio.Event())
+        self._locks[lock_key] = (owner, asyncio.Event(), time.monotonic() + self.lock_ms / 1000)
         return Begin(duplicate=False, session=Session.loads(self._get(f"s:{key}"), self._clock()), owner=owner)
 
     async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:

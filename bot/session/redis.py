@@ -126,7 +126,8 @@ class RedisStore:
                     await self.forget(dedupe)
                 raise LockTimeout(f"conversation {key} stayed locked")
             await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.1)
+            # Short polls: the same user's next message waits for the previous one, usually a few ms.
+            delay = min(delay * 2, 0.025)
 
     async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
         # "" leaves the stored session as it is, "-" deletes it.

@@ -20,8 +20,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 # APScheduler 3 ships no type information (no py.typed).
-from apscheduler.triggers.date import DateTrigger  # type: ignore[import-untyped]
-from apscheduler.triggers.interval import IntervalTrigger  # type: ignore[import-untyped]
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.channels.wechat.token import RedisTokenStore
 from bot.content import load_content
