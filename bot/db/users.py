@@ -14,14 +14,29 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, func, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from bot.db import Database
 from bot.db.models import User
 from bot.errors import Unavailable
 
 log = logging.getLogger("longtuan.users")
+
+_PG_UPSERT = text("""
+INSERT INTO users (channel, openid, subscribed, first_scene, first_seen, last_seen, subscribed_at,
+                   unsubscribed_at, street)
+SELECT c, o, s IS NOT FALSE, sc, t, t, CASE WHEN s THEN t END, CASE WHEN NOT s THEN t END, ''
+FROM unnest(CAST(:channels AS text[]), CAST(:openids AS text[]), CAST(:subs AS boolean[]),
+            CAST(:scenes AS text[]), CAST(:seen AS timestamptz[])) AS u(c, o, s, sc, t)
+ON CONFLICT (channel, openid) DO UPDATE SET
+  last_seen = GREATEST(users.last_seen, excluded.last_seen),
+  subscribed = CASE WHEN excluded.subscribed_at IS NOT NULL THEN TRUE
+                    WHEN excluded.unsubscribed_at IS NOT NULL THEN FALSE
+                    ELSE users.subscribed END,
+  subscribed_at = COALESCE(excluded.subscribed_at, users.subscribed_at),
+  unsubscribed_at = COALESCE(excluded.unsubscribed_at, users.unsubscribed_at)
+""")
 
 
 @dataclass(slots=True)
@@ -83,40 +98,59 @@ class Users:
             newer.scene = item.scene or newer.scene  # the first scene is the one that brought them
 
     async def _upsert(self, items: list[Touch]) -> None:
-        insert = postgresql.insert if self.db.dialect == "postgresql" else sqlite.insert
-        rows = []
-        for t in items:
-            seen = datetime.fromtimestamp(t.seen, UTC)
-            rows.append(
+        """One statement for the whole batch; an existing row keeps what a plain touch does not say.
+
+        A subscribe or unsubscribe is told apart by its ``subscribed_at`` / ``unsubscribed_at``
+        being set, so plain touches, follows and leaves share one statement.
+        """
+        if not items:
+            return
+        seen = [datetime.fromtimestamp(t.seen, UTC) for t in items]
+        async with self.db.session() as s:
+            if self.db.dialect == "postgresql":
+                # unnest() binds five arrays instead of 9 x N parameters: compiling a multi-row
+                # VALUES for a batch of 800 took 0.3 s of event-loop time, this takes 30 ms.
+                await s.execute(
+                    _PG_UPSERT,
+                    {
+                        "channels": [t.channel for t in items],
+                        "openids": [t.openid for t in items],
+                        "subs": [t.subscribed for t in items],
+                        "scenes": [t.scene for t in items],
+                        "seen": seen,
+                    },
+                )
+                return
+            rows = [
                 {
                     "channel": t.channel,
                     "openid": t.openid,
-                    "subscribed": t.subscribed if t.subscribed is not None else True,
+                    "subscribed": t.subscribed is not False,
                     "first_scene": t.scene,
-                    "first_seen": seen,
-                    "last_seen": seen,
-                    "subscribed_at": seen if t.subscribed else None,
-                    "unsubscribed_at": seen if t.subscribed is False else None,
+                    "first_seen": at,
+                    "last_seen": at,
+                    "subscribed_at": at if t.subscribed else None,
+                    "unsubscribed_at": at if t.subscribed is False else None,
                     "street": "",
                 }
+                for t, at in zip(items, seen, strict=True)
+            ]
+            stmt = sqlite.insert(User).values(rows)
+            new = stmt.excluded
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["channel", "openid"],
+                set_={
+                    "last_seen": func.max(User.last_seen, new.last_seen),
+                    "subscribed": case(
+                        (new.subscribed_at.is_not(None), True),
+                        (new.unsubscribed_at.is_not(None), False),
+                        else_=User.subscribed,
+                    ),
+                    "subscribed_at": func.coalesce(new.subscribed_at, User.subscribed_at),
+                    "unsubscribed_at": func.coalesce(new.unsubscribed_at, User.unsubscribed_at),
+                },
             )
-        # Same row shape everywhere; what differs is which columns an existing row takes.
-        plain = [r for r, t in zip(rows, items, strict=True) if t.subscribed is None]
-        subs = [r for r, t in zip(rows, items, strict=True) if t.subscribed is True]
-        unsubs = [r for r, t in zip(rows, items, strict=True) if t.subscribed is False]
-        async with self.db.session() as s:
-            for group, columns in (
-                (plain, ("last_seen",)),
-                (subs, ("last_seen", "subscribed", "subscribed_at")),
-                (unsubs, ("last_seen", "subscribed", "unsubscribed_at")),
-            ):
-                if not group:
-                    continue
-                stmt = insert(User).values(group)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["channel", "openid"], set_={c: getattr(stmt.excluded, c) for c in columns}
-                )
-                await s.execute(stmt)
+            await s.execute(stmt)
 
     async def get(self, channel: str, openid: str) -> User | None:
         async with self.db.session() as s:
