@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -60,7 +61,19 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _install_uvloop()
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     print(f"龙团 listening on http://{host}:{port}/wechat  (health: /healthz, metrics: /metrics)", file=sys.stderr)
-    web.run_app(create_app(settings), host=host, port=port, access_log=None, print=None)
+    app = create_app(settings)
+    app.on_startup.append(_freeze_heap)
+    web.run_app(app, host=host, port=port, access_log=None, print=None)
+
+
+async def _freeze_heap(app: object) -> None:
+    """Move what start-up built (jieba's dictionary, content, pools) out of the GC's sight.
+
+    Without this, each full collection walks those millions of objects: 50-130 ms pauses every
+    couple of seconds under load (bench.gateway). They live as long as the process anyway.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

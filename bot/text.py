@@ -14,6 +14,7 @@ import jieba
 _TRAILING = " \t\r\n!！?？。.,，~～…、"
 
 
+@lru_cache(maxsize=8192)
 def normalise(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII), lower case, trimmed of trailing punctuation."""
     return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_TRAILING).strip()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from handlers.faq import FaqIndex
 from tests.conftest import shared_content
 
 ROOT = Path(__file__).resolve().parent.parent
+TEXT_KEY = re.compile(r"[a-z_]+(\.[a-z_]+)+")
 SOURCES = [p for d in ("bot", "handlers", "scheduler") for p in (ROOT / d).rglob("*.py")]
 
 
@@ -34,8 +36,8 @@ def _uses() -> list[tuple[str, str, frozenset[str] | None]]:
                 continue
             if name not in ("Reply", "reply", "text") or not isinstance(first, ast.Constant):
                 continue
-            if not isinstance(first.value, str) or "." not in first.value:
-                continue
+            if not isinstance(first.value, str) or not TEXT_KEY.fullmatch(first.value):
+                continue  # e.g. SQLAlchemy's text("SELECT ...")
             params: frozenset[str] | None = frozenset()
             if len(node.args) > 1:
                 arg = node.args[1]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,13 +39,25 @@ class Outcome:
 
 @dataclass(slots=True)
 class _Race:
-    """Shared between the request and its handler task; one event loop, so no locks needed."""
+    """The handler against the deadline; one event loop, so whoever resolves ``ready`` first wins.
 
-    deferred: bool = False
-    #: (route, reply, rendered body): rendered once, so the first answer and the cached one are the same bytes.
-    ready: asyncio.Future[tuple[str, Reply, str]] = field(
+    The handler resolves it with (route, reply, rendered body), rendered once so the first
+    answer and the cached one are the same bytes; the deadline timer resolves it with None and
+    the handler, finding it resolved, sends its reply later instead. A plain timer is used
+    rather than ``wait_for(shield(...))``: a third of the cost, on every message.
+    """
+
+    ready: asyncio.Future[tuple[str, Reply, str] | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
+
+    @property
+    def deferred(self) -> bool:
+        return self.ready.done() and self.ready.result() is None
+
+    def expire(self) -> None:
+        if not self.ready.done():
+            self.ready.set_result(None)
 
 
 class Pipeline:
@@ -62,7 +74,7 @@ class Pipeline:
         self._track(msg)
         dedupe = f"{msg.channel}:{msg.bot_id}:{msg.dedupe_key}"
         key = SessionKey(msg.channel, msg.bot_id, msg.user_id)
-        owner = uuid.uuid4().hex
+        owner = secrets.token_hex(8)
         try:
             while True:
                 begin = await svc.store.begin(dedupe, key, owner)
@@ -85,17 +97,14 @@ class Pipeline:
         )
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        try:
-            route, reply, body = await asyncio.wait_for(
-                asyncio.shield(race.ready), max(0.0, deadline - time.monotonic())
-            )
-        except TimeoutError:
-            if race.ready.done():  # finished in the same loop turn as the timeout fired
-                route, reply, body = race.ready.result()
-            else:
-                race.deferred = True
-                svc.metrics.deferred.inc()
-                return Outcome("", "deferred")
+        loop = asyncio.get_running_loop()
+        timer = loop.call_at(loop.time() + (deadline - time.monotonic()), race.expire)
+        outcome = await race.ready
+        timer.cancel()
+        if outcome is None:
+            svc.metrics.deferred.inc()
+            return Outcome("", "deferred")
+        route, reply, body = outcome
         if reply.is_empty:
             return Outcome("", "empty" if stateful else "degraded", route)
         return Outcome(body, "replied" if stateful else "degraded", route)
@@ -151,7 +160,7 @@ class Pipeline:
         except Exception:
             log.exception("handler failed", extra={"route": route})
             reply, route = svc.content.reply("system.busy"), "error"
-        svc.metrics.handler_seconds.labels(route).observe(time.perf_counter() - started)
+        svc.metrics.child(svc.metrics.handler_seconds, route).observe(time.perf_counter() - started)
 
         deferred = race.deferred
         body = "" if deferred or reply.is_empty else render(reply)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,6 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from bot.breaker import Breaker
 from bot.errors import LockTimeout, Unavailable
 from bot.session.base import PENDING, Begin, Clock, Session, SessionKey
+from bot.session.batch import ScriptBatcher
 
 # KEYS: dedupe, lock, session.  ARGV: owner, dedupe_ttl, lock_ms, pending marker.
 # Returns {0, record} for a delivery seen before, {1, session} when the lock is ours, {2} when busy.
@@ -86,18 +88,16 @@ class RedisStore:
         self._clock = clock
         self._begin = redis.register_script(_BEGIN)
         self._finish = redis.register_script(_FINISH)
+        self._batch = ScriptBatcher(redis)
 
     def _keys(self, dedupe: str | None, key: SessionKey) -> list[str]:
         return [f"{self.prefix}d:{dedupe}" if dedupe else "", f"{self.prefix}l:{key}", f"{self.prefix}s:{key}"]
 
-    async def _run(self, coro: Any) -> Any:
+    async def _run(self, make: Callable[[], Awaitable[Any]]) -> Any:
+        """Run the command ``make`` starts, unless the breaker is open (then fail fast, send nothing)."""
+        self.breaker.check()
         try:
-            self.breaker.check()
-        except Unavailable:
-            coro.close()  # never awaited: close it, or every message warns "coroutine was never awaited"
-            raise
-        try:
-            result = await coro
+            result = await make()
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise self.breaker.failed(exc) from exc
         except RedisError as exc:
@@ -112,7 +112,7 @@ class RedisStore:
         deadline = time.monotonic() + self.lock_wait
         delay = 0.005
         while True:
-            reply = await self._run(self._begin(keys=keys, args=args))
+            reply = await self._run(lambda: self._batch.call(self._begin, keys, args))
             if reply[0] == 0:
                 record = reply[1]
                 return Begin(duplicate=True, result=record.decode() if record is not None else None)
@@ -133,20 +133,22 @@ class RedisStore:
         # "" leaves the stored session as it is, "-" deletes it.
         blob = (session.dumps() if session.state or session.data else "-") if session.changed else ""
         await self._run(
-            self._finish(keys=self._keys(dedupe, key), args=[owner, blob, self.session_ttl, result, self.dedupe_ttl])
+            lambda: self._batch.call(
+                self._finish, self._keys(dedupe, key), [owner, blob, self.session_ttl, result, self.dedupe_ttl]
+            )
         )
 
     async def result(self, dedupe: str) -> str | None:
-        raw = await self._run(self.redis.get(f"{self.prefix}d:{dedupe}"))
+        raw = await self._run(lambda: self.redis.get(f"{self.prefix}d:{dedupe}"))
         return raw.decode() if raw is not None else None
 
     async def forget(self, dedupe: str) -> None:
-        await self._run(self.redis.delete(f"{self.prefix}d:{dedupe}"))
+        await self._run(lambda: self.redis.delete(f"{self.prefix}d:{dedupe}"))
 
     async def remember_once(self, name: str, value: str, ttl: int) -> str | None:
         """SET NX under ``P name``; returns the value already stored, or None if this call stored it."""
         full = f"{self.prefix}{name}"
-        stored = await self._run(self.redis.set(full, value, nx=True, ex=ttl, get=True))
+        stored = await self._run(lambda: self.redis.set(full, value, nx=True, ex=ttl, get=True))
         return stored.decode() if stored is not None else None
 
     async def ping(self) -> None:
@@ -158,4 +160,5 @@ class RedisStore:
         self.breaker.succeeded()
 
     async def close(self) -> None:
+        await self._batch.close()
         await self.redis.aclose()

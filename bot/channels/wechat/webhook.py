@@ -8,9 +8,10 @@ checks is answered 200 within the deadline, with a passive reply or the platform
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import os
 import time
-import uuid
 from collections.abc import Callable
 
 from aiohttp import web
@@ -32,6 +33,13 @@ log = logging.getLogger("longtuan.wechat")
 #: "success" is what the documentation asks for and what stops the retries unambiguously).
 SUCCESS = "success"
 PLATFORM_DEADLINE = 5.0
+
+_ids = itertools.count(1)
+
+
+def next_request_id() -> str:
+    """Process id + a counter: unique across workers, and far cheaper than a uuid4 per message."""
+    return f"{os.getpid():x}-{next(_ids):x}"
 
 
 class WeChatWebhook:
@@ -68,7 +76,7 @@ class WeChatWebhook:
 
     async def verify(self, request: web.Request) -> web.Response:
         """GET: the URL check of the WeChat console; echo ``echostr`` when the signature holds."""
-        request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16])
+        request_id.set(request.headers.get("X-Request-Id") or next_request_id())
         try:
             self._check_query(request)
         except RequestRefused as exc:
@@ -79,7 +87,7 @@ class WeChatWebhook:
     async def receive(self, request: web.Request) -> web.Response:
         started = time.monotonic()
         deadline = started + self.settings.wechat_reply_deadline
-        request_id.set(request.headers.get("X-Request-Id") or uuid.uuid4().hex[:16])
+        request_id.set(request.headers.get("X-Request-Id") or next_request_id())
         try:
             timestamp, nonce = self._check_query(request)
             body = await self._read(request)
@@ -102,8 +110,9 @@ class WeChatWebhook:
         text = outcome.body or SUCCESS
         if outcome.body and encrypted and self.safe is not None:
             text = self.safe.encrypt(outcome.body, str(int(self.clock())), nonce)
-        self.metrics.requests.labels("wechat", outcome.status).inc()
-        self.metrics.deadline_left.labels("wechat").observe(max(0.0, PLATFORM_DEADLINE - (time.monotonic() - started)))
+        self.metrics.child(self.metrics.requests, "wechat", outcome.status).inc()
+        left = PLATFORM_DEADLINE - (time.monotonic() - started)
+        self.metrics.child(self.metrics.deadline_left, "wechat").observe(max(0.0, left))
         log.debug("answered", extra={"kind": msg.kind.value, "status": outcome.status, "route": outcome.route})
         return web.Response(text=text, content_type="application/xml" if outcome.body else "text/plain")
 
