@@ -49,7 +49,7 @@ class FaqMatch:
     def __init__(self, index: FaqIndex) -> None:
         self.index = index
 
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         if not msg.text.strip():
             return False
         entry = self.index.match(msg.text)

@@ -1,7 +1,9 @@
 """The router: handlers declare what they match; the first match in registration order answers.
 
-A filter is an async callable ``(inbound, ctx) -> bool | dict``; a dict's values become keyword
-arguments of the handler (aiogram's contract). A handler returns a ``Reply``, or None to let the
+A filter is a callable ``(inbound, ctx) -> bool | dict``, or an async one; a dict's values
+become keyword arguments of the handler (aiogram's contract). Most filters are plain functions
+of the message: they stay synchronous, so a message walking a dozen of them creates no
+coroutines on the way. A handler returns a ``Reply``, or None to let the
 next handler try. Routers nest with ``include``; order in ``handlers/__init__.py`` is priority.
 """
 
@@ -14,9 +16,11 @@ from typing import Any, Protocol
 from bot.context import Context
 from bot.model import Inbound, Reply
 
+Verdict = bool | dict[str, Any]
+
 
 class Filter(Protocol):
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]: ...
+    def __call__(self, msg: Inbound, ctx: Context) -> Verdict | Awaitable[Verdict]: ...
 
 
 Handler = Callable[..., Awaitable[Reply | None]]
@@ -64,7 +68,9 @@ class Router:
                 continue
             kwargs: dict[str, Any] = {}
             for flt in item.filters:
-                verdict = await flt(msg, ctx)
+                verdict = flt(msg, ctx)
+                if not isinstance(verdict, bool | dict):
+                    verdict = await verdict
                 if not verdict:
                     break
                 if isinstance(verdict, dict):

@@ -1,4 +1,4 @@
-"""Filters: small async callables deciding whether a handler answers a message."""
+"""Filters: small callables deciding whether a handler answers a message (sync: no I/O in them)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ class Command:
         # "?" normalises to "" (trailing punctuation goes), so bare punctuation words match raw.
         self.words = frozenset(w for word in words for w in (normalise(word), word.strip()) if w)
 
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool:
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
         if msg.kind not in (Kind.TEXT, Kind.VOICE) or not msg.text:
             return False
         return msg.text.strip() in self.words or normalise(msg.text) in self.words
@@ -30,7 +30,7 @@ class Kinds:
     def __init__(self, *kinds: Kind) -> None:
         self.kinds = frozenset(kinds)
 
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool:
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
         return msg.kind in self.kinds
 
 
@@ -40,7 +40,7 @@ class MenuKey:
     def __init__(self, *keys: str) -> None:
         self.keys = frozenset(keys)
 
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         if msg.kind is not Kind.CLICK or (self.keys and msg.key not in self.keys):
             return False
         return {"key": msg.key}
@@ -52,12 +52,12 @@ class InState:
     def __init__(self, state: State) -> None:
         self.state = state
 
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool:
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
         return ctx.session.in_state(self.state)
 
 
 class HasText:
     """The user said something in words: typed text, or voice the platform recognised."""
 
-    async def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         return {"text": msg.text} if msg.text.strip() else False

@@ -1,16 +1,15 @@
 """Parsing WeChat XML into the neutral ``Inbound``; every message and event type of the platform.
 
-The XML is parsed by defusedxml with DTDs and entities forbidden: a DOCTYPE or an entity
-declaration is refused before anything is expanded (billion laughs, external entities).
+The XML is read by expat directly, with the protections defusedxml applies (a DOCTYPE, an
+entity declaration or an external entity is refused the moment expat meets it, before anything
+is expanded: billion laughs, XXE), but straight into a flat dict. defusedxml can only guard the
+pure-Python ElementTree parser, which cost 45 us of the gateway's CPU per message; this costs ~8.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from xml.parsers import expat
 
 from bot.errors import BadPayload
 from bot.model import Inbound, Kind, Location
@@ -47,28 +46,62 @@ EVENTS = {
 SCENE_PREFIX = "qrscene_"
 
 
+def _forbidden(what: str) -> Callable[..., None]:
+    def refuse(*_: object) -> None:
+        raise BadPayload(f"forbidden XML construct: {what}")
+
+    return refuse
+
+
+_no_dtd = _forbidden("DOCTYPE")
+_no_entity = _forbidden("entity declaration")
+
+
+def _no_external(context: str, base: str | None, system_id: str | None, public_id: str | None) -> int:
+    raise BadPayload("forbidden XML construct: external entity")
+#: Elements whose text keeps its white space (what the user typed); others are trimmed.
+_VERBATIM = frozenset({"Content"})
+
+
 def parse_xml(body: bytes | str) -> dict[str, str]:
-    """The children of ``<xml>`` as a flat dict of text; nested lists are kept under their path."""
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException as exc:
-        raise BadPayload(f"forbidden XML construct: {type(exc).__name__}") from None
-    except (ParseError, ValueError) as exc:
-        raise BadPayload(f"not XML: {exc}") from None
-    if root.tag != "xml":
-        raise BadPayload("root element is not <xml>")
+    """The leaves under ``<xml>`` as a flat dict of text, nested ones under their dotted path
+    ("SubscribeMsgPopupEvent.List.TemplateId"); of repeated leaves, the first is kept."""
     fields: dict[str, str] = {}
-    _flatten(root, "", fields)
+    path: list[str] = []
+    text: list[str] = []
+    has_child: list[bool] = []
+
+    def start(name: str, attrs: object) -> None:
+        if has_child:
+            has_child[-1] = True
+        elif name != "xml":
+            raise BadPayload("root element is not <xml>")
+        path.append(name)
+        has_child.append(False)
+        text.clear()
+
+    def end(name: str) -> None:
+        if not has_child.pop() and len(path) > 1:
+            value = "".join(text)
+            fields.setdefault(".".join(path[1:]), value if name in _VERBATIM else value.strip())
+        text.clear()
+        path.pop()
+
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    parser.StartDoctypeDeclHandler = _no_dtd
+    parser.EntityDeclHandler = _no_entity
+    parser.UnparsedEntityDeclHandler = _no_entity
+    parser.ExternalEntityRefHandler = _no_external
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text.append
+    try:
+        parser.Parse(body, True)
+    except expat.ExpatError as exc:
+        raise BadPayload(f"not XML: {expat.ErrorString(exc.code)}") from None
     return fields
-
-
-def _flatten(node: Element, prefix: str, out: dict[str, str]) -> None:
-    for child in node:
-        name = f"{prefix}{child.tag}"
-        if len(child):
-            _flatten(child, f"{name}.", out)
-        else:
-            out.setdefault(name, (child.text or "").strip() if child.tag not in ("Content",) else (child.text or ""))
 
 
 def _float(value: str | None) -> float:
