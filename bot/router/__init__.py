@@ -1,5 +1,8 @@
 """The router: handlers declare what they match; the first match in registration order answers.
 
+Routers nest, but dispatch walks the flattened list of routes that can answer the message's
+kind (filters may declare ``kinds``); the order stays the registration order.
+
 A filter is a callable ``(inbound, ctx) -> bool | dict``, or an async one; a dict's values
 become keyword arguments of the handler (aiogram's contract). Most filters are plain functions
 of the message: they stay synchronous, so a message walking a dozen of them creates no
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from bot.context import Context
-from bot.model import Inbound, Reply
+from bot.model import Inbound, Kind, Reply
 
 Verdict = bool | dict[str, Any]
 
@@ -30,26 +33,39 @@ Handler = Callable[..., Awaitable[Reply | None]]
 class Route:
     handler: Handler
     filters: tuple[Filter, ...]
+    name: str
 
     @property
-    def name(self) -> str:
-        return f"{self.handler.__module__.rsplit('.', 1)[-1]}.{self.handler.__name__}"
+    def kinds(self) -> frozenset[Kind] | None:
+        """The message kinds this route can answer at all (None: any), from its filters' ``kinds``."""
+        allowed: frozenset[Kind] | None = None
+        for flt in self.filters:
+            narrowed = getattr(flt, "kinds", None)
+            if narrowed is not None:
+                allowed = narrowed if allowed is None else allowed & narrowed
+        return allowed
 
 
 class Router:
     def __init__(self, name: str) -> None:
         self.name = name
         self._routes: list[Route | Router] = []
+        #: Routes that can answer a kind, in priority order: a text message skips the CLICK
+        #: and subscribe routes without asking their filters. Built on first dispatch.
+        self._by_kind: dict[Kind, list[Route]] = {}
 
     def on(self, *filters: Filter) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            self._routes.append(Route(handler, filters))
+            name = f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}"
+            self._routes.append(Route(handler, filters, name))
+            self._by_kind.clear()
             return handler
 
         return register
 
     def include(self, router: Router) -> Router:
         self._routes.append(router)
+        self._by_kind.clear()
         return router
 
     def routes(self) -> list[Route]:
@@ -58,16 +74,17 @@ class Router:
             flat.extend(item.routes() if isinstance(item, Router) else [item])
         return flat
 
+    def routes_for(self, kind: Kind) -> list[Route]:
+        found = self._by_kind.get(kind)
+        if found is None:
+            found = self._by_kind[kind] = [r for r in self.routes() if (k := r.kinds) is None or kind in k]
+        return found
+
     async def dispatch(self, msg: Inbound, ctx: Context) -> tuple[str, Reply] | None:
         """Run the first matching handler; returns its route name and reply."""
-        for item in self._routes:
-            if isinstance(item, Router):
-                found = await item.dispatch(msg, ctx)
-                if found is not None:
-                    return found
-                continue
+        for route in self.routes_for(msg.kind):
             kwargs: dict[str, Any] = {}
-            for flt in item.filters:
+            for flt in route.filters:
                 verdict = flt(msg, ctx)
                 if not isinstance(verdict, bool | dict):
                     verdict = await verdict
@@ -76,7 +93,7 @@ class Router:
                 if isinstance(verdict, dict):
                     kwargs.update(verdict)
             else:
-                reply = await item.handler(msg, ctx, **kwargs)
+                reply = await route.handler(msg, ctx, **kwargs)
                 if reply is not None:
-                    return item.name, reply
+                    return route.name, reply
         return None

@@ -14,6 +14,8 @@ from bot.text import normalise
 class Command:
     """The whole message is one of the command words (after normalising: "帮助！" is "帮助")."""
 
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
     def __init__(self, words: Iterable[str]) -> None:
         # "?" normalises to "" (trailing punctuation goes), so bare punctuation words match raw.
         self.words = frozenset(w for word in words for w in (normalise(word), word.strip()) if w)
@@ -36,6 +38,8 @@ class Kinds:
 
 class MenuKey:
     """A custom-menu CLICK with one of ``keys`` (any key when none given); passes ``key``."""
+
+    kinds = frozenset({Kind.CLICK})
 
     def __init__(self, *keys: str) -> None:
         self.keys = frozenset(keys)

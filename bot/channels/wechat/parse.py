@@ -59,6 +59,8 @@ _no_entity = _forbidden("entity declaration")
 
 def _no_external(context: str, base: str | None, system_id: str | None, public_id: str | None) -> int:
     raise BadPayload("forbidden XML construct: external entity")
+
+
 #: Elements whose text keeps its white space (what the user typed); others are trimmed.
 _VERBATIM = frozenset({"Content"})
 
