@@ -65,3 +65,21 @@ class HasText:
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         return {"text": msg.text} if msg.text.strip() else False
+
+
+class Scene:
+    """A follow or a scan through a parametric QR code; passes ``scene`` (the scene id).
+
+    With ``scenes`` given, only those match: a programme claims its own codes (a volunteer
+    station's check-in code) ahead of the generic welcome.
+    """
+
+    kinds = frozenset({Kind.SUBSCRIBE, Kind.SCAN})
+
+    def __init__(self, scenes: Iterable[str] = ()) -> None:
+        self.scenes = frozenset(scenes)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        if not msg.key or (self.scenes and msg.key not in self.scenes):
+            return False
+        return {"scene": msg.key}

@@ -85,6 +85,16 @@ class WeChatWebhook:
         return web.Response(text=request.query.get("echostr", ""))
 
     async def receive(self, request: web.Request) -> web.Response:
+        try:
+            return await self._receive(request)
+        except Exception:
+            # A bug must not turn into a 5xx: WeChat would retry it three times and then show the
+            # user "该公众号暂时无法提供服务". Answer "success", keep the traceback, count it.
+            log.exception("unexpected error in the webhook")
+            self.metrics.requests.labels("wechat", "error").inc()
+            return web.Response(text=SUCCESS)
+
+    async def _receive(self, request: web.Request) -> web.Response:
         started = time.monotonic()
         deadline = started + self.settings.wechat_reply_deadline
         request_id.set(request.headers.get("X-Request-Id") or next_request_id())
