@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from bot.content import Content
@@ -40,7 +40,6 @@ class Context:
     services: Services
     session: Session
     request_id: str = ""
-    _analysed: dict[str, Analysed] = field(default_factory=dict)
 
     @property
     def content(self) -> Content:

@@ -29,40 +29,49 @@ from bot.errors import LockTimeout, Unavailable
 from bot.session.base import PENDING, Begin, Clock, Session, SessionKey
 from bot.session.batch import ScriptBatcher
 
-# KEYS: dedupe, lock, session.  ARGV: owner, dedupe_ttl, lock_ms, pending marker.
+# The TTLs (DEDUPE_TTL, LOCK_MS, SESSION_TTL) are written into the script text per store:
+# every argument a message sends is packed by redis-py on the hot path.
+
+# KEYS: dedupe, lock, session.  ARGV: owner.
 # Returns {0, record} for a delivery seen before, {1, session} when the lock is ours, {2} when busy.
 _BEGIN = """
 if KEYS[1] ~= '' then
-  if not redis.call('SET', KEYS[1], ARGV[4], 'NX', 'EX', ARGV[2]) then
+  if not redis.call('SET', KEYS[1], PENDING, 'NX', 'EX', DEDUPE_TTL) then
     return {0, redis.call('GET', KEYS[1])}
   end
 end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[3]) then
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', LOCK_MS) then
   return {1, redis.call('GET', KEYS[3])}
 end
 return {2}
 """
 
-# KEYS: dedupe, lock, session.  ARGV: owner, session ('' unchanged, '-' delete), session_ttl,
-# result, dedupe_ttl.  A lock that expired and was taken by another message is not ours: then the
-# session is left alone (the newer holder owns it) but the reply is still cached.
+# KEYS: dedupe, lock, session.  ARGV: owner, session ('' unchanged, '-' delete), result.
+# A lock that expired and was taken by another message is not ours: then the session is left
+# alone (the newer holder owns it) but the reply is still cached.
 _FINISH = """
 local mine = redis.call('GET', KEYS[2]) == ARGV[1]
 if mine then
   if ARGV[2] == '-' then
     redis.call('DEL', KEYS[3])
   elseif ARGV[2] ~= '' then
-    redis.call('SET', KEYS[3], ARGV[2], 'EX', ARGV[3])
+    redis.call('SET', KEYS[3], ARGV[2], 'EX', SESSION_TTL)
   else
-    redis.call('EXPIRE', KEYS[3], ARGV[3])
+    redis.call('EXPIRE', KEYS[3], SESSION_TTL)
   end
   redis.call('DEL', KEYS[2])
 end
 if KEYS[1] ~= '' then
-  redis.call('SET', KEYS[1], ARGV[4], 'EX', ARGV[5])
+  redis.call('SET', KEYS[1], ARGV[3], 'EX', DEDUPE_TTL)
 end
 return mine and 1 or 0
 """
+
+
+def _fill(script: str, constants: dict[str, str]) -> str:
+    for name, value in constants.items():
+        script = script.replace(name, value)
+    return script
 
 
 class RedisStore:
@@ -86,8 +95,15 @@ class RedisStore:
         self.lock_wait = lock_wait
         self.breaker = breaker or Breaker("redis")
         self._clock = clock
-        self._begin = redis.register_script(_BEGIN)
-        self._finish = redis.register_script(_FINISH)
+        constants = {
+            "DEDUPE_TTL": str(int(dedupe_ttl)),
+            "LOCK_MS": str(int(lock_ms)),
+            "SESSION_TTL": str(int(session_ttl)),
+            # Lua's decimal escape: the marker starts with a NUL byte, which no reply can.
+            "PENDING": '"\\0' + PENDING[1:] + '"',
+        }
+        self._begin = redis.register_script(_fill(_BEGIN, constants))
+        self._finish = redis.register_script(_fill(_FINISH, constants))
         self._batch = ScriptBatcher(redis)
 
     def _keys(self, dedupe: str | None, key: SessionKey) -> list[str]:
@@ -108,7 +124,7 @@ class RedisStore:
 
     async def begin(self, dedupe: str | None, key: SessionKey, owner: str) -> Begin:
         keys = self._keys(dedupe, key)
-        args: list[str | int] = [owner, self.dedupe_ttl, self.lock_ms, PENDING]
+        args: list[str | int] = [owner]
         deadline = time.monotonic() + self.lock_wait
         delay = 0.005
         while True:
@@ -132,11 +148,7 @@ class RedisStore:
     async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
         # "" leaves the stored session as it is, "-" deletes it.
         blob = (session.dumps() if session.state or session.data else "-") if session.changed else ""
-        await self._run(
-            lambda: self._batch.call(
-                self._finish, self._keys(dedupe, key), [owner, blob, self.session_ttl, result, self.dedupe_ttl]
-            )
-        )
+        await self._run(lambda: self._batch.call(self._finish, self._keys(dedupe, key), [owner, blob, result]))
 
     async def result(self, dedupe: str) -> str | None:
         raw = await self._run(lambda: self.redis.get(f"{self.prefix}d:{dedupe}"))

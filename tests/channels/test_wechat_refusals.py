@@ -451,3 +451,29 @@ async def test_a_reply_quoting_a_cdata_terminator_stays_well_formed(
         assert answer.fields["ToUserName"] == USER and answer.fields["MsgType"] == "text"
     finally:
         await gateway.close()
+
+
+async def test_an_entity_bomb_around_the_safe_mode_envelope(
+    make_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The envelope's fast path accepts only the canonical shape; a DOCTYPE goes to the parser and is refused."""
+    gateway = await make_gateway(mode="safe")
+    query, body = gateway.sim.signed(fixture("text"))
+    head = BILLION_LAUGHS.split("<xml>")[0].encode()
+    detail = await expect_refused(
+        gateway, caplog, gateway.sim.post_raw(query, head + body), status=400, reason="bad_payload"
+    )
+    assert detail.startswith("forbidden XML construct")
+
+
+async def test_a_safe_mode_envelope_in_another_layout_still_passes(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(mode="safe")
+    query, body = gateway.sim.signed(restamp(fixture("text")))
+    encrypted = parse_xml(body)["Encrypt"]
+    # Elements swapped, attributes, an XML declaration: not the fast path's shape, still valid XML.
+    other = (
+        f'<?xml version="1.0" encoding="utf-8"?><xml><Encrypt a="1"><![CDATA[{encrypted}]]></Encrypt>'
+        f"<ToUserName>{ACCOUNT}</ToUserName></xml>"
+    ).encode()
+    answer = await gateway.sim.post_raw(query, other)
+    assert answer.status == 200 and answer.text

@@ -11,6 +11,7 @@ import hashlib
 import itertools
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
 
@@ -35,6 +36,22 @@ SUCCESS = "success"
 PLATFORM_DEADLINE = 5.0
 
 _ids = itertools.count(1)
+
+
+#: The safe-mode envelope exactly as WeChat sends it: nothing but base64 inside, no DOCTYPE
+#: possible. Anything else (compatible mode, other layouts) goes through the full XML parser.
+_ENVELOPE = re.compile(
+    rb"\s*<xml>\s*(?:<ToUserName><!\[CDATA\[[\w-]*\]\]></ToUserName>\s*)?"
+    rb"<Encrypt><!\[CDATA\[([A-Za-z0-9+/=]+)\]\]></Encrypt>\s*</xml>\s*"
+)
+
+
+def _envelope(body: bytes) -> str:
+    """The Encrypt text of a safe-mode body ("" when absent)."""
+    match = _ENVELOPE.fullmatch(body)
+    if match is not None:
+        return match.group(1).decode()
+    return parse_xml(body).get("Encrypt", "")
 
 
 def next_request_id() -> str:
@@ -143,12 +160,12 @@ class WeChatWebhook:
         if encrypted:
             if self.safe is None:
                 raise BadPayload("encrypted message but no LONGTUAN_WECHAT_AES_KEY configured")
-            outer = parse_xml(body)
-            if not outer.get("Encrypt"):
+            encrypted_text = _envelope(body)
+            if not encrypted_text:
                 raise BadPayload("Encrypt element missing")
             # msg_signature covers the ciphertext: a replay with another body cannot pass it,
             # so safe mode needs no replay record of its own.
-            inner = self.safe.decrypt(outer["Encrypt"], request.query.get("msg_signature"), timestamp, nonce)
+            inner = self.safe.decrypt(encrypted_text, request.query.get("msg_signature"), timestamp, nonce)
             return to_inbound(parse_xml(inner))
         if self.safe is not None and not self.settings.wechat_allow_plain:
             raise BadPayload("plain message refused: safe mode is configured")
