@@ -614,11 +614,13 @@ def free_port() -> int:
 class Server:
     """``longtuan serve`` in a subprocess of its own session; always stopped by ``stop``."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, profile: ProfileSpec) -> None:
+    def __init__(self, port: int, env: dict[str, str], log_path: Path, profile: ProfileSpec, workers: int = 1) -> None:
         self.port = port
         self.log_path = log_path
         module = "bench.profiled_server" if profile.mode == "cprofile" else "bot.cli"
         cmd = [sys.executable, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if workers > 1:
+            cmd += ["--workers", str(workers)]
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             cmd,
@@ -899,6 +901,7 @@ def report(
         "seconds": round(seconds, 2),
         "users": args.users,
         "client": args.client,
+        "workers": args.workers,
         "client_cpu_us_per_request": round(float(res["client_cpu_s"]) / n * 1e6, 1) if n else None,
         "profiled": profiled or None,
     }
@@ -966,6 +969,7 @@ def report(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.gateway", description=__doc__.split("\n\n")[0] if __doc__ else "")
     p.add_argument("--seconds", type=float, default=10.0, help="measured window (default 10)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (longtuan serve --workers; default 1)")
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up, not measured (default 2)")
     p.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections (default 64)")
     p.add_argument("--users", type=int, default=5000, help="distinct openids (default 5000)")
@@ -1042,7 +1046,9 @@ def run(args: argparse.Namespace) -> int:
         loadgen.start()  # makes the warm-up payloads while the server starts
 
         print(f"starting the server on 127.0.0.1:{port} ...", file=sys.stderr)
-        server = Server(port, server_env(port, prefix, token, app_id, aes_key, spec), workdir / "server.log", spec)
+        server = Server(
+            port, server_env(port, prefix, token, app_id, aes_key, spec), workdir / "server.log", spec, args.workers
+        )
         server.wait_healthy()
 
         def receive(timeout: float) -> tuple[Any, ...]:

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -48,9 +49,6 @@ async def _demo(settings: Settings) -> dict[str, int]:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from aiohttp import web
-
-    from bot.app import create_app
     from bot.logs import configure
 
     settings = _settings()
@@ -58,12 +56,60 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if args.demo:
         loaded = asyncio.run(_demo(settings))
         log.info("demo data loaded", extra=loaded)
-    _install_uvloop()
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
+    workers = args.workers
+    if workers > 1 and not (settings.redis_url and settings.uses_postgres):
+        # De-duplication, locks and sessions must be shared between the workers.
+        print("longtuan: --workers needs LONGTUAN_REDIS_URL and a PostgreSQL database", file=sys.stderr)
+        raise SystemExit(2)
     print(f"龙团 listening on http://{host}:{port}/wechat  (health: /healthz, metrics: /metrics)", file=sys.stderr)
+    if workers <= 1:
+        _serve_one(settings, host, port, reuse_port=False)
+        return
+    _serve_many(settings, host, port, workers)
+
+
+def _serve_one(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.logs import configure
+
+    configure(settings.log_level, settings.log_json)  # again: a spawned worker starts afresh
+    _install_uvloop()
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
-    web.run_app(app, host=host, port=port, access_log=None, print=None)
+    web.run_app(app, host=host, port=port, access_log=None, print=None, reuse_port=reuse_port)
+
+
+def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:
+    """N processes on one port (SO_REUSEPORT: the kernel spreads connections); the parent only
+    watches them and passes SIGTERM/SIGINT on. One asyncio process uses one core."""
+    import multiprocessing
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: nothing shared by fork
+    procs = [
+        ctx.Process(
+            target=_serve_one, args=(settings, host, port), kwargs={"reuse_port": True}, name=f"longtuan-web-{i}"
+        )
+        for i in range(workers)
+    ]
+    for proc in procs:
+        proc.start()
+
+    def stop(signum: int, frame: object) -> None:
+        for proc in procs:
+            if proc.is_alive() and proc.pid is not None:
+                os.kill(proc.pid, signal.SIGINT)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    for proc in procs:
+        proc.join()
+    failed = [p.name for p in procs if p.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM)]
+    if failed:
+        raise SystemExit(f"longtuan: worker(s) {', '.join(failed)} exited abnormally")
 
 
 async def _freeze_heap(app: object) -> None:
@@ -104,6 +150,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="load the demo data first (idempotent)")
+    serve.add_argument("--workers", type=int, default=1, help="processes on the port (SO_REUSEPORT); needs Redis")
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema (Alembic)")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.db import Database
 from bot.db.models import User
-from tests.conftest import PG_URL
+from tests.conftest import PG_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -108,3 +108,51 @@ async def test_migrate_on_sqlite(tmp_path: Path) -> None:
     code, out, err = await _run(tmp_path, "migrate")
     assert code == 0, err
     assert "upgraded to head" in out
+
+
+async def test_workers_need_shared_state(tmp_path: Path) -> None:
+    code, _, err = await _run(tmp_path, "serve", "--workers", "2")
+    assert code == 2
+    assert "--workers needs LONGTUAN_REDIS_URL" in err
+
+
+async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_prefix: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = _env(tmp_path, LONGTUAN_DATABASE_URL=PG_URL, LONGTUAN_REDIS_URL=REDIS_URL, LONGTUAN_REDIS_PREFIX=redis_prefix)
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--workers",
+        "2",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.1)
+        children_file = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        children = (await asyncio.to_thread(children_file.read_text)).split()
+        assert len(children) >= 2, "one process per worker"
+        code, out, err = await _run(
+            tmp_path, "chat", "--url", f"http://127.0.0.1:{port}/wechat", "--say", "帮助", env=env
+        )
+        assert code == 0, err
+        assert "我是龙团，可以帮你" in out
+    finally:
+        server.terminate()
+        assert await asyncio.wait_for(server.wait(), 20) == 0
