@@ -16,8 +16,7 @@ import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot.channels.wechat.api import WeChatAPI
-from bot.channels.wechat.token import MemoryTokenStore, RedisTokenStore, TokenStore
+from bot.channels.wechat import make_api
 from bot.channels.wechat.webhook import WeChatWebhook
 from bot.content import Content, load_content
 from bot.context import Services
@@ -87,18 +86,7 @@ def create_app(
         redis = make_redis(settings.redis_url) if settings.redis_url else None
         store = make_store(settings, redis)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        tokens: TokenStore = (
-            RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix)
-            if redis is not None
-            else MemoryTokenStore()
-        )
-        api = WeChatAPI(
-            http,
-            settings.wechat_api_base,
-            settings.wechat_app_id,
-            settings.wechat_app_secret.get_secret_value(),
-            tokens,
-        )
+        api = make_api(http, settings, redis, clock)
         users = Users(db)
         services = Services(
             settings=settings,

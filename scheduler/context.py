@@ -10,8 +10,9 @@ from dataclasses import dataclass
 import aiohttp
 import redis.asyncio as aioredis
 
+from bot.channels.wechat import make_api
 from bot.channels.wechat.api import WeChatAPI
-from bot.channels.wechat.token import MemoryTokenStore, RedisTokenStore, TokenStore
+from bot.channels.wechat.token import TokenStore
 from bot.content import Content, load_content
 from bot.db import Database
 from bot.db.users import Users
@@ -55,29 +56,20 @@ class JobContext:
             database = Database.from_url(settings.database_url)
             stack.push_async_callback(database.close)
             redis: aioredis.Redis | None = None
-            tokens: TokenStore = MemoryTokenStore()
             if settings.redis_url:
                 # Jobs have no 5-second deadline, so these timeouts are looser than the web's.
                 redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
                 stack.push_async_callback(redis.aclose)
-                tokens = RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix)
             http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
             stack.push_async_callback(http.close)
-            api = WeChatAPI(
-                http,
-                settings.wechat_api_base,
-                settings.wechat_app_id,
-                settings.wechat_app_secret.get_secret_value(),
-                tokens,
-                clock=clock,
-            )
+            api = make_api(http, settings, redis, clock)
             yield cls(
                 settings=settings,
                 content=content,
                 database=database,
                 users=Users(database),
                 api=api,
-                tokens=tokens,
+                tokens=api.tokens,
                 redis=redis,
                 clock=clock,
             )

@@ -1,0 +1,35 @@
+"""The WeChat Official Account channel: callback webhook, protocol, outbound API."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from bot.channels.wechat.api import WeChatAPI
+from bot.channels.wechat.token import MemoryTokenStore, RedisTokenStore, TokenStore
+from bot.settings import Settings
+
+
+def make_api(
+    http: aiohttp.ClientSession,
+    settings: Settings,
+    redis: aioredis.Redis | None,
+    clock: Callable[[], float] = time.time,
+) -> WeChatAPI:
+    """The API client of the configured account; the token is shared through Redis when there is one."""
+    tokens: TokenStore = (
+        RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix)
+        if redis is not None
+        else MemoryTokenStore()
+    )
+    return WeChatAPI(
+        http,
+        settings.wechat_api_base,
+        settings.wechat_app_id,
+        settings.wechat_app_secret.get_secret_value(),
+        tokens,
+        clock=clock,
+    )

@@ -85,6 +85,10 @@ class WeChatAPI:
         #: Wall-clock time this instance last fetched a token from WeChat (0 if never): for health checks.
         self.token_fetched_at = 0.0
 
+    @property
+    def tokens(self) -> TokenStore:
+        return self._tokens
+
     def __repr__(self) -> str:
         return f"WeChatAPI(base_url={self._base!r}, app_id={self._app_id!r})"
 
