@@ -122,14 +122,20 @@ EXPECTED: dict[str, Inbound] = {
             "ErrorCount": "5",
         },
     ),
-    # Only the first <List> of a popup survives in ``extra`` (a flat dict of strings): the
-    # second template the user answered is not kept. Nothing reads these events yet.
+    # Both templates the user answered in one popup are kept; the second's fields are numbered.
     "event_subscribe_msg_popup": inbound(
         Kind.SUBSCRIBE_MSG_POPUP,
         1718159204,
         "event.subscribe_msg_popup_event",
         key=TEMPLATE,
-        extra={"TemplateId": TEMPLATE, "SubscribeStatusString": "accept", "PopupScene": "2"},
+        extra={
+            "TemplateId": TEMPLATE,
+            "SubscribeStatusString": "accept",
+            "PopupScene": "2",
+            "TemplateId#2": "9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI",
+            "SubscribeStatusString#2": "reject",
+            "PopupScene#2": "2",
+        },
     ),
     "event_subscribe_msg_change": inbound(
         Kind.SUBSCRIBE_MSG_CHANGE,

@@ -66,28 +66,39 @@ _VERBATIM = frozenset({"Content"})
 
 
 def parse_xml(body: bytes | str) -> dict[str, str]:
-    """The leaves under ``<xml>`` as a flat dict of text, nested ones under their dotted path
-    ("SubscribeMsgPopupEvent.List.TemplateId"); of repeated leaves, the first is kept."""
+    """The leaves under ``<xml>`` as a flat dict of text, nested ones under their dotted path.
+
+    A repeated element is numbered from its second occurrence: a popup answering two templates
+    gives "SubscribeMsgPopupEvent.List.TemplateId" and "SubscribeMsgPopupEvent.List#2.TemplateId".
+    """
     fields: dict[str, str] = {}
     path: list[str] = []
     text: list[str] = []
     has_child: list[bool] = []
+    #: per open element, how often each child name has been seen
+    siblings: list[dict[str, int]] = []
 
     def start(name: str, attrs: object) -> None:
         if has_child:
             has_child[-1] = True
+            seen = siblings[-1]
+            count = seen[name] = seen.get(name, 0) + 1
+            path.append(name if count == 1 else f"{name}#{count}")
         elif name != "xml":
             raise BadPayload("root element is not <xml>")
-        path.append(name)
+        else:
+            path.append(name)
         has_child.append(False)
+        siblings.append({})
         text.clear()
 
     def end(name: str) -> None:
         if not has_child.pop() and len(path) > 1:
             value = "".join(text)
-            fields.setdefault(".".join(path[1:]), value if name in _VERBATIM else value.strip())
+            fields[".".join(path[1:])] = value if name in _VERBATIM else value.strip()
         text.clear()
         path.pop()
+        siblings.pop()
 
     parser = expat.ParserCreate()
     parser.buffer_text = True
@@ -219,11 +230,17 @@ def _job_finished(msg: Inbound, f: dict[str, str]) -> None:
 
 
 def _subscribe_msg(section: str) -> Callable[[Inbound, dict[str, str]], None]:
+    """One event may answer several templates (one <List> each): the first's fields keep their
+    names ("TemplateId"), the n-th's are numbered ("TemplateId#2"). ``key`` is the first template."""
+    prefix = f"{section}.List"
+
     def parse(msg: Inbound, f: dict[str, str]) -> None:
-        prefix = f"{section}.List."
         for name, value in f.items():
-            if name.startswith(prefix):
-                msg.extra[name[len(prefix) :]] = value
+            if not name.startswith(prefix):
+                continue
+            item, _, field = name[len(prefix) :].partition(".")  # item: "" or "#2"
+            if field:
+                msg.extra[field + item] = value
         msg.key = msg.extra.get("TemplateId", "")
 
     return parse
