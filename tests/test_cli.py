@@ -6,7 +6,10 @@ import asyncio
 import os
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from sqlalchemy import func, select
@@ -61,41 +64,41 @@ async def test_demo_is_idempotent_on_postgres(tmp_path: Path, clean_db: None) ->
     assert count == 8 and streets
 
 
-async def test_serve_with_demo_then_chat_over_http(tmp_path: Path) -> None:
+@asynccontextmanager
+async def _serving(tmp: Path, env: dict[str, str], *args: str) -> AsyncIterator[tuple[int, int, dict[str, Any]]]:
+    """``longtuan serve *args`` on a free port until healthy: yields (pid, port, /healthz body);
+    stops it on exit and checks it shut down cleanly."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "serve",
-        "--demo",
-        "--port",
-        str(port),
-        cwd=tmp_path,
-        env=_env(tmp_path),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
+        sys.executable, "-m", "bot.cli", "serve", *args, "--port", str(port), cwd=tmp, env=env,
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
     try:
+        health: dict[str, Any] = {}
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
+            for _ in range(300):
                 try:
                     async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
                         health = await resp.json()
                         break
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.1)
-            assert health == {"status": "ok", "database": "ok", "store": "ok"}
+        yield server.pid, port, health
+    finally:
+        server.terminate()
+        assert await asyncio.wait_for(server.wait(), 20) == 0
+
+
+async def test_serve_with_demo_then_chat_over_http(tmp_path: Path) -> None:
+    async with _serving(tmp_path, _env(tmp_path), "--demo") as (_, port, health):
+        assert health == {"status": "ok", "database": "ok", "store": "ok"}
         code, out, err = await _run(
             tmp_path, "chat", "--url", f"http://127.0.0.1:{port}/wechat", "--say", "志愿时长怎么查"
         )
-        assert code == 0, err
-        assert "时长" in out and "HTTP" not in out
-    finally:
-        server.terminate()
-        await server.wait()
+    assert code == 0, err
+    assert "时长" in out and "HTTP" not in out
 
 
 async def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> None:
@@ -117,42 +120,14 @@ async def test_workers_need_shared_state(tmp_path: Path) -> None:
 
 
 async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_prefix: str) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     env = _env(tmp_path, LONGTUAN_DATABASE_URL=PG_URL, LONGTUAN_REDIS_URL=REDIS_URL, LONGTUAN_REDIS_PREFIX=redis_prefix)
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "serve",
-        "--workers",
-        "2",
-        "--port",
-        str(port),
-        cwd=tmp_path,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        async with aiohttp.ClientSession() as http:
-            for _ in range(300):
-                try:
-                    async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.1)
-        children_file = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+    async with _serving(tmp_path, env, "--workers", "2") as (pid, port, health):
+        assert health["status"] == "ok"
+        children_file = Path(f"/proc/{pid}/task/{pid}/children")
         children = (await asyncio.to_thread(children_file.read_text)).split()
         assert len(children) >= 2, "one process per worker"
         code, out, err = await _run(
             tmp_path, "chat", "--url", f"http://127.0.0.1:{port}/wechat", "--say", "帮助", env=env
         )
-        assert code == 0, err
-        assert "我是龙团，可以帮你" in out
-    finally:
-        server.terminate()
-        assert await asyncio.wait_for(server.wait(), 20) == 0
+    assert code == 0, err
+    assert "我是龙团，可以帮你" in out
