@@ -72,32 +72,35 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
     gives "SubscribeMsgPopupEvent.List.TemplateId" and "SubscribeMsgPopupEvent.List#2.TemplateId".
     """
     fields: dict[str, str] = {}
-    path: list[str] = []
     text: list[str] = []
+    #: per open element: its field name (dotted path below <xml>), whether it has child
+    #: elements, and how often each child name has been seen
+    names: list[str] = []
     has_child: list[bool] = []
-    #: per open element, how often each child name has been seen
     siblings: list[dict[str, int]] = []
 
     def start(name: str, attrs: object) -> None:
-        if has_child:
+        if not names:
+            if name != "xml":
+                raise BadPayload("root element is not <xml>")
+            names.append("")
+        else:
             has_child[-1] = True
             seen = siblings[-1]
             count = seen[name] = seen.get(name, 0) + 1
-            path.append(name if count == 1 else f"{name}#{count}")
-        elif name != "xml":
-            raise BadPayload("root element is not <xml>")
-        else:
-            path.append(name)
+            parent = names[-1]
+            own = name if count == 1 else f"{name}#{count}"
+            names.append(f"{parent}.{own}" if parent else own)
         has_child.append(False)
         siblings.append({})
         text.clear()
 
     def end(name: str) -> None:
-        if not has_child.pop() and len(path) > 1:
+        field = names.pop()
+        if not has_child.pop() and field:
             value = "".join(text)
-            fields[".".join(path[1:])] = value if name in _VERBATIM else value.strip()
+            fields[field] = value if name in _VERBATIM else value.strip()
         text.clear()
-        path.pop()
         siblings.pop()
 
     parser = expat.ParserCreate()
