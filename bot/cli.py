@@ -86,8 +86,14 @@ def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:
     """N processes on one port (SO_REUSEPORT: the kernel spreads connections); the parent only
     watches them and passes SIGTERM/SIGINT on. One asyncio process uses one core."""
     import multiprocessing
+    import shutil
     import signal
+    import tempfile
 
+    # The workers count into one folder of metric files that every worker's /metrics sums up; it
+    # must be set before they import prometheus_client, and empty (old files would be counted).
+    metrics_dir = tempfile.mkdtemp(prefix="longtuan-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: nothing shared by fork
     procs = [
         ctx.Process(
@@ -107,6 +113,7 @@ def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:
     signal.signal(signal.SIGINT, stop)
     for proc in procs:
         proc.join()
+    shutil.rmtree(metrics_dir, ignore_errors=True)
     failed = [p.name for p in procs if p.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM)]
     if failed:
         raise SystemExit(f"longtuan: worker(s) {', '.join(failed)} exited abnormally")

@@ -1,10 +1,18 @@
-"""Prometheus metrics of one app instance (own registry, so tests and apps never share counters)."""
+"""Prometheus metrics of one app instance (own registry, so tests and apps never share counters).
+
+Under ``longtuan serve --workers N`` each worker counts into files under
+``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set up by the parent before
+the workers start), and ``/metrics`` sums every worker's files: a scrape lands on one worker but
+reports them all.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 
 class Metrics:
@@ -53,4 +61,9 @@ class Metrics:
         return found
 
     def render(self) -> bytes:
+        folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if folder:
+            merged = CollectorRegistry()
+            MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]  # unannotated upstream
+            return generate_latest(merged)
         return generate_latest(self.registry)

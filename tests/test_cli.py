@@ -127,7 +127,19 @@ async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_
         children = (await asyncio.to_thread(children_file.read_text)).split()
         assert len(children) >= 2, "one process per worker"
         code, out, err = await _run(
-            tmp_path, "chat", "--url", f"http://127.0.0.1:{port}/wechat", "--say", "帮助", env=env
-        )
+            tmp_path, "chat", "--url", f"http://127.0.0.1:{port}/wechat", "--say", "帮助", "--say", "夜校怎么报名",
+            env=env,
+        )  # fmt: skip
+        # Whichever worker a scrape lands on, it reports both workers' requests.
+        async with aiohttp.ClientSession() as http:
+            for _ in range(6):
+                async with http.get(f"http://127.0.0.1:{port}/metrics", headers={"Connection": "close"}) as resp:
+                    text = await resp.text()
+                served = sum(
+                    float(line.rsplit(" ", 1)[1])
+                    for line in text.splitlines()
+                    if line.startswith('longtuan_requests_total{channel="wechat"')
+                )
+                assert served == 2, text
     assert code == 0, err
     assert "我是龙团，可以帮你" in out
