@@ -121,3 +121,13 @@ def test_broken_content_fails_at_start(tmp_path: Path) -> None:
     (tmp_path / "menu.toml").write_text("[clicks\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"menu\.toml"):
         load_content(tmp_path)
+
+
+def test_menu_buttons_named_in_texts_exist() -> None:
+    """「…」 after 菜单 in any text or FAQ answer names a real button, or users look for it in vain."""
+    content = load_content()
+    names = {b["name"] for top in content.menu["button"] for b in [top, *top.get("sub_button", [])]}
+    texts = [*content.texts.values(), *(e.answer for e in content.faq)]
+    mentioned = {m for text in texts for m in re.findall(r"菜单\s*「([^」]+)」", text)}
+    assert mentioned, "the scan found no menu mentions"
+    assert mentioned <= names, f"menu buttons that do not exist: {sorted(mentioned - names)}"
