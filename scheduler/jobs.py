@@ -20,7 +20,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from redis.exceptions import RedisError
 
 from bot.channels.wechat.api import WeChatAPIError
-from bot.channels.wechat.token import RedisTokenStore
 from bot.settings import Settings
 from scheduler.context import JobContext
 
@@ -114,11 +113,8 @@ def schedule(scheduler: BaseScheduler, ctx: JobContext, settings: Settings) -> l
 
 
 async def _seconds_left(ctx: JobContext) -> int | None:
-    """Seconds before the cached token is dropped; None if nothing is cached or the store cannot say."""
-    if ctx.redis is None or not isinstance(ctx.tokens, RedisTokenStore):
-        return None
-    ttl = int(await ctx.redis.ttl(ctx.tokens.key))
-    return ttl if ttl >= 0 else None  # -2: no such key, -1: no expiry (never written so)
+    """Seconds before the cached token is dropped; None if nothing is cached."""
+    return await ctx.tokens.ttl()
 
 
 def _failure(exc: BaseException) -> dict[str, Any]:

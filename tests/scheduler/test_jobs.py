@@ -23,7 +23,7 @@ import pytest
 from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.channels.wechat.token import RedisTokenStore
+from bot.channels.wechat.token import FallbackTokenStore, RedisTokenStore
 from bot.content import load_content
 from bot.settings import Settings
 from scheduler.__main__ import RunningJobs, new_scheduler
@@ -53,9 +53,16 @@ async def ctx(settings: Settings) -> AsyncIterator[JobContext]:
         yield ctx
 
 
+def shared_store(ctx: JobContext) -> RedisTokenStore:
+    """The Redis store behind the process-local fallback: where every worker reads the token."""
+    assert isinstance(ctx.tokens, FallbackTokenStore) and isinstance(ctx.tokens.primary, RedisTokenStore)
+    return ctx.tokens.primary
+
+
 async def cached_token(ctx: JobContext) -> tuple[str | None, int]:
-    assert ctx.redis is not None and isinstance(ctx.tokens, RedisTokenStore)
-    return await ctx.tokens.get(), int(await ctx.redis.ttl(ctx.tokens.key))
+    assert ctx.redis is not None
+    store = shared_store(ctx)
+    return await store.get(), int(await ctx.redis.ttl(store.key))
 
 
 def events(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -89,8 +96,8 @@ async def test_refresh_renews_a_token_that_would_lapse_before_the_next_run(
 ) -> None:
     await refresh_wechat_token(ctx)
     old, _ = await cached_token(ctx)
-    assert ctx.redis is not None and isinstance(ctx.tokens, RedisTokenStore)
-    await ctx.redis.expire(ctx.tokens.key, RENEW_BELOW - 60)
+    assert ctx.redis is not None
+    await ctx.redis.expire(shared_store(ctx).key, RENEW_BELOW - 60)
 
     await refresh_wechat_token(ctx)
     new, ttl = await cached_token(ctx)

@@ -9,7 +9,7 @@ import aiohttp
 import redis.asyncio as aioredis
 
 from bot.channels.wechat.api import WeChatAPI
-from bot.channels.wechat.token import MemoryTokenStore, RedisTokenStore, TokenStore
+from bot.channels.wechat.token import FallbackTokenStore, MemoryTokenStore, RedisTokenStore, TokenStore
 from bot.settings import Settings
 
 
@@ -19,12 +19,11 @@ def make_api(
     redis: aioredis.Redis | None,
     clock: Callable[[], float] = time.time,
 ) -> WeChatAPI:
-    """The API client of the configured account; the token is shared through Redis when there is one."""
-    tokens: TokenStore = (
-        RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix)
-        if redis is not None
-        else MemoryTokenStore()
-    )
+    """The API client of the configured account; the token is shared through Redis when there is one
+    (and kept in the process while Redis is unreachable)."""
+    tokens: TokenStore = MemoryTokenStore()
+    if redis is not None:
+        tokens = FallbackTokenStore(RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix))
     return WeChatAPI(
         http,
         settings.wechat_api_base,

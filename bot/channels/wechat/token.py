@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+#: The shared store cannot be reached (as opposed to answering an error).
+_OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 
 #: Deletes KEYS[1] only while it still holds ARGV[1]. Used both to release the refresh lock (only
 #: its owner may release it, even after the PX expiry handed it to someone else) and to invalidate
@@ -29,6 +36,10 @@ class TokenStore(Protocol):
     async def get(self) -> str | None: ...
 
     async def set(self, token: str, ttl: int) -> None: ...
+
+    async def ttl(self) -> int | None:
+        """Seconds before the stored token is dropped; None when nothing is stored."""
+        ...
 
     async def invalidate(self, token: str) -> None:
         """Forget ``token``, but only if it is still the stored one."""
@@ -80,6 +91,10 @@ class RedisTokenStore:
             raise ValueError(f"token ttl must be positive, got {ttl}")
         await self._redis.set(self.key, token, ex=ttl)
 
+    async def ttl(self) -> int | None:
+        left = int(await self._redis.ttl(self.key))
+        return left if left >= 0 else None  # -2: no such key, -1: no expiry (never written so)
+
     async def invalidate(self, token: str) -> None:
         await self._compare_and_delete(keys=[self.key], args=[token])
 
@@ -121,6 +136,11 @@ class MemoryTokenStore:
         self._token = token
         self._expires_at = self._clock() + ttl
 
+    async def ttl(self) -> int | None:
+        if await self.get() is None:
+            return None
+        return max(0, int(self._expires_at - self._clock()))
+
     async def invalidate(self, token: str) -> None:
         if self._token == token:
             self._token = None
@@ -138,3 +158,58 @@ class MemoryTokenStore:
             yield
         finally:
             self._lock.release()
+
+
+class FallbackTokenStore:
+    """The shared store first; while it is unreachable, a token of this process's own.
+
+    Without it a Redis outage would also stop every late reply and campaign send, which need a
+    token. A token fetched during the outage makes the shared one "not latest" a few minutes
+    later; other workers then get 40001 and refresh once (WeChatAPI does), so an outage costs a
+    refresh, not messages.
+    """
+
+    def __init__(self, primary: TokenStore, fallback: TokenStore | None = None) -> None:
+        self.primary = primary
+        self.fallback = fallback or MemoryTokenStore()
+
+    async def get(self) -> str | None:
+        try:
+            token = await self.primary.get()
+        except _OUTAGE:
+            return await self.fallback.get()
+        return token if token is not None else await self.fallback.get()
+
+    async def set(self, token: str, ttl: int) -> None:
+        await self.fallback.set(token, ttl)
+        with contextlib.suppress(*_OUTAGE):
+            await self.primary.set(token, ttl)
+
+    async def ttl(self) -> int | None:
+        try:
+            return await self.primary.ttl()
+        except _OUTAGE:
+            return await self.fallback.ttl()
+
+    async def invalidate(self, token: str) -> None:
+        await self.fallback.invalidate(token)
+        with contextlib.suppress(*_OUTAGE):
+            await self.primary.invalidate(token)
+
+    def lock(self) -> AbstractAsyncContextManager[None]:
+        return self._locked()
+
+    @asynccontextmanager
+    async def _locked(self) -> AsyncIterator[None]:
+        shared = self.primary.lock()
+        try:
+            await shared.__aenter__()
+        except _OUTAGE:
+            async with self.fallback.lock():
+                yield
+            return
+        try:
+            yield
+        finally:
+            with contextlib.suppress(*_OUTAGE):
+                await shared.__aexit__(None, None, None)
