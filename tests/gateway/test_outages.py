@@ -22,7 +22,7 @@ from bot.db.models import User
 from bot.errors import Unavailable
 from tests.conftest import PG_URL, GatewayFactory
 from tests.gateway.proxy import TcpProxy
-from tests.gateway.support import free_port, healthz, poll
+from tests.gateway.support import CountingRouter, free_port, healthz, poll
 from tests.harness import Gateway
 
 #: Generous next to the breaker's 1-second cool-down, and still quick.
@@ -184,3 +184,21 @@ async def test_database_unreachable_then_back(pg_proxy: TcpProxy, make_gateway: 
     await gateway.dialog(regular, [("我的街道", "profile.show", {"street": "坂田"})])
     status, health = await healthz(gateway)
     assert status == 200 and health["database"] == "ok", health
+
+
+async def test_with_redis_dead_a_late_reply_still_goes_out(
+    make_gateway: GatewayFactory, private_redis: RedisServer
+) -> None:
+    """No dedupe and no session without Redis, but the customer-service send needs only a token."""
+    slow = CountingRouter(delay=lambda msg: 0.6)
+    gateway = await make_gateway(redis_url=private_redis.url, router=slow, wechat_reply_deadline=0.2)
+    await private_redis.kill()
+    answer = await gateway.say("o-outage-r3", "夜校怎么报名")
+    assert (answer.status, answer.body) == (200, "success")
+
+    async def sent() -> bool:
+        return len(gateway.fake.sent) == 1
+
+    assert await poll(sent, within=3.0), "the late reply never reached the customer-service API"
+    message = gateway.fake.sent[0]
+    assert message["touser"] == "o-outage-r3" and "夜校怎么报名" in message["text"]["content"]
