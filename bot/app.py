@@ -46,11 +46,15 @@ def make_redis(url: str) -> aioredis.Redis:
     return aioredis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=0)
 
 
-def make_store(settings: Settings, redis: aioredis.Redis | None) -> Store:
+def make_store(settings: Settings, redis: aioredis.Redis | None, clock: Callable[[], float] = time.time) -> Store:
     if redis is None:
-        return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl)
+        return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl, clock=clock)
     return RedisStore(
-        redis, prefix=settings.redis_prefix, session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl
+        redis,
+        prefix=settings.redis_prefix,
+        session_ttl=settings.session_ttl,
+        dedupe_ttl=settings.dedupe_ttl,
+        clock=clock,
     )
 
 
@@ -84,7 +88,7 @@ def create_app(
             # The embedded first run must work with no set-up step: create the SQLite schema.
             await upgrade_async(settings.database_url)
         redis = make_redis(settings.redis_url) if settings.redis_url else None
-        store = make_store(settings, redis)
+        store = make_store(settings, redis, clock)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         api = make_api(http, settings, redis, clock)
         users = Users(db)

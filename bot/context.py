@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.content import Content
-from bot.session.base import Session
+from bot.session.base import Session, State
 from bot.settings import Settings
-from bot.text import Analysed, Analyzer
+from bot.text import Analyzer
 
 if TYPE_CHECKING:
     from bot.db.users import Users
@@ -52,5 +52,6 @@ class Context:
     def now(self) -> float:
         return self.services.clock()
 
-    def analyse(self, text: str) -> Analysed:
-        return self.services.analyzer.analyse(text)
+    def enter(self, state: State, **data: Any) -> None:
+        """Wait for the user's next answer in ``state`` (LONGTUAN_FLOW_TIMEOUT unless it sets its own)."""
+        self.session.set_state(state, now=self.now(), default_timeout=self.services.settings.flow_timeout, **data)

@@ -10,12 +10,9 @@ from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
 from bot.text import normalise
 
-#: How long the bot waits for the street before giving up (seconds).
-CHOOSE_TIMEOUT = 600
-
 
 class StreetFlow(StatesGroup):
-    choosing = State(timeout=CHOOSE_TIMEOUT)
+    choosing = State()  # waits LONGTUAN_FLOW_TIMEOUT (10 minutes by default)
 
 
 def _numbered(streets: list[str]) -> str:
@@ -60,7 +57,7 @@ def router(content: Content) -> Router:
 
     @r.on(Command(content.commands["set_street"]))
     async def ask(msg: Inbound, ctx: Context) -> Reply:
-        ctx.session.set_state(StreetFlow.choosing, now=ctx.now())
+        ctx.enter(StreetFlow.choosing)
         return Reply("profile.ask_street", {"streets": _numbered(streets)})
 
     @r.on(Command(content.commands["show_profile"]))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import select
 
 from bot.db.models import User
+from tests.conftest import GatewayFactory
 from tests.harness import Gateway
 
 
@@ -43,3 +46,20 @@ async def test_set_street_flow(gateway: Gateway) -> None:
     async with gateway.db.session() as s:
         user = (await s.execute(select(User).where(User.openid == "o-young-2"))).scalar_one()
     assert user.street == "坂田"
+
+
+async def test_a_flow_left_waiting_times_out_politely(make_gateway: GatewayFactory) -> None:
+    later = [0.0]
+    gateway = await make_gateway(clock=lambda: time.time() + later[0], flow_timeout=60)
+    streets = gateway.services.content.streets
+    numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(streets, 1))
+    await gateway.dialog("o-young-3", [("设置街道", "profile.ask_street", {"streets": numbered})])
+    later[0] = 61  # the user comes back after LONGTUAN_FLOW_TIMEOUT
+    answer = await gateway.say("o-young-3", "4")
+    # Told the question lapsed, then "4" is read afresh (not as a street): the fallback.
+    assert answer.text == gateway.expected("system.flow_timeout") + "\n\n" + gateway.expected("fallback.text")
+    async with gateway.db.session() as s:
+        street = (await s.execute(select(User.street).where(User.openid == "o-young-3"))).scalar_one_or_none()
+    assert not street
+    # And the flow can start again.
+    await gateway.dialog("o-young-3", [("设置街道", "profile.ask_street", {"streets": numbered})])

@@ -31,8 +31,9 @@ class SessionKey:
 class State:
     """One step of a multi-step flow. Declared as a class attribute of a ``StatesGroup``.
 
-    ``timeout`` (seconds) bounds how long the bot waits for the user's next answer; when it has
-    passed, the state is dropped and the user is told so with the text ``timeout_key``.
+    ``timeout`` (seconds) bounds how long the bot waits for the user's next answer (None: the
+    deployment's LONGTUAN_FLOW_TIMEOUT); when it has passed, the state is dropped and the user
+    is told so with the text ``timeout_key``.
     """
 
     def __init__(self, timeout: int | None = None, timeout_key: str = "system.flow_timeout") -> None:
@@ -74,14 +75,18 @@ class Session:
     #: The state that had timed out when this session was read (its user is told so).
     expired: State | None = None
 
-    def set_state(self, state: State, *, now: float | None = None, **data: Any) -> None:
+    def set_state(
+        self, state: State, *, now: float | None = None, default_timeout: int | None = None, **data: Any
+    ) -> None:
+        """Wait in ``state``; it lapses after the state's own timeout, else ``default_timeout``."""
         from bot.errors import Unavailable
 
         if not self.persistent:
             raise Unavailable("session store is unavailable")
+        timeout = state.timeout or default_timeout
         self.state = state.name
         self.data = dict(data)
-        self.expires_at = (now or time.time()) + state.timeout if state.timeout else None
+        self.expires_at = (now or time.time()) + timeout if timeout else None
         self.changed = True
 
     def clear(self) -> None:
