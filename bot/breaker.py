@@ -29,7 +29,7 @@ class Breaker:
         return self._clock() < self._open_until
 
     def check(self) -> None:
-        if self._open_until and self._clock() < self._open_until:
+        if self._open_until and self.is_open:
             raise Unavailable(f"{self.name} is unavailable")
 
     def failed(self, exc: BaseException) -> Unavailable:

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from bot.errors import Unavailable
+
 #: The dedupe record of a delivery whose handler is still running.
 PENDING = "\x00pending"
 
@@ -79,8 +81,6 @@ class Session:
         self, state: State, *, now: float | None = None, default_timeout: int | None = None, **data: Any
     ) -> None:
         """Wait in ``state``; it lapses after the state's own timeout, else ``default_timeout``."""
-        from bot.errors import Unavailable
-
         if not self.persistent:
             raise Unavailable("session store is unavailable")
         timeout = state.timeout or default_timeout

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from xml.parsers import expat
 
+from bot.channels.wechat.crypto import cdata_safe
 from bot.errors import BadPayload
 from bot.model import Inbound, Kind, Location
 
@@ -274,8 +275,6 @@ _EVENT_FIELDS: dict[Kind, Callable[[Inbound, dict[str, str]], None]] = {
 
 def render_text(to_user: str, from_user: str, created_at: int, content: str) -> str:
     """A passive text reply, every CDATA section escaped."""
-    from bot.channels.wechat.crypto import cdata_safe
-
     return (
         f"<xml><ToUserName><![CDATA[{cdata_safe(to_user)}]]></ToUserName>"
         f"<FromUserName><![CDATA[{cdata_safe(from_user)}]]></FromUserName>"
