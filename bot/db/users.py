@@ -135,22 +135,24 @@ class Users:
                 }
                 for t, at in zip(items, seen, strict=True)
             ]
-            stmt = sqlite.insert(User).values(rows)
-            new = stmt.excluded
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["channel", "openid"],
-                set_={
-                    "last_seen": func.max(User.last_seen, new.last_seen),
-                    "subscribed": case(
-                        (new.subscribed_at.is_not(None), True),
-                        (new.unsubscribed_at.is_not(None), False),
-                        else_=User.subscribed,
-                    ),
-                    "subscribed_at": func.coalesce(new.subscribed_at, User.subscribed_at),
-                    "unsubscribed_at": func.coalesce(new.unsubscribed_at, User.unsubscribed_at),
-                },
-            )
-            await s.execute(stmt)
+            # SQLite binds at most 32,766 parameters a statement: 9 a row, so 1,000 rows at a time.
+            for start in range(0, len(rows), 1000):
+                stmt = sqlite.insert(User).values(rows[start : start + 1000])
+                new = stmt.excluded
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["channel", "openid"],
+                    set_={
+                        "last_seen": func.max(User.last_seen, new.last_seen),
+                        "subscribed": case(
+                            (new.subscribed_at.is_not(None), True),
+                            (new.unsubscribed_at.is_not(None), False),
+                            else_=User.subscribed,
+                        ),
+                        "subscribed_at": func.coalesce(new.subscribed_at, User.subscribed_at),
+                        "unsubscribed_at": func.coalesce(new.unsubscribed_at, User.unsubscribed_at),
+                    },
+                )
+                await s.execute(stmt)
 
     async def get(self, channel: str, openid: str) -> User | None:
         async with self.db.session() as s:
