@@ -53,3 +53,5 @@ def configure(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level)
     # aiohttp's access log repeats what our request log says, with the query string (signatures).
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    # Alembic narrates its plugin set-up and every migration step at INFO on each start.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

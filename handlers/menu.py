@@ -14,7 +14,7 @@ def router(content: Content) -> Router:
     r = Router("menu")
 
     @r.on(Command(content.commands["help"]))
-    async def help_(msg: Inbound, ctx: Context) -> Reply:
+    async def show_help(msg: Inbound, ctx: Context) -> Reply:
         return Reply("help.main")
 
     @r.on(MenuKey("MY_STREET"))
