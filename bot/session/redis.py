@@ -9,7 +9,9 @@ Key format (``P`` is ``LONGTUAN_REDIS_PREFIX``, default ``lt:``; every key has a
     P wx:token:<app id>          WeChat access token (bot.channels.wechat.token)
 
 The three keys of one message are touched by one Lua script each way, so they must live on one
-node: this store targets a single Redis (or a primary with replicas), not Redis Cluster.
+node: this store targets a single Redis (or a primary with replicas), not Redis Cluster. The two
+scripts go down one pipelined connection of the store's own (``bot.session.resp``), opened with the
+client's settings; the other commands use the redis-py client.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from bot.breaker import Breaker
 from bot.errors import LockTimeout, Unavailable
 from bot.session.base import PENDING, Begin, Clock, Session, SessionKey
 from bot.session.batch import ScriptBatcher
+from bot.session.resp import RespPipe
 
 # The TTLs (DEDUPE_TTL, LOCK_MS, SESSION_TTL) are written into the script text per store:
 # every argument a message sends is packed by redis-py on the hot path.
@@ -104,7 +107,9 @@ class RedisStore:
         }
         self._begin = redis.register_script(_fill(_BEGIN, constants))
         self._finish = redis.register_script(_fill(_FINISH, constants))
-        self._batch = ScriptBatcher(redis)
+        # The scripts run on one pipelined connection of their own (bot.session.resp); TLS and
+        # custom connection classes keep redis-py's auto-pipeline (bot.session.batch).
+        self._batch: RespPipe | ScriptBatcher = RespPipe(redis) if RespPipe.supports(redis) else ScriptBatcher(redis)
 
     def _keys(self, dedupe: str | None, key: SessionKey) -> list[str]:
         return [f"{self.prefix}d:{dedupe}" if dedupe else "", f"{self.prefix}l:{key}", f"{self.prefix}s:{key}"]

@@ -1,13 +1,17 @@
-"""Helpers of the gateway tests: a handler that counts and sleeps, metrics reading, polling."""
+"""Helpers of the gateway tests: a handler that counts and sleeps, metrics reading, polling, a private Redis."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
+
+import redis.asyncio as aioredis
 
 from bot.context import Context
 from bot.model import Inbound, Reply
@@ -74,3 +78,45 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+class RedisServer:
+    """A redis-server of this test alone, killed (SIGKILL) and restarted on the same port."""
+
+    def __init__(self, directory: Path, *options: str, password: str = "") -> None:
+        self.port = free_port()
+        self.directory = directory
+        self.options = options
+        self.password = password
+        self.url = f"redis://{':' + password + '@' if password else ''}127.0.0.1:{self.port}/0"
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        assert self._process is None
+        self._process = await asyncio.create_subprocess_exec(
+            "redis-server",
+            *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--dir", str(self.directory)),
+            *(("--requirepass", self.password) if self.password else ()),
+            *self.options,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.2)
+        try:
+
+            async def answers() -> bool:
+                try:
+                    return bool(await client.ping())
+                except (aioredis.ConnectionError, OSError):
+                    return False
+
+            assert await poll(answers, within=5.0), "the private redis-server did not start"
+        finally:
+            await client.aclose()
+
+    async def kill(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.returncode is None:
+            process.kill()
+            await process.wait()

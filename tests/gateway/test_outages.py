@@ -6,14 +6,11 @@ through a TCP proxy the test stops and starts.
 
 from __future__ import annotations
 
-import asyncio
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import redis.asyncio as aioredis
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -22,49 +19,11 @@ from bot.db.models import User
 from bot.errors import Unavailable
 from tests.conftest import PG_URL, GatewayFactory
 from tests.gateway.proxy import TcpProxy
-from tests.gateway.support import CountingRouter, free_port, healthz, poll
+from tests.gateway.support import CountingRouter, RedisServer, healthz, poll
 from tests.harness import Gateway
 
 #: Generous next to the breaker's 1-second cool-down, and still quick.
 RECOVERY = 6.0
-
-
-class RedisServer:
-    """A redis-server of this test alone, killed (SIGKILL) and restarted on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.directory = directory
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._process: asyncio.subprocess.Process | None = None
-
-    async def start(self) -> None:
-        assert self._process is None
-        self._process = await asyncio.create_subprocess_exec(
-            "redis-server",
-            *("--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
-            *("--dir", str(self.directory)),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = aioredis.Redis.from_url(self.url, socket_connect_timeout=0.2)
-        try:
-
-            async def answers() -> bool:
-                try:
-                    return bool(await client.ping())
-                except (aioredis.ConnectionError, OSError):
-                    return False
-
-            assert await poll(answers, within=5.0), "the private redis-server did not start"
-        finally:
-            await client.aclose()
-
-    async def kill(self) -> None:
-        process, self._process = self._process, None
-        if process is not None and process.returncode is None:
-            process.kill()
-            await process.wait()
 
 
 @pytest.fixture

@@ -75,19 +75,21 @@ MakeBackend = Callable[..., Backend]
 async def make_backend(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[MakeBackend]:
     """``make_backend(lock_wait=..., clock=...)``: a fresh store of the parametrised kind."""
     client = aioredis.Redis.from_url(REDIS_URL) if request.param == "redis" else None
+    stores: list[Store] = []
 
     def make(lock_wait: float = LOCK_WAIT, clock: FixedClock | None = None, **options: Any) -> Backend:
         clock = clock or FixedClock(time.time())
         store: Store
         if client is not None:
             store = RedisStore(client, prefix=redis_prefix, lock_wait=lock_wait, clock=clock, **options)
+            stores.append(store)
             return Backend("redis", store, clock, client, redis_prefix)
         store = MemoryStore(lock_wait=lock_wait, clock=clock, **options)
         return Backend("memory", store, clock, None, "")
 
     yield make
-    if client is not None:
-        await client.aclose()  # the redis_prefix fixture deletes the keys
+    for store in stores:
+        await store.close()  # the client too; the redis_prefix fixture deletes the keys
 
 
 @pytest.fixture
@@ -371,4 +373,4 @@ async def test_every_redis_key_has_a_ttl(redis_prefix: str) -> None:
         names = await _all_have_ttl(client, redis_prefix)
         assert f"{redis_prefix}r:123:abc" in names and f"{redis_prefix}d:m:3" in names
     finally:
-        await client.aclose()
+        await store.close()
