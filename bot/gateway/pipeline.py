@@ -10,6 +10,7 @@ A retry of a finished delivery gets the cached answer; a retry of a running one 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 import time
@@ -26,6 +27,11 @@ log = logging.getLogger("longtuan.pipeline")
 
 #: How often a retry polls for the first delivery's answer.
 _POLL = 0.05
+
+#: Lock owner tokens: random per process, then counted (a token per message from the OS random
+#: source was a system call on every message). Unique across processes and hosts all the same.
+_OWNER_PREFIX = secrets.token_hex(6)
+_owners = itertools.count(1)
 
 
 @dataclass(slots=True)
@@ -74,7 +80,7 @@ class Pipeline:
         self._track(msg)
         dedupe = f"{msg.channel}:{msg.bot_id}:{msg.dedupe_key}"
         key = SessionKey(msg.channel, msg.bot_id, msg.user_id)
-        owner = secrets.token_hex(8)
+        owner = f"{_OWNER_PREFIX}{next(_owners):x}"
         try:
             while True:
                 begin = await svc.store.begin(dedupe, key, owner)

@@ -83,17 +83,23 @@ class Router:
     async def dispatch(self, msg: Inbound, ctx: Context) -> tuple[str, Reply] | None:
         """Run the first matching handler; returns its route name and reply."""
         for route in self.routes_for(msg.kind):
-            kwargs: dict[str, Any] = {}
+            kwargs: dict[str, Any] | None = None
             for flt in route.filters:
                 verdict = flt(msg, ctx)
-                if not isinstance(verdict, bool | dict):
+                # Identity checks first: most verdicts are plain bools, and this loop runs for
+                # every filter a message walks past.
+                if verdict is False:
+                    break
+                if verdict is True:
+                    continue
+                if not isinstance(verdict, dict):
                     verdict = await verdict
                 if not verdict:
                     break
                 if isinstance(verdict, dict):
-                    kwargs.update(verdict)
+                    kwargs = {**kwargs, **verdict} if kwargs else verdict
             else:
-                reply = await route.handler(msg, ctx, **kwargs)
+                reply = await (route.handler(msg, ctx, **kwargs) if kwargs else route.handler(msg, ctx))
                 if reply is not None:
                     return route.name, reply
         return None

@@ -12,13 +12,14 @@ batch leaves at the end of the current turn, and batches in flight do not wait f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
-_Call = tuple[AsyncScript, list[str], list[str | int], "asyncio.Future[Any]"]
+_Call = tuple[AsyncScript, list[str], Sequence[str | int], "asyncio.Future[Any]"]
 
 
 class ScriptBatcher:
@@ -29,7 +30,7 @@ class ScriptBatcher:
         self._scheduled = False
         self._inflight: set[asyncio.Task[None]] = set()
 
-    def call(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> asyncio.Future[Any]:
+    def call(self, script: AsyncScript, keys: list[str], args: Sequence[str | int]) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         self._pending.append((script, keys, args, future))

@@ -112,7 +112,8 @@ class RedisStore:
         self._batch: RespPipe | ScriptBatcher = RespPipe(redis) if RespPipe.supports(redis) else ScriptBatcher(redis)
 
     def _keys(self, dedupe: str | None, key: SessionKey) -> list[str]:
-        return [f"{self.prefix}d:{dedupe}" if dedupe else "", f"{self.prefix}l:{key}", f"{self.prefix}s:{key}"]
+        prefix, name = self.prefix, f"{key.channel}:{key.bot}:{key.user}"
+        return [f"{prefix}d:{dedupe}" if dedupe else "", f"{prefix}l:{name}", f"{prefix}s:{name}"]
 
     async def _run(self, make: Callable[[], Awaitable[Any]]) -> Any:
         """Run the command ``make`` starts, unless the breaker is open (then fail fast, send nothing)."""
@@ -129,7 +130,7 @@ class RedisStore:
 
     async def begin(self, dedupe: str | None, key: SessionKey, owner: str) -> Begin:
         keys = self._keys(dedupe, key)
-        args: list[str | int] = [owner]
+        args = [owner]
         deadline = time.monotonic() + self.lock_wait
         delay = 0.005
         while True:

@@ -50,6 +50,17 @@ def pack(*parts: bytes) -> bytes:
     return b"".join(out)
 
 
+def _evalsha_head(sha: str, keys: int, args: int) -> bytes:
+    """The fixed start of an EVALSHA command: array length, the command, the sha, the key count."""
+    return b"*%d\r\n$7\r\nEVALSHA\r\n$%d\r\n%b\r\n$%d\r\n%d\r\n" % (
+        3 + keys + args,
+        len(sha),
+        sha.encode(),
+        len(str(keys)),
+        keys,
+    )
+
+
 def _encode(value: str | int | bytes | memoryview) -> bytes:
     if isinstance(value, bytes):
         return value
@@ -200,18 +211,26 @@ class RespPipe:
         self._unsent: list[_Call] = []
         self._flush_scheduled = False
         self._closed = False
+        self._heads: dict[tuple[str, int, int], bytes] = {}
 
-    def call(self, script: AsyncScript, keys: list[str], args: list[str | int]) -> asyncio.Future[Any]:
+    def call(self, script: AsyncScript, keys: list[str], args: list[str]) -> asyncio.Future[Any]:
+        """EVALSHA ``script`` with ``keys`` and ``args`` (text); the future gets the reply."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         if self._closed:
             future.set_exception(RedisConnectionError("the session store is closed"))
             return future
-        packed = pack(
-            b"EVALSHA", script.sha.encode(), b"%d" % len(keys), *[_encode(k) for k in keys], *[_encode(a) for a in args]
-        )
-        self._unsent.append(_Call(script, packed, future))
-        self._schedule(loop)
+        head = self._heads.get((script.sha, len(keys), len(args)))
+        if head is None:
+            head = self._heads[(script.sha, len(keys), len(args))] = _evalsha_head(script.sha, len(keys), len(args))
+        out = [head]
+        for part in (*keys, *args):
+            data = part.encode()
+            out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+        self._unsent.append(_Call(script, b"".join(out), future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
         return future
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -42,7 +42,7 @@ async def test_replies_match_redis_py(client: aioredis.Redis, redis_prefix: str)
     pipe = RespPipe(client)
     try:
         # The shared Redis may not know the script yet: the NOSCRIPT reload is part of this call.
-        ours = await pipe.call(script, [key], ["夜校 ok", 42])
+        ours = await pipe.call(script, [key], ["夜校 ok", "42"])
         theirs = await script(keys=[key], args=["夜校 ok", 42])
         assert ours == theirs == [key.encode(), "夜校 ok".encode(), 42, "值".encode()]
         none = f"{redis_prefix}none"
