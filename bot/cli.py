@@ -79,7 +79,11 @@ def _serve_one(settings: Settings, host: str, port: int, *, reuse_port: bool) ->
     _install_uvloop()
     app = create_app(settings)
     app.on_startup.append(_freeze_heap)
-    web.run_app(app, host=host, port=port, access_log=None, print=None, reuse_port=reuse_port)
+    # handler_cancellation stays off (aiohttp's default, spelled out): a delivery runs in its request's
+    # task, and must finish (store its result for the retry, send a late reply) when WeChat hangs up.
+    web.run_app(
+        app, host=host, port=port, access_log=None, print=None, reuse_port=reuse_port, handler_cancellation=False
+    )
 
 
 def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:

@@ -18,12 +18,22 @@ from tests.fakes.wechat_api import FakeWeChatAPI
 ACCOUNT = "gh_longtuan"
 
 
+class _Server(TestServer):
+    """aiohttp's test server, run as ``longtuan serve`` runs the app: a client hanging up does not
+    cancel its handler (TestServer would; run_app does not). The pipeline relies on it: a delivery
+    whose platform connection is gone still stores its result for the retry."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.BaseRunner:
+        kwargs["handler_cancellation"] = False
+        return await super()._make_runner(**kwargs)
+
+
 class Gateway:
     def __init__(self, app: web.Application, fake: FakeWeChatAPI, mode: str = "plain") -> None:
         self.app = app
         self.fake = fake
         self.mode = mode
-        self.server = TestServer(app, host="127.0.0.1")
+        self.server = _Server(app, host="127.0.0.1")
         self.http: aiohttp.ClientSession | None = None
         self._sim: WeChatSimulator | None = None
 

@@ -3,7 +3,7 @@
 Order matters. The delivery is claimed (atomic SET NX) *before* anything runs, so a retry never
 runs the handler twice; the user's lock is taken *before* the session is read, so two messages
 of one user never interleave. A handler that outlives the deadline keeps running: the platform
-gets an empty answer now and the user gets the reply through the ``Notifier`` when it is ready.
+gets an empty answer then and the user gets the reply through the ``Notifier`` when it is ready.
 A retry of a finished delivery gets the cached answer; a retry of a running one waits for it.
 """
 
@@ -14,8 +14,8 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from bot.context import Context, Services
 from bot.errors import Unavailable
@@ -43,39 +43,72 @@ class Outcome:
     route: str = ""
 
 
-@dataclass(slots=True)
-class _Race:
-    """The handler against the deadline; one event loop, so whoever resolves ``ready`` first wins.
+#: The channel's way of answering the platform: called once per delivery, as soon as the answer is
+#: known, with the passive reply or, at the deadline, with the empty answer.
+Answer = Callable[[Outcome], Awaitable[None]]
 
-    The handler resolves it with (route, reply, rendered body), rendered once so the first
-    answer and the cached one are the same bytes; the deadline timer resolves it with None and
-    the handler, finding it resolved, sends its reply later instead. A plain timer is used
-    rather than ``wait_for(shield(...))``: a third of the cost, on every message.
+
+class _Deadline:
+    """The platform's deadline for one delivery; when it passes first, the empty answer goes out.
+
+    The handler runs in the request's own task (no task of its own per message: a third of the
+    pipeline's cost). Only a delivery whose handler outlives the deadline gets a task, started by
+    the timer, to give the platform its empty answer while the handler goes on.
     """
 
-    ready: asyncio.Future[tuple[str, Reply, str] | None] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    __slots__ = ("answer", "passed", "task", "timer")
 
-    @property
-    def deferred(self) -> bool:
-        return self.ready.done() and self.ready.result() is None
+    def __init__(self, answer: Answer, deadline: float) -> None:
+        loop = asyncio.get_running_loop()
+        self.answer = answer
+        self.passed = False
+        self.task: asyncio.Task[None] | None = None
+        self.timer = loop.call_at(loop.time() + (deadline - time.monotonic()), self._pass)
 
-    def expire(self) -> None:
-        if not self.ready.done():
-            self.ready.set_result(None)
+    def _pass(self) -> None:
+        self.passed = True
+        self.task = asyncio.get_running_loop().create_task(_answer(self.answer, Outcome("", "deferred")))
+
+    def cancel(self) -> bool:
+        """Stop the clock; False when the deadline had already passed (the empty answer is out)."""
+        self.timer.cancel()
+        return not self.passed
+
+
+async def _answer(answer: Answer, outcome: Outcome) -> None:
+    try:
+        await answer(outcome)
+    except Exception:  # e.g. the platform hung up; the delivery is still finished
+        log.warning("the answer could not be delivered", exc_info=True)
 
 
 class Pipeline:
     def __init__(self, services: Services, router: Router) -> None:
         self.services = services
         self.router = router
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[object]] = set()
 
     async def handle(
-        self, msg: Inbound, render: Callable[[Reply], str], deadline: float, request_id: str = ""
+        self, msg: Inbound, render: Callable[[Reply], str], deadline: float, answer: Answer, request_id: str = ""
     ) -> Outcome:
-        """Answer ``msg``; ``deadline`` is a ``time.monotonic()`` instant; ``render`` makes the passive body."""
+        """Handle ``msg``: ``answer`` is awaited once, as soon as the platform's answer is known.
+
+        ``deadline`` is a ``time.monotonic()`` instant; ``render`` makes the passive body. Returns
+        after everything the delivery does: the answer, the stored result and session, a late
+        reply through the notifier. The outcome returned is the one answered.
+        """
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            return await self._handle(msg, render, deadline, answer, request_id)
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def _handle(
+        self, msg: Inbound, render: Callable[[Reply], str], deadline: float, answer: Answer, request_id: str
+    ) -> Outcome:
         svc = self.services
         self._track(msg)
         dedupe = f"{msg.channel}:{msg.bot_id}:{msg.dedupe_key}"
@@ -87,33 +120,40 @@ class Pipeline:
                 if not begin.duplicate:
                     break
                 svc.metrics.duplicates.inc()
-                answer = await self._await_first(dedupe, begin.result, deadline)
-                if answer is not None:
-                    return Outcome(answer, "duplicate")
+                first = await self._await_first(dedupe, begin.result, deadline)
+                if first is not None:
+                    outcome = Outcome(first, "duplicate")
+                    await _answer(answer, outcome)
+                    return outcome
                 # The first delivery failed and dropped its claim: this retry handles it afresh.
             session = begin.session or Session()
             stateful = True
         except Unavailable as exc:
             log.warning("store unavailable, answering without state", extra={"error": str(exc)})
-            session, stateful, dedupe = Session(persistent=False), False, ""
+            session, stateful = Session(persistent=False), False
 
-        race = _Race()
-        task = asyncio.create_task(
-            self._run(msg, key, owner, dedupe if stateful else None, session, render, race, request_id)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        loop = asyncio.get_running_loop()
-        timer = loop.call_at(loop.time() + (deadline - time.monotonic()), race.expire)
-        outcome = await race.ready
-        timer.cancel()
-        if outcome is None:
+        clock = _Deadline(answer, deadline)
+        route, reply = await self._run(msg, session, request_id)
+        in_time = clock.cancel()
+        body = "" if not in_time or reply.is_empty else render(reply)
+        if in_time:
+            status = ("empty" if reply.is_empty else "replied") if stateful else "degraded"
+            outcome = Outcome(body, status, route)
+            await _answer(answer, outcome)
+        else:
             svc.metrics.deferred.inc()
-            return Outcome("", "deferred")
-        route, reply, body = outcome
-        if reply.is_empty:
-            return Outcome("", "empty" if stateful else "degraded", route)
-        return Outcome(body, "replied" if stateful else "degraded", route)
+            outcome = Outcome("", "deferred", route)
+        if stateful:
+            try:
+                await svc.store.finish(dedupe, key, owner, session, body)
+            except Unavailable:
+                log.warning("session not saved: store unavailable")
+        if not in_time:
+            if not reply.is_empty:
+                await self._send_late(msg, reply)
+            if clock.task is not None:
+                await clock.task  # the empty answer is out before the request ends
+        return outcome
 
     def _track(self, msg: Inbound) -> None:
         users = self.services.users
@@ -138,17 +178,8 @@ class Pipeline:
             record = await store.result(dedupe)
         return record
 
-    async def _run(
-        self,
-        msg: Inbound,
-        key: SessionKey,
-        owner: str,
-        dedupe: str | None,
-        session: Session,
-        render: Callable[[Reply], str],
-        race: _Race,
-        request_id: str,
-    ) -> None:
+    async def _run(self, msg: Inbound, session: Session, request_id: str) -> tuple[str, Reply]:
+        """Route and run the handler; a failing handler is answered with the "busy" text."""
         svc = self.services
         ctx = Context(services=svc, session=session, request_id=request_id)
         started = time.perf_counter()
@@ -167,25 +198,19 @@ class Pipeline:
             log.exception("handler failed", extra={"route": route})
             reply, route = svc.content.reply("system.busy"), "error"
         svc.metrics.child(svc.metrics.handler_seconds, route).observe(time.perf_counter() - started)
+        return route, reply
 
-        deferred = race.deferred
-        body = "" if deferred or reply.is_empty else render(reply)
-        if not deferred:
-            race.ready.set_result((route, reply, body))
-        if dedupe is not None:
-            try:
-                await svc.store.finish(dedupe, key, owner, session, body)
-            except Unavailable:
-                log.warning("session not saved: store unavailable")
-        if deferred and not reply.is_empty:
-            try:
-                await svc.notifier.send(msg.channel, msg.user_id, reply)
-                svc.metrics.late_sends.labels("sent").inc()
-            except Exception:
-                svc.metrics.late_sends.labels("failed").inc()
-                log.exception("late reply could not be sent")
+    async def _send_late(self, msg: Inbound, reply: Reply) -> None:
+        svc = self.services
+        try:
+            await svc.notifier.send(msg.channel, msg.user_id, reply)
+            svc.metrics.late_sends.labels("sent").inc()
+        except Exception:
+            svc.metrics.late_sends.labels("failed").inc()
+            log.exception("late reply could not be sent")
 
     async def drain(self, grace: float = 10.0) -> None:
-        """Wait up to ``grace`` seconds for handlers still running (late replies) before shutting down."""
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=grace)
+        """Wait up to ``grace`` seconds for deliveries still running (late replies) before shutting down."""
+        running = self._running - {asyncio.current_task()}
+        if running:
+            await asyncio.wait(running, timeout=grace)

@@ -158,3 +158,30 @@ async def test_late_reply_outside_the_48_hour_window_counts_as_failed(make_gatew
     # The gateway is unharmed: the next message gets its passive reply.
     answer = await gateway.post(text_xml(user, "在吗", account=ACCOUNT))
     assert answer.status == 200 and answer.text.endswith("：在吗")
+
+
+async def test_platform_hangs_up_before_the_answer_nothing_is_lost(make_gateway: GatewayFactory) -> None:
+    """WeChat gives up on a connection (its 5 s passed, a network cut): the answer cannot be
+    written, but the delivery still finishes, so its retry gets the reply and the handler ran once."""
+    router = CountingRouter(slow_when("慢", 0.4))
+    gateway = await make_gateway(router=router)
+    user = "o-hangup-1"
+    xml = text_xml(user, "慢慢说", account=ACCOUNT, msg_id=next_msg_id())
+    query, body = gateway.sim.signed(xml)
+    url = gateway.server.make_url("/wechat").with_query(query)
+
+    _, writer = await asyncio.open_connection(url.host, url.port)
+    writer.write(
+        f"POST {url.raw_path_qs} HTTP/1.1\r\nHost: {url.host}\r\nContent-Type: text/xml\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    await asyncio.sleep(0.1)  # the handler is running
+    writer.transport.abort()  # a reset, not a polite close
+
+    await asyncio.sleep(0.5)  # the handler has finished and tried to answer
+    retry = await gateway.post(xml, user)
+    assert retry.status == 200 and retry.text == "第1次处理]]>：慢慢说"
+    assert router.total == 1
+    assert sample(await metrics_text(gateway), "longtuan_requests_total", channel="wechat", outcome="duplicate") == 1

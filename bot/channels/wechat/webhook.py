@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable
 
 from aiohttp import web
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from bot.channels.wechat.crypto import SafeMode, check_signature, check_timestamp
 from bot.channels.wechat.parse import parse_xml, render_text, to_inbound
 from bot.channels.wechat.render import reply_to_text
 from bot.errors import BadPayload, BodyTooLarge, ReplayedRequest, RequestRefused, Unavailable
-from bot.gateway.pipeline import Pipeline
+from bot.gateway.pipeline import Outcome, Pipeline
 from bot.logs import request_id
 from bot.metrics import Metrics
 from bot.model import Inbound, Kind, Reply
@@ -36,6 +37,20 @@ SUCCESS = "success"
 PLATFORM_DEADLINE = 5.0
 
 _ids = itertools.count(1)
+
+#: Response headers made once: aiohttp otherwise builds the Content-Type from parts per response.
+_XML = CIMultiDictProxy(CIMultiDict({"Content-Type": "application/xml; charset=utf-8"}))
+_TEXT = CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain; charset=utf-8"}))
+_SUCCESS_BODY = SUCCESS.encode()
+
+
+class _Answered:
+    """The response of one delivery once it is sent (the pipeline answers before it finishes)."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: web.Response | None = None
 
 
 #: The safe-mode envelope exactly as WeChat sends it: nothing but base64 inside, no DOCTYPE
@@ -101,19 +116,19 @@ class WeChatWebhook:
         self.metrics.requests.labels("wechat", "verified").inc()
         return web.Response(text=request.query.get("echostr", ""))
 
-    async def receive(self, request: web.Request) -> web.Response:
+    async def receive(self, request: web.Request) -> web.StreamResponse:
+        answered = _Answered()
         try:
-            return await self._receive(request)
+            return await self._receive(request, answered)
         except Exception:
             # A bug must not turn into a 5xx: WeChat would retry it three times and then show the
             # user "该公众号暂时无法提供服务". Answer "success", keep the traceback, count it.
             log.exception("unexpected error in the webhook")
             self.metrics.requests.labels("wechat", "error").inc()
-            return web.Response(text=SUCCESS)
+            return answered.response or web.Response(text=SUCCESS)
 
-    async def _receive(self, request: web.Request) -> web.Response:
+    async def _receive(self, request: web.Request, answered: _Answered) -> web.StreamResponse:
         started = time.monotonic()
-        deadline = started + self.settings.wechat_reply_deadline
         request_id.set(request.headers.get("X-Request-Id") or next_request_id())
         try:
             timestamp, nonce = self._check_query(request)
@@ -133,16 +148,28 @@ class WeChatWebhook:
         def render(reply: Reply) -> str:
             return render_text(msg.user_id, msg.bot_id, int(self.clock()), reply_to_text(reply))
 
-        outcome = await self.pipeline.handle(msg, render, deadline, request_id.get())
-        text = outcome.body or SUCCESS
-        if outcome.body and encrypted and self.safe is not None:
-            text = self.safe.encrypt(outcome.body, str(int(self.clock())), nonce)
-        self.metrics.child(self.metrics.requests, "wechat", outcome.status).inc()
-        left = PLATFORM_DEADLINE - (time.monotonic() - started)
-        self.metrics.child(self.metrics.deadline_left, "wechat").observe(max(0.0, left))
+        async def answer(outcome: Outcome) -> None:
+            """Send the answer now: the pipeline goes on to store the result (and a late reply)."""
+            if outcome.body:
+                text = outcome.body
+                if encrypted and self.safe is not None:
+                    text = self.safe.encrypt(text, str(int(self.clock())), nonce)
+                response = web.Response(body=text.encode(), headers=_XML)
+            else:
+                response = web.Response(body=_SUCCESS_BODY, headers=_TEXT)
+            answered.response = response
+            self.metrics.child(self.metrics.requests, "wechat", outcome.status).inc()
+            left = PLATFORM_DEADLINE - (time.monotonic() - started)
+            self.metrics.child(self.metrics.deadline_left, "wechat").observe(max(0.0, left))
+            await response.prepare(request)
+            await response.write_eof()
+
+        deadline = started + self.settings.wechat_reply_deadline
+        outcome = await self.pipeline.handle(msg, render, deadline, answer, request_id.get())
         if log.isEnabledFor(logging.DEBUG):  # the extra dict is built for every message otherwise
             log.debug("answered", extra={"kind": msg.kind.value, "status": outcome.status, "route": outcome.route})
-        return web.Response(text=text, content_type="application/xml" if outcome.body else "text/plain")
+        # Already sent (aiohttp finds it prepared and finished); None only if sending it failed.
+        return answered.response or web.Response(text=SUCCESS)
 
     async def _read(self, request: web.Request) -> bytes:
         limit = self.settings.max_body_bytes
