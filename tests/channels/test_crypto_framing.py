@@ -151,6 +151,23 @@ def test_contexts_carry_nothing_from_message_to_message() -> None:
                 our_decrypt(safe, rng.choice(garbage))
 
 
+def test_a_failing_encryption_starts_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Should the kept encryptor ever fail mid-message, the next message must not go on from
+    the unknown state it left."""
+
+    class Broken:
+        def update(self, data: bytes) -> bytes:
+            raise RuntimeError("simulated")
+
+    safe = SafeMode(TOKEN, AES_KEY, APP_ID)
+    safe.ciphertext("before")
+    monkeypatch.setattr(safe._aes, "_encryptor", Broken())
+    with pytest.raises(RuntimeError):
+        safe.ciphertext("lost")
+    for xml in MESSAGES[:10]:
+        assert PrpCrypto(KEY).decrypt(safe.ciphertext(xml), APP_ID) == xml
+
+
 def test_prefixes_are_drawn_afresh_in_a_forked_worker() -> None:
     first = crypto._prefixes.take()
     read, write = os.pipe()
