@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 import bench.gateway
 from bench.gateway.errors import BenchError
+from bench.gateway.report import report_series
 from bench.gateway.run import run
 
 
@@ -30,6 +33,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=None, help="payload mix seed (default random)")
     p.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="do not pin the server (one process) and the load generator to a CPU each",
+    )
+    p.add_argument(
+        "--runs", type=int, default=1, help="whole runs in a row, each with a fresh server; the last line holds medians"
+    )
+    p.add_argument(
         "--profile",
         nargs="?",
         const="auto",
@@ -39,8 +51,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--py-spy", dest="py_spy", help="path of the py-spy binary (default: PATH, the venv)")
     p.add_argument("--top", type=int, default=25, help="functions shown in the profile (default 25)")
     args = p.parse_args(argv)
-    if args.seconds <= 0 or args.warmup < 0 or args.connections < 1 or args.users < 1:
-        p.error("--seconds must be > 0, --warmup >= 0, --connections and --users >= 1")
+    if args.seconds <= 0 or args.warmup < 0 or args.connections < 1 or args.users < 1 or args.runs < 1:
+        p.error("--seconds must be > 0, --warmup >= 0, --connections, --users and --runs >= 1")
     return args
 
 
@@ -55,7 +67,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, _on_term)
     signal.signal(signal.SIGHUP, _on_term)
     try:
-        code = run(args)
+        code, summaries = 0, list[dict[str, Any]]()
+        for _ in range(args.runs):
+            status, summary = run(args)
+            code, summaries = max(code, status), [*summaries, summary]
+        if args.runs > 1:
+            print(json.dumps(report_series(summaries), ensure_ascii=False))
     except BenchError as exc:
         print(f"bench.gateway: {exc}", file=sys.stderr)
         code = 2

@@ -31,3 +31,5 @@ class LoadConfig:
     #: Keep every n-th reply of the window for decryption and verification after the window.
     sample_every: int = 16
     max_samples: int = 4000
+    #: The CPU the load generator is pinned to (None: wherever the kernel puts it).
+    cpu: int | None = None

@@ -193,6 +193,8 @@ def loadgen_main(cfg: LoadConfig, conn: Connection) -> None:
     die_with_parent()
     if os.getppid() != cfg.parent_pid:
         return
+    if cfg.cpu is not None:
+        os.sched_setaffinity(0, {cfg.cpu})
     try:
         gen = Generator(cfg)
         pools = [Pool() for _ in range(cfg.connections)]

@@ -28,7 +28,8 @@ from bench.gateway.server import Server, free_port, log_summary, metric_counts, 
 from bench.gateway.services import check_redis, delete_redis_keys, prepare_database
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """One run: its exit status (0 fine, 1 requests failed) and its summary (the JSON line it printed)."""
     prefix = f"lt-bench-{uuid.uuid4().hex[:10]}:"
     token = f"bench-{secrets_hex(8)}"
     app_id = f"wx{secrets_hex(8)}"
@@ -56,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
         redis_used = True
 
         port = free_port()
+        # One server process on one CPU and the load generator on another: left to the kernel, they
+        # (and Redis, PostgreSQL) trade places between runs, and the server's CPU per request with
+        # them (200-320 us for the same code). Redis and PostgreSQL share the load generator's CPU
+        # or any other.
+        cpus = sorted(os.sched_getaffinity(0))
+        pins = (cpus[0], cpus[1]) if args.pin and args.workers == 1 and len(cpus) >= 2 else None
         cfg = LoadConfig(
             url=f"http://127.0.0.1:{port}/wechat",
             token=token,
@@ -68,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed if args.seed is not None else random.randrange(2**32),
             parent_pid=os.getpid(),
             client=args.client,
+            cpu=pins[1] if pins else None,
         )
         ctx = mp.get_context("spawn")
         ours, theirs = ctx.Pipe()
@@ -76,7 +84,12 @@ def run(args: argparse.Namespace) -> int:
 
         print(f"starting the server on 127.0.0.1:{port} ...", file=sys.stderr)
         server = Server(
-            port, server_env(port, prefix, token, app_id, aes_key, spec), workdir / "server.log", spec, args.workers
+            port,
+            server_env(port, prefix, token, app_id, aes_key, spec),
+            workdir / "server.log",
+            spec,
+            args.workers,
+            cpu=pins[0] if pins else None,
         )
         server.wait_healthy()
 
@@ -118,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if spec.mode != "none" and Path(spec.out).exists() and res["requests"]:
             print_server_profile(spec, summary["cpu_us_per_request"], int(res["requests"]), args.top)
         print(json.dumps(summary, ensure_ascii=False))
-        return 1 if summary["errors"] else 0
+        return (1 if summary["errors"] else 0), summary
     finally:
         if loadgen is not None and loadgen.is_alive():
             loadgen.terminate()

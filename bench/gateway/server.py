@@ -28,10 +28,23 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _pinned(cpu: int) -> None:
+    die_with_parent()
+    os.sched_setaffinity(0, {cpu})
+
+
 class Server:
     """``longtuan serve`` in a subprocess of its own session; always stopped by ``stop``."""
 
-    def __init__(self, port: int, env: dict[str, str], log_path: Path, profile: ProfileSpec, workers: int = 1) -> None:
+    def __init__(
+        self,
+        port: int,
+        env: dict[str, str],
+        log_path: Path,
+        profile: ProfileSpec,
+        workers: int = 1,
+        cpu: int | None = None,
+    ) -> None:
         self.port = port
         self.log_path = log_path
         module = "bench.profiled_server" if profile.mode == "cprofile" else "bot.cli"
@@ -47,7 +60,7 @@ class Server:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent if cpu is None else lambda: _pinned(cpu),
         )
 
     @property
