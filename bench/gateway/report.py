@@ -109,9 +109,7 @@ def report(
         rows.append(("note", f"profiled with {profiled}: CPU and latency are above an unprofiled run"))
     for label, value in rows:
         print(f"  {label:<17} {value}")
-    targets = f"targets: ≤ 250 µs CPU/request → {'met' if cpu_us <= 250 else 'NOT met'}; "
-    targets += f"p99 < 30 ms at 64 connections → {'met' if lat['p99'] < 30 else 'NOT met'}"
-    print(f"  {targets}")
+    print(f"  {_targets(cpu_us, lat['p99'], args.workers, args.connections, '')}")
     return summary
 
 
@@ -148,7 +146,14 @@ def report_series(summaries: list[dict[str, Any]]) -> dict[str, Any]:
         f"  median: {summary['requests_per_s']:,.0f} req/s, {cpu:.1f} µs CPU/request, p99 {p99:.2f} ms"
         f"  (CPU range {summary['cpu_us_per_request_range'][0]:.1f}-{summary['cpu_us_per_request_range'][1]:.1f})"
     )
-    targets = f"targets (median): ≤ 250 µs CPU/request → {'met' if cpu <= 250 else 'NOT met'}; "
-    targets += f"p99 < 30 ms at 64 connections → {'met' if p99 < 30 else 'NOT met'}"
-    print(f"  {targets}")
+    print(f"  {_targets(cpu, p99, summary['workers'], summary['connections'], ' (median)')}")
     return summary
+
+
+def _targets(cpu_us: float, p99_ms: float, workers: int, connections: int, of: str) -> str:
+    """The gateway's targets: ≤ 250 µs of CPU per request on one process, p99 < 30 ms at 64 connections."""
+    if workers != 1 or connections != 64:
+        return "targets: set for one process at 64 connections, not compared here"
+    cpu = "met" if cpu_us <= 250 else "NOT met"
+    p99 = "met" if p99_ms < 30 else "NOT met"
+    return f"targets{of}: ≤ 250 µs CPU/request → {cpu}; p99 < 30 ms at 64 connections → {p99}"
