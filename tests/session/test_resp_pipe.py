@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis.asyncio as aioredis
+from redis.commands.core import AsyncScript
 from redis.exceptions import AuthenticationError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -31,65 +32,60 @@ async def client() -> AsyncIterator[aioredis.Redis]:
     await redis.aclose()
 
 
+@pytest.fixture
+async def pipe(client: aioredis.Redis) -> AsyncIterator[RespPipe]:
+    pipe = RespPipe(client)
+    yield pipe
+    await pipe.close()
+
+
+@pytest.fixture
+async def fail_on_x(client: aioredis.Redis) -> AsyncScript:
+    await client.script_load(FAIL_ON_X)
+    return client.register_script(FAIL_ON_X)
+
+
 def test_pack_is_resp() -> None:
     assert pack(b"SET", b"k", "龙".encode()) == b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$3\r\n\xe9\xbe\x99\r\n"
 
 
-async def test_replies_match_redis_py(client: aioredis.Redis, redis_prefix: str) -> None:
+async def test_replies_match_redis_py(client: aioredis.Redis, pipe: RespPipe, redis_prefix: str) -> None:
     script = client.register_script(ECHO)
     key = f"{redis_prefix}echo"
     await client.set(key, "值")
-    pipe = RespPipe(client)
-    try:
-        # The shared Redis may not know the script yet: the NOSCRIPT reload is part of this call.
-        ours = await pipe.call(script, [key], ["夜校 ok", "42"])
-        theirs = await script(keys=[key], args=["夜校 ok", 42])
-        assert ours == theirs == [key.encode(), "夜校 ok".encode(), 42, "值".encode()]
-        none = f"{redis_prefix}none"
-        assert await pipe.call(script, [none], ["", "x"]) == [none.encode(), b"", None, None]
-    finally:
-        await pipe.close()
+    # The shared Redis may not know the script yet: the NOSCRIPT reload is part of this call.
+    ours = await pipe.call(script, [key], ["夜校 ok", "42"])
+    theirs = await script(keys=[key], args=["夜校 ok", 42])
+    assert ours == theirs == [key.encode(), "夜校 ok".encode(), 42, "值".encode()]
+    none = f"{redis_prefix}none"
+    assert await pipe.call(script, [none], ["", "x"]) == [none.encode(), b"", None, None]
 
 
-async def test_calls_of_one_turn_leave_together_and_come_back_in_order(client: aioredis.Redis) -> None:
-    script = client.register_script(FAIL_ON_X)
-    await client.script_load(FAIL_ON_X)
-    pipe = RespPipe(client)
-    try:
-        args = [str(i) if i % 97 else "x" for i in range(1, 1001)]
-        futures = [pipe.call(script, ["k"], [a]) for a in args]
-        assert pipe._conn is None or not pipe._conn.sent  # nothing written before the turn ends
-        results = await asyncio.gather(*futures, return_exceptions=True)
-        for arg, result in zip(args, results, strict=True):
-            if arg == "x":
-                # An error reply fails that call only.
-                assert isinstance(result, ResponseError) and "boom" in str(result)
-            else:
-                assert result == arg.encode()
-    finally:
-        await pipe.close()
+async def test_calls_of_one_turn_leave_together_and_come_back_in_order(pipe: RespPipe, fail_on_x: AsyncScript) -> None:
+    args = [str(i) if i % 97 else "x" for i in range(1, 1001)]
+    futures = [pipe.call(fail_on_x, ["k"], [a]) for a in args]
+    assert pipe._conn is None or not pipe._conn.sent  # nothing written before the turn ends
+    results = await asyncio.gather(*futures, return_exceptions=True)
+    for arg, result in zip(args, results, strict=True):
+        if arg == "x":
+            # An error reply fails that call only.
+            assert isinstance(result, ResponseError) and "boom" in str(result)
+        else:
+            assert result == arg.encode()
 
 
-async def test_a_cancelled_caller_does_not_shift_the_replies(client: aioredis.Redis) -> None:
-    script = client.register_script(FAIL_ON_X)
-    await client.script_load(FAIL_ON_X)
-    pipe = RespPipe(client)
-    try:
-        first, second, third = (pipe.call(script, ["k"], [a]) for a in ("1", "2", "3"))
-        second.cancel()
-        assert await first == b"1"
-        assert await third == b"3"
-        assert await pipe.call(script, ["k"], ["4"]) == b"4"
-    finally:
-        await pipe.close()
+async def test_a_cancelled_caller_does_not_shift_the_replies(pipe: RespPipe, fail_on_x: AsyncScript) -> None:
+    first, second, third = (pipe.call(fail_on_x, ["k"], [a]) for a in ("1", "2", "3"))
+    second.cancel()
+    assert await first == b"1"
+    assert await third == b"3"
+    assert await pipe.call(fail_on_x, ["k"], ["4"]) == b"4"
 
 
-async def test_after_close_calls_fail_at_once(client: aioredis.Redis) -> None:
-    script = client.register_script(FAIL_ON_X)
-    pipe = RespPipe(client)
+async def test_after_close_calls_fail_at_once(pipe: RespPipe, fail_on_x: AsyncScript) -> None:
     await pipe.close()
     with pytest.raises(RedisConnectionError):
-        await pipe.call(script, ["k"], ["1"])
+        await pipe.call(fail_on_x, ["k"], ["1"])
 
 
 async def test_nothing_listening_is_a_connection_error() -> None:
