@@ -228,12 +228,11 @@ class RespPipe:
             data = part.encode()
             out.append(b"$%d\r\n%b\r\n" % (len(data), data))
         self._unsent.append(_Call(script, b"".join(out), future))
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            loop.call_soon(self._flush)
+        self._schedule(loop)
         return future
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Write what is unsent at the end of this event-loop turn (with whatever else it brings)."""
         if not self._flush_scheduled:
             self._flush_scheduled = True
             loop.call_soon(self._flush)

@@ -168,7 +168,8 @@ class WeChatWebhook:
         outcome = await self.pipeline.handle(msg, render, deadline, answer, request_id.get())
         if log.isEnabledFor(logging.DEBUG):  # the extra dict is built for every message otherwise
             log.debug("answered", extra={"kind": msg.kind.value, "status": outcome.status, "route": outcome.route})
-        # Already sent (aiohttp finds it prepared and finished); None only if sending it failed.
+        # Already sent: aiohttp finds it finished and writes nothing more. (The pipeline answers
+        # every delivery it returns from; "success" only guards against a change that would not.)
         return answered.response or web.Response(text=SUCCESS)
 
     async def _read(self, request: web.Request) -> bytes:
