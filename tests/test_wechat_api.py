@@ -174,6 +174,28 @@ class TestTokenStoreContract:
         assert fake.token_requests == 1
 
 
+async def test_a_slow_refresh_keeps_the_redis_lock() -> None:
+    """A fetch outlasting the lock's TTL (time-outs, retries of -1) must not let a second worker
+    in to fetch a token that would retire the first one: the holder renews the lock."""
+    prefix = f"lt-test-{uuid.uuid4().hex}:"
+    async with Redis(host="127.0.0.1", port=6379, db=15) as client:
+        store = RedisTokenStore(client, APP_ID, prefix=prefix, lock_ttl_ms=300, lock_timeout=0.1)
+        try:
+            async with store.lock():
+                await asyncio.sleep(1.0)  # more than three TTLs
+                assert 0 < await client.pttl(store.lock_key) <= 300
+                with pytest.raises(TimeoutError):
+                    async with store.lock():
+                        pass
+            assert await client.exists(store.lock_key) == 0  # released, and no renewal left running
+            await asyncio.sleep(0.2)
+            assert await client.exists(store.lock_key) == 0
+        finally:
+            keys = [key async for key in client.scan_iter(match=f"{prefix}*")]
+            if keys:
+                await client.delete(*keys)
+
+
 async def test_token_fetched_once_and_cached_with_early_refresh(make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
     tokens = RecordingStore()
     api = make_api(tokens)

@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
@@ -25,6 +26,16 @@ _OUTAGE = (RedisConnectionError, RedisTimeoutError, OSError)
 _COMPARE_AND_DELETE = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
     return redis.call('del', KEYS[1])
+end
+return 0
+"""
+
+
+#: Extends KEYS[1]'s expiry to ARGV[2] ms only while it still holds ARGV[1]: the refresh lock's
+#: holder keeps it while a slow fetch (time-outs, retries of errcode -1) outlasts the first TTL.
+_COMPARE_AND_PEXPIRE = """
+if redis.call('get', KEYS[1]) == ARGV[1] then
+    return redis.call('pexpire', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -82,6 +93,7 @@ class RedisTokenStore:
         self._lock_timeout = lock_timeout
         self._poll_interval = poll_interval
         self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
+        self._compare_and_pexpire = redis.register_script(_COMPARE_AND_PEXPIRE)
 
     async def get(self) -> str | None:
         return _as_text(await self._redis.get(self.key))
@@ -109,10 +121,26 @@ class RedisTokenStore:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"token refresh lock {self.lock_key} busy for {self._lock_timeout}s")
             await asyncio.sleep(self._poll_interval)
+        # The TTL only frees the lock of a holder that died; a live one renews it every third of
+        # it, however long the fetch takes (each attempt may wait out its time-out).
+        renewing = asyncio.create_task(self._renew(owner))
         try:
             yield
         finally:
+            renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewing
             await self._compare_and_delete(keys=[self.lock_key], args=[owner])
+
+    async def _renew(self, owner: str) -> None:
+        while True:
+            await asyncio.sleep(self._lock_ttl_ms / 3000)
+            try:
+                held = await self._compare_and_pexpire(keys=[self.lock_key], args=[owner, self._lock_ttl_ms])
+            except (RedisError, OSError):
+                continue  # the lock lapses by itself if Redis stays away; the fetch goes on
+            if not held:
+                return  # lost it (Redis restarted, or paused past the TTL): nothing left to renew
 
 
 class MemoryTokenStore:
