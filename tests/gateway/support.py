@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
 import subprocess
 import time
@@ -115,7 +116,18 @@ class RedisServer:
         finally:
             await client.aclose()
 
+    def freeze(self) -> None:
+        """SIGSTOP: the port still accepts connections (the kernel does), nothing is ever answered."""
+        assert self._process is not None
+        self._process.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self._process is not None
+        self._process.send_signal(signal.SIGCONT)
+
     async def kill(self) -> None:
+        if self._process is not None and self._process.returncode is None:
+            self._process.send_signal(signal.SIGCONT)  # a frozen one too
         process, self._process = self._process, None
         if process is not None and process.returncode is None:
             process.kill()

@@ -84,6 +84,39 @@ async def test_redis_dies_then_comes_back(make_gateway: GatewayFactory, private_
     assert status == 200 and health["redis"] == "ok", health
 
 
+async def test_redis_hangs_then_wakes_up(make_gateway: GatewayFactory, private_redis: RedisServer) -> None:
+    """A Redis that accepts connections and never answers (stopped, swapping, a black-holed
+    network) is worse than a dead one: every call waits for its time-out (1 s). The gateway still
+    answers each message well inside WeChat's 5 seconds, and recovers when Redis does."""
+    gateway = await make_gateway(redis_url=private_redis.url)
+    user, busy = "o-outage-h1", gateway.expected("system.busy")
+    ask = gateway.expected("profile.ask_street", streets=numbered(gateway))
+    assert (await gateway.say(user, "帮助")).text.startswith(gateway.expected("help.main"))
+
+    private_redis.freeze()
+    slowest = 0.0
+    for said, key in [("帮助", "help.main"), ("夜校怎么报名", "faq.night_school.signup")] * 3:
+        started = time.monotonic()
+        answer = await gateway.say(user, said)
+        slowest = max(slowest, time.monotonic() - started)
+        assert answer.status == 200 and answer.text.startswith(gateway.expected(key)), (said, answer.text)
+    assert slowest < 2.5, f"a hung Redis cost a message {slowest:.1f} s"
+    needs_state = await gateway.say(user, "设置街道")
+    assert needs_state.status == 200 and needs_state.text == busy
+    status, health = await healthz(gateway)
+    assert status == 503 and health["redis"].startswith("down"), health
+
+    private_redis.thaw()
+
+    async def stateful_again() -> bool:
+        answer = await gateway.say(user, "设置街道")
+        assert answer.status == 200
+        return answer.text == ask
+
+    assert await poll(stateful_again, within=RECOVERY, interval=0.2), "no recovery after Redis woke up"
+    await gateway.dialog(user, [("4", "profile.street_saved", {"street": "坂田"})])
+
+
 async def test_database_unreachable_then_back(pg_proxy: TcpProxy, make_gateway: GatewayFactory) -> None:
     database_url = make_url(PG_URL).set(host="127.0.0.1", port=pg_proxy.port).render_as_string(hide_password=False)
     gateway = await make_gateway(database_url=database_url)
