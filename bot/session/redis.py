@@ -89,7 +89,10 @@ class RedisStore:
         lock_wait: float = 4.0,
         breaker: Breaker | None = None,
         clock: Clock = time.time,
+        pipelined: bool | None = None,
     ) -> None:
+        """``pipelined``: the scripts on the store's own connection (True), on redis-py's pipeline
+        (False), or the former wherever it applies (None: not over TLS)."""
         self.redis = redis
         self.prefix = prefix
         self.session_ttl = session_ttl
@@ -109,7 +112,9 @@ class RedisStore:
         self._finish = redis.register_script(_fill(_FINISH, constants))
         # The scripts run on one pipelined connection of their own (bot.session.resp); TLS and
         # custom connection classes keep redis-py's auto-pipeline (bot.session.batch).
-        self._batch: RespPipe | ScriptBatcher = RespPipe(redis) if RespPipe.supports(redis) else ScriptBatcher(redis)
+        if pipelined is None:
+            pipelined = RespPipe.supports(redis)
+        self._batch: RespPipe | ScriptBatcher = RespPipe(redis) if pipelined else ScriptBatcher(redis)
 
     def _keys(self, dedupe: str | None, key: SessionKey) -> list[str]:
         prefix, name = self.prefix, f"{key.channel}:{key.bot}:{key.user}"

@@ -71,17 +71,24 @@ class Backend:
 MakeBackend = Callable[..., Backend]
 
 
-@pytest.fixture(params=["redis", "memory"])
+@pytest.fixture(params=["redis", "redis-py pipeline", "memory"])
 async def make_backend(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[MakeBackend]:
-    """``make_backend(lock_wait=..., clock=...)``: a fresh store of the parametrised kind."""
-    client = aioredis.Redis.from_url(REDIS_URL) if request.param == "redis" else None
+    """``make_backend(lock_wait=..., clock=...)``: a fresh store of the parametrised kind.
+
+    "redis" runs the scripts on the store's own pipelined connection; "redis-py pipeline" on
+    redis-py's, as over TLS (rediss://) where the former does not apply.
+    """
+    client = aioredis.Redis.from_url(REDIS_URL) if request.param != "memory" else None
     stores: list[Store] = []
 
     def make(lock_wait: float = LOCK_WAIT, clock: FixedClock | None = None, **options: Any) -> Backend:
         clock = clock or FixedClock(time.time())
         store: Store
         if client is not None:
-            store = RedisStore(client, prefix=redis_prefix, lock_wait=lock_wait, clock=clock, **options)
+            pipelined = request.param == "redis"
+            store = RedisStore(
+                client, prefix=redis_prefix, lock_wait=lock_wait, clock=clock, pipelined=pipelined, **options
+            )
             stores.append(store)
             return Backend("redis", store, clock, client, redis_prefix)
         store = MemoryStore(lock_wait=lock_wait, clock=clock, **options)
