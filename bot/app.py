@@ -91,7 +91,7 @@ def create_app(
         store = make_store(settings, redis, clock)
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         api = make_api(http, settings, redis, clock)
-        users = Users(db)
+        users = Users(db, resolution=settings.last_seen_resolution)
         services = Services(
             settings=settings,
             content=content,

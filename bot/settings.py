@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     session_ttl: int = Field(default=7 * 24 * 3600, gt=0)
     flow_timeout: int = Field(default=600, gt=0)
     dedupe_ttl: int = Field(default=300, gt=0)
+    last_seen_resolution: float = Field(default=60, ge=0)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
