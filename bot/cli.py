@@ -109,9 +109,12 @@ def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:
         proc.start()
 
     def stop(signum: int, frame: object) -> None:
+        # SIGTERM: a serving worker shuts down gracefully (run_app handles it), one still starting
+        # up simply ends (-SIGTERM, expected below). SIGINT would end the latter in a
+        # KeyboardInterrupt traceback and exit code 1.
         for proc in procs:
             if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGINT)
+                os.kill(proc.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
@@ -143,3 +144,19 @@ async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_
                 assert served == 2, text
     assert code == 0, err
     assert "我是龙团，可以帮你" in out
+
+
+async def test_workers_stopped_while_starting_exit_cleanly(tmp_path: Path, redis_prefix: str) -> None:
+    """A stop that lands while the workers are still importing and connecting (a deploy rolled
+    back at once) ends them quietly: exit 0, no traceback."""
+    env = _env(tmp_path, LONGTUAN_DATABASE_URL=PG_URL, LONGTUAN_REDIS_URL=REDIS_URL, LONGTUAN_REDIS_PREFIX=redis_prefix)
+    for wait in (0.3, 1.0):
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "serve", "--workers", "2", "--port", "0", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )  # fmt: skip
+        await asyncio.sleep(wait)
+        server.terminate()
+        _, err = await asyncio.wait_for(server.communicate(), 20)
+        # Ended by the signal itself if it came before the parent set up its handler, else 0.
+        assert server.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, (wait, err.decode())
