@@ -1,7 +1,7 @@
 """The gateway benchmark: the real server, real PostgreSQL and Redis, safe-mode signed text messages.
 
     python -m bench.gateway [--seconds 10] [--connections 64] [--users 5000] [--client raw|aiohttp]
-                            [--workers 1] [--runs 1] [--no-pin]
+                            [--workers 1] [--runs 3] [--no-pin]
                             [--profile [auto|py-spy|cprofile]] [--py-spy PATH] [--top 25]
 
 What it does, in order:
@@ -30,10 +30,11 @@ What it does, in order:
    the full path (without state because Redis was unreachable, late, or by the error path) counts
    as an error: the figures are those of the full path or of nothing.
 
-``--runs N`` repeats the whole run N times (a fresh server each) and ends with a table of the runs
-and one JSON line of their medians, with each figure's range: on a shared 2-core VM one run can
-be 40 % off the next with the same code. With one server process, the server and the load
-generator are pinned to a CPU each (``--no-pin`` leaves them to the kernel).
+``--runs N`` (default 3, or 1 with ``--profile``) repeats the whole run N times (a fresh server
+each) and ends with a table of the runs and one JSON line of their medians, with each figure's
+range: on a shared 2-core VM one run can be 40 % off the next with the same code. With one
+server process, the server and the load generator are pinned to a CPU each (``--no-pin`` leaves
+them to the kernel).
 
 ``--profile`` samples the server during the measured window (py-spy if it is on PATH or given with
 ``--py-spy``, otherwise cProfile switched on and off by signals through ``bench.profiled_server``)

@@ -40,7 +40,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="do not pin the server (one process) and the load generator to a CPU each",
     )
     p.add_argument(
-        "--runs", type=int, default=1, help="whole runs in a row, each with a fresh server; the last line holds medians"
+        "--runs",
+        type=int,
+        default=None,
+        help="whole runs in a row, each with a fresh server; with more than one the last line holds the medians "
+        "(default 3, 1 with --profile: one run on a shared VM can be 40 %% off the next)",
     )
     p.add_argument(
         "--profile",
@@ -52,6 +56,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--py-spy", dest="py_spy", help="path of the py-spy binary (default: PATH, the venv)")
     p.add_argument("--top", type=int, default=25, help="functions shown in the profile (default 25)")
     args = p.parse_args(argv)
+    if args.runs is None:
+        args.runs = 1 if args.profile else 3
     if args.seconds <= 0 or args.warmup < 0 or args.connections < 1 or args.users < 1 or args.runs < 1:
         p.error("--seconds must be > 0, --warmup >= 0, --connections, --users and --runs >= 1")
     return args
