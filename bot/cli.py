@@ -105,23 +105,39 @@ def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:
         )
         for i in range(workers)
     ]
-    for proc in procs:
-        proc.start()
+    started: list[multiprocessing.process.BaseProcess] = []  # the ones whose start was begun
+    stopping = False
 
     def stop(signum: int, frame: object) -> None:
         # SIGTERM: a serving worker shuts down gracefully (run_app handles it), one still starting
         # up simply ends (-SIGTERM, expected below). SIGINT would end the latter in a
         # KeyboardInterrupt traceback and exit code 1.
-        for proc in procs:
+        nonlocal stopping
+        stopping = True
+        for proc in started:
             if proc.is_alive() and proc.pid is not None:
                 os.kill(proc.pid, signal.SIGTERM)
 
+    # Set before the first worker starts: a stop arriving while they start stops those started and
+    # starts no more (the parent dying mid-start would leave a worker reading its arguments from a
+    # closed pipe: a traceback).
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    for proc in procs:
-        proc.join()
+    for worker in procs:
+        if stopping:
+            break
+        started.append(worker)
+        try:
+            worker.start()
+        except OSError:
+            if not stopping:
+                raise
+            # Stopped while handing the worker its arguments: it ended, the pipe broke.
+    for proc in started:
+        if proc.pid is not None:
+            proc.join()
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    failed = [p.name for p in procs if p.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM)]
+    failed = [p.name for p in started if p.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM)]
     if failed:
         raise SystemExit(f"longtuan: worker(s) {', '.join(failed)} exited abnormally")
 
