@@ -41,14 +41,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 _DEFAULT_TIMEOUT = 5.0
 
 
+#: One RESP bulk string: ``_BULK % (len(data), data)``.
+_BULK = b"$%d\r\n%b\r\n"
+
+
 def pack(*parts: bytes) -> bytes:
     """One command in RESP: an array of bulk strings."""
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        out.append(b"$%d\r\n" % len(part))
-        out.append(part)
-        out.append(b"\r\n")
-    return b"".join(out)
+    return b"".join([b"*%d\r\n" % len(parts), *[_BULK % (len(part), part) for part in parts]])
 
 
 def _evalsha_head(sha: str, keys: int, args: int) -> bytes:
@@ -192,7 +191,6 @@ class RespPipe:
 
     def __init__(self, redis: aioredis.Redis) -> None:
         options = redis.connection_pool.connection_kwargs
-        self.redis = redis
         self._path: str | None = options.get("path")
         self._host: str = options.get("host", "localhost")
         self._port: int = int(options.get("port", 6379))
@@ -227,7 +225,7 @@ class RespPipe:
         out = [head]
         for part in (*keys, *args):
             data = part.encode()
-            out.append(b"$%d\r\n%b\r\n" % (len(data), data))
+            out.append(_BULK % (len(data), data))
         self._unsent.append(_Call(script, b"".join(out), future))
         self._schedule(loop)
         return future

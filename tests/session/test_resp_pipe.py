@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from bot.session.resp import RespPipe, pack
 from tests.conftest import REDIS_URL
-from tests.gateway.support import RedisServer
+from tests.gateway.support import RedisServer, free_port
 
 ECHO = "return {KEYS[1], ARGV[1], tonumber(ARGV[2]) or false, redis.call('GET', KEYS[1])}"
 BUSY_2S = "local t = redis.call('TIME') while redis.call('TIME')[1] - t[1] < 2 do end return 1"
@@ -89,8 +89,6 @@ async def test_after_close_calls_fail_at_once(pipe: RespPipe, fail_on_x: AsyncSc
 
 
 async def test_nothing_listening_is_a_connection_error() -> None:
-    from tests.gateway.support import free_port
-
     redis = aioredis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=0.5)
     pipe = RespPipe(redis)
     try:
