@@ -12,25 +12,19 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-import aiohttp
-import redis.asyncio as aioredis
 from aiohttp import web
 
-from bot.channels.wechat import make_api
 from bot.channels.wechat.webhook import WeChatWebhook
 from bot.content import Content, load_content
 from bot.context import Services
 from bot.db import Database
 from bot.db.migrate import upgrade_async
-from bot.db.users import Users
 from bot.errors import Unavailable
 from bot.gateway.pipeline import Pipeline
 from bot.metrics import Metrics
-from bot.notifier import ChannelNotifier, Notifier, WeChatNotifier
+from bot.outbound import Notifier
 from bot.router import Router
-from bot.session.base import Store
-from bot.session.memory import MemoryStore
-from bot.session.redis import RedisStore
+from bot.services import load_analyzer, open_services
 from bot.settings import Settings
 from bot.text import Analyzer
 
@@ -39,29 +33,6 @@ log = logging.getLogger("longtuan.app")
 SERVICES = web.AppKey("services", Services)
 PIPELINE = web.AppKey("pipeline", Pipeline)
 DATABASE = web.AppKey("database", Database)
-
-
-def make_redis(url: str) -> aioredis.Redis:
-    # Short timeouts: a Redis that does not answer must cost a message well under a second.
-    return aioredis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=0)
-
-
-def make_store(settings: Settings, redis: aioredis.Redis | None, clock: Callable[[], float] = time.time) -> Store:
-    if redis is None:
-        return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl, clock=clock)
-    return RedisStore(
-        redis,
-        prefix=settings.redis_prefix,
-        session_ttl=settings.session_ttl,
-        dedupe_ttl=settings.dedupe_ttl,
-        clock=clock,
-    )
-
-
-def load_analyzer(content: Content) -> Analyzer:
-    analyzer = Analyzer(content.synonyms, content.dict_path)
-    analyzer.warm_up()
-    return analyzer
 
 
 def create_app(
@@ -83,44 +54,34 @@ def create_app(
     metrics = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        db = Database.from_url(settings.database_url)
         if not settings.uses_postgres:
             # The embedded first run must work with no set-up step: create the SQLite schema.
             await upgrade_async(settings.database_url)
-        redis = make_redis(settings.redis_url) if settings.redis_url else None
-        store = make_store(settings, redis, clock)
-        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        api = make_api(http, settings, redis, clock)
-        users = Users(db, resolution=settings.last_seen_resolution)
-        services = Services(
-            settings=settings,
-            content=content,
-            analyzer=analyzer,
-            store=store,
-            users=users,
-            metrics=metrics,
-            notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api)}),
-            clock=clock,
-        )
-        pipeline = Pipeline(services, router or build_router(content, analyzer))
-        app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, db
-        webhook = WeChatWebhook(settings, pipeline, store, metrics, clock)
-        app.router.add_get("/wechat", webhook.verify)
-        app.router.add_post("/wechat", webhook.receive)
-        flusher = asyncio.create_task(users.run_flusher())
-        log.info(
-            "started", extra={"database": db.dialect, "store": type(store).__name__, "safe_mode": settings.safe_mode}
-        )
-        yield
-        await pipeline.drain()
-        flusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await flusher
-        with contextlib.suppress(Unavailable):
-            await users.flush()
-        await http.close()
-        await store.close()
-        await db.close()
+        async with open_services(
+            settings, content=content, analyzer=analyzer, notifier=notifier, metrics=metrics, clock=clock
+        ) as services:
+            pipeline = Pipeline(services, router or build_router(content, analyzer))
+            app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, services.db
+            webhook = WeChatWebhook(settings, pipeline, services.store, metrics, clock)
+            app.router.add_get("/wechat", webhook.verify)
+            app.router.add_post("/wechat", webhook.receive)
+            users = services.users
+            flusher = asyncio.create_task(users.run_flusher())
+            log.info(
+                "started",
+                extra={
+                    "database": services.db.dialect,
+                    "store": type(services.store).__name__,
+                    "safe_mode": settings.safe_mode,
+                },
+            )
+            yield
+            await pipeline.drain()
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            with contextlib.suppress(Unavailable):
+                await users.flush()
 
     app.cleanup_ctx.append(resources)
     app.router.add_get("/healthz", healthz)

@@ -15,15 +15,16 @@ from aiohttp import web
 
 from bot.channels.wechat.render import reply_to_text
 from bot.channels.wechat.simulator import WeChatSimulator, event_xml, text_xml
-from bot.model import Reply
+from bot.outbound import SENT, Notice, SendResult
 from bot.settings import Settings
 
 HELP = "输入消息回车发送。/follow 关注  /scan 场景  /click 菜单键  /location  /quit 退出"
 
 
 class _PrintingNotifier:
-    async def send(self, channel: str, user_id: str, reply: Reply) -> None:
-        print(f"\n龙团（稍后）> {reply_to_text(reply)}\n", flush=True)
+    async def send(self, notice: Notice) -> SendResult:
+        print(f"\n龙团（稍后 · {notice.purpose}）> {reply_to_text(notice.reply)}\n", flush=True)
+        return SENT
 
 
 def _xml_for(line: str, user: str) -> str:

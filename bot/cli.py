@@ -202,6 +202,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     chat.add_argument("--say", action="append", help="send this line instead of reading the terminal (repeatable)")
     chat.set_defaults(func=cmd_chat)
 
+    from bot.commands import Commands, register_all
+
+    groups = {}
+    for name, title in (
+        ("import", "import a file (all or nothing)"),
+        ("export", "export data"),
+        ("report", "print a report"),
+    ):
+        group = sub.add_parser(name, help=title)
+        groups[name] = group.add_subparsers(dest="kind", required=True)
+    register_all(Commands(sub, groups["import"], groups["export"], groups["report"]))
+
     args = parser.parse_args(argv)
     args.func(args)
 

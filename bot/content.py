@@ -96,6 +96,15 @@ def load_content(directory: str | Path | None = None) -> Content:
     root = Path(directory) if directory else DEFAULT_DIR
     texts: dict[str, str] = {}
     _flatten("", _load(root / "texts.toml"), texts, "texts.toml")
+    # Each programme keeps its texts in a file of its own (content/texts/courses.toml ...);
+    # a key defined twice is an error, not a silent override.
+    for path in sorted((root / "texts").glob("*.toml")):
+        more: dict[str, str] = {}
+        _flatten("", _load(path), more, f"texts/{path.name}")
+        clash = sorted(set(more) & set(texts))
+        if clash:
+            raise ConfigError(f"content: texts/{path.name} defines {', '.join(clash[:5])} again")
+        texts.update(more)
     placeholders = {key: placeholders_of(t) for key, t in texts.items()}
 
     faq: list[FaqEntry] = []

@@ -113,6 +113,14 @@ class Metrics:
         self.late_sends = Counter(
             "longtuan_late_sends", "Customer-service sends of late replies", ["result"], registry=r
         )
+        self.lock_timeouts = Counter(
+            "longtuan_lock_timeouts",
+            "Messages answered busy because the same user's previous message held the lock",
+            registry=r,
+        )
+        self.locks_lost = Counter(
+            "longtuan_locks_lost", "Conversation locks that lapsed before the message finished", registry=r
+        )
         self.unknown = Counter(
             "longtuan_unknown_types", "Messages or events of a type the gateway does not know", ["type"], registry=r
         )

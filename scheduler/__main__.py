@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.errors import ConfigError
 from bot.logs import configure
+from bot.services import open_services
 from bot.settings import Settings, load_settings
 from scheduler.context import JobContext
 from scheduler.jobs import schedule
@@ -68,11 +69,11 @@ class RunningJobs:
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Open the job context, schedule the jobs and run them until ``stop`` is set; then close all."""
-    async with JobContext.open(settings) as ctx:
+    async with JobContext.open(settings) as ctx, open_services(settings, content=ctx.content) as services:
         scheduler = new_scheduler(settings)
         running = RunningJobs()
         scheduler.add_listener(running, RunningJobs.MASK)
-        ids = schedule(scheduler, ctx, settings)
+        ids = schedule(scheduler, ctx, settings, services)
         scheduler.start()
         log.info("scheduler started", extra={"jobs": ids, "timezone": settings.timezone})
         await stop.wait()

@@ -7,6 +7,7 @@ next run, or the web process on demand, covers for a missed one.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -20,12 +21,21 @@ from apscheduler.triggers.interval import IntervalTrigger
 from redis.exceptions import RedisError
 
 from bot.channels.wechat.api import WeChatAPIError
+from bot.context import Services
+from bot.errors import Unavailable
 from bot.settings import Settings
 from scheduler.context import JobContext
 
 log = logging.getLogger("longtuan.scheduler.jobs")
 
 Job = Callable[[JobContext], Awaitable[None]]
+#: A programme's job: takes the same ``Services`` the web app has (a fixed clock in tests).
+ServiceJob = Callable[[Services], Awaitable[object]]
+AddJob = Callable[[str, ServiceJob, Any], None]
+
+#: Modules with ``schedule(add: AddJob, tz: ZoneInfo) -> None``: each times its programme's jobs
+#: (stable ids such as ``courses.reminders``). A job is safe to run twice.
+PROGRAMMES: tuple[str, ...] = ()
 
 #: Stable job ids: ``replace_existing=True`` matches on them, and logs name jobs by them.
 REFRESH_TOKEN = "wechat.refresh_token"
@@ -83,7 +93,9 @@ async def push_menu(ctx: JobContext) -> None:
     log.info("wechat menu pushed", extra={"buttons": len(menu.get("button", []))})
 
 
-def schedule(scheduler: BaseScheduler, ctx: JobContext, settings: Settings) -> list[str]:
+def schedule(
+    scheduler: BaseScheduler, ctx: JobContext, settings: Settings, services: Services | None = None
+) -> list[str]:
     """Register every job under its stable id and return the ids: the one place jobs are timed."""
     tz = ZoneInfo(settings.timezone)
     now = datetime.now(tz)
@@ -109,7 +121,41 @@ def schedule(scheduler: BaseScheduler, ctx: JobContext, settings: Settings) -> l
         log.info("wechat token refresh not scheduled: LONGTUAN_REDIS_URL is unset, nothing to share")
     if settings.wechat_push_menu:
         add(PUSH_MENU, push_menu, DateTrigger(run_date=now, timezone=tz))
+    if services is not None:
+
+        def add_service_job(job_id: str, job: ServiceJob, trigger: Any) -> None:
+            scheduler.add_job(
+                _logged(job_id, job),
+                trigger,
+                args=[services],
+                id=job_id,
+                name=job_id,
+                replace_existing=True,
+                **JOB_DEFAULTS,
+            )
+            ids.append(job_id)
+
+        for name in PROGRAMMES:
+            importlib.import_module(name).schedule(add_service_job, tz)
     return ids
+
+
+def _logged(job_id: str, job: ServiceJob) -> ServiceJob:
+    """Run a programme job; an expected outage is a warning, anything else an error with its traceback."""
+
+    async def run(services: Services) -> object:
+        try:
+            result = await job(services)
+        except Unavailable as exc:
+            log.warning("job postponed: a backing service is down", extra={"job": job_id, "error": str(exc)})
+            return None
+        except Exception:
+            log.exception("job failed", extra={"job": job_id})
+            return None
+        log.info("job done", extra={"job": job_id, "result": str(result)[:200]})
+        return result
+
+    return run
 
 
 async def _seconds_left(ctx: JobContext) -> int | None:

@@ -6,8 +6,10 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime
 from functools import cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import redis.asyncio as aioredis
@@ -15,8 +17,12 @@ from sqlalchemy import text
 
 from bot.app import create_app
 from bot.content import Content, load_content
+from bot.context import Services
 from bot.db import Database
 from bot.db.migrate import upgrade
+from bot.db.tables import metadata
+from bot.notifier import RecordingNotifier
+from bot.services import open_services
 from bot.settings import Settings
 from bot.text import Analyzer
 from tests.fakes.wechat_api import FakeWeChatAPI
@@ -91,8 +97,9 @@ async def redis_prefix() -> AsyncIterator[str]:
 @pytest.fixture
 async def clean_db() -> AsyncIterator[None]:
     db = Database.from_url(PG_URL)
+    names = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     async with db.engine.begin() as conn:
-        await conn.execute(text("TRUNCATE users RESTART IDENTITY"))
+        await conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     await db.close()
     yield
 
@@ -146,3 +153,42 @@ async def make_gateway(redis_prefix: str, clean_db: None, fake_wechat: FakeWeCha
 @pytest.fixture
 async def gateway(make_gateway: GatewayFactory) -> Gateway:
     return await make_gateway()
+
+
+class FixedClock:
+    """A clock that only moves when told: jobs and flows are tested at chosen instants."""
+
+    def __init__(self, at: float | datetime) -> None:
+        self.t = at.timestamp() if isinstance(at, datetime) else float(at)
+
+    def __call__(self) -> float:
+        return self.t
+
+    def set(self, at: float | datetime) -> None:
+        self.t = at.timestamp() if isinstance(at, datetime) else float(at)
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """Tuesday 2026-12-01 10:00 in Shenzhen (Asia/Shanghai)."""
+    return FixedClock(datetime(2026, 12, 1, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
+
+
+@pytest.fixture
+async def services(
+    redis_prefix: str, clean_db: None, fake_wechat: FakeWeChatAPI, clock: FixedClock
+) -> AsyncIterator[Services]:
+    """The same Services the web app opens, on the test database, a fixed clock and a recording notifier.
+
+    Jobs are called with it directly: ``await send_reminders(services)``; ``services.notifier.notices``
+    holds what went out.
+    """
+    content, analyzer = shared_content()
+    settings = make_settings(redis_prefix, fake_wechat.base_url)
+    async with open_services(
+        settings, content=content, analyzer=analyzer, notifier=RecordingNotifier(), clock=clock
+    ) as svc:
+        yield svc

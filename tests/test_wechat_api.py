@@ -19,6 +19,7 @@ from bot.channels.wechat.render import reply_to_text
 from bot.channels.wechat.token import MemoryTokenStore, RedisTokenStore, TokenStore
 from bot.model import Button, Reply
 from bot.notifier import ChannelNotifier, RecordingNotifier, WeChatNotifier
+from bot.outbound import Notice, Status
 from tests.fakes.wechat_api import FakeWeChatAPI
 
 APP_ID = "wx5f2e1c9a7b3d4e60"
@@ -375,11 +376,11 @@ async def test_wechat_notifier_sends_rendered_reply_with_buttons(make_api: MakeA
     notifier = WeChatNotifier(make_api())
     fake.interact(OPENID)
     reply = Reply(key="menu.pick", text="选一款茶：", buttons=[Button("龙井", payload="longjing")])
-    await notifier.send("wechat", OPENID, reply)
+    assert (await notifier.send(_notice("wechat", OPENID, reply))).ok
     content = fake.sent[0]["text"]["content"]
     assert content == reply_to_text(reply)
     assert '<a href="weixin://bizmsgmenu?msgmenucontent=longjing&msgmenuid=1">龙井</a>' in content
-    await notifier.send("wechat", OPENID, Reply.nothing())
+    assert (await notifier.send(_notice("wechat", OPENID, Reply.nothing()))).status is Status.DROPPED
     assert len(fake.sent) == 1
     assert fake.calls.count((SEND, "ok")) == 1
 
@@ -388,10 +389,23 @@ async def test_channel_notifier_routes_by_channel(make_api: MakeAPI, fake: FakeW
     terminal = RecordingNotifier()
     notifier = ChannelNotifier({"wechat": WeChatNotifier(make_api()), "terminal": terminal})
     fake.interact(OPENID)
-    await notifier.send("terminal", "me", Reply(key="hi", text="你好"))
-    await notifier.send("terminal", "me", Reply.nothing())
-    await notifier.send("wechat", OPENID, Reply(key="hi", text="你好"))
+    await notifier.send(_notice("terminal", "me", Reply(key="hi", text="你好")))
+    await notifier.send(_notice("terminal", "me", Reply.nothing()))
+    await notifier.send(_notice("wechat", OPENID, Reply(key="hi", text="你好")))
     assert terminal.sent == [("terminal", "me", "你好")]
     assert [m["text"]["content"] for m in fake.sent] == ["你好"]
     with pytest.raises(KeyError, match="telegram"):
-        await notifier.send("telegram", "42", Reply(key="hi", text="hi"))
+        await notifier.send(_notice("telegram", "42", Reply(key="hi", text="hi")))
+
+
+def _notice(channel: str, user: str, reply: Reply) -> Notice:
+    return Notice(channel, user, "test", reply, key=f"test:{user}")
+
+
+async def test_wechat_notifier_maps_refusals_to_results(make_api: MakeAPI, fake: FakeWeChatAPI) -> None:
+    notifier = WeChatNotifier(make_api())
+    # The user wrote 49 hours ago: the 48-hour window is closed, WeChat answers 45015.
+    fake.interact(OPENID, at=fake.clock() - 49 * 3600)
+    result = await notifier.send(_notice("wechat", OPENID, Reply(key="hi", text="你好")))
+    assert result.status is Status.DROPPED and result.reason == "outside_window"
+    assert fake.sent == []

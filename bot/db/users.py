@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select, text, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.db.models import User
@@ -217,3 +218,20 @@ class Users:
                 log.warning("user flush postponed", extra={"pending": self.pending})
             except Exception:
                 log.exception("user flush failed")
+
+
+_ENSURE = text("""
+INSERT INTO users (channel, openid, subscribed, first_scene, first_seen, last_seen, street)
+VALUES (:channel, :openid, TRUE, '', :now, :now, '')
+ON CONFLICT (channel, openid) DO UPDATE SET last_seen = GREATEST(users.last_seen, excluded.last_seen)
+RETURNING id
+""")
+
+
+async def ensure_user(session: AsyncSession, channel: str, openid: str, now: float) -> int:
+    """The ``users.id`` of this person, creating the row if the write-behind has not written it yet.
+
+    Programme tables reference ``users.id``; a handler calls this inside its own transaction.
+    """
+    at = datetime.fromtimestamp(now, UTC)
+    return int((await session.execute(_ENSURE, {"channel": channel, "openid": openid, "now": at})).scalar_one())

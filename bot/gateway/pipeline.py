@@ -18,8 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.context import Context, Services
-from bot.errors import Unavailable
+from bot.errors import LockTimeout, Unavailable
 from bot.model import Inbound, Kind, Reply
+from bot.outbound import Notice
 from bot.router import Router
 from bot.session.base import PENDING, Session, SessionKey
 
@@ -128,12 +129,20 @@ class Pipeline:
                 # The first delivery failed and dropped its claim: this retry handles it afresh.
             session = begin.session or Session()
             stateful = True
+        except LockTimeout:
+            # The user's previous message still runs: never run this one beside it (two messages of
+            # one user must not interleave). The platform's retry will find the lock free.
+            svc.metrics.lock_timeouts.inc()
+            reply = svc.content.reply("system.busy")
+            outcome = Outcome(render(reply), "busy", "busy")
+            await _answer(answer, outcome)
+            return outcome
         except Unavailable as exc:
             log.warning("store unavailable, answering without state", extra={"error": str(exc)})
             session, stateful = Session(persistent=False), False
 
         clock = _Deadline(answer, deadline)
-        route, reply = await self._run(msg, session, request_id)
+        route, reply, notices = await self._run(msg, session, request_id)
         in_time = clock.cancel()
         body = "" if not in_time or reply.is_empty else render(reply)
         if in_time:
@@ -150,9 +159,11 @@ class Pipeline:
                 log.warning("session not saved: store unavailable")
         if not in_time:
             if not reply.is_empty:
-                await self._send_late(msg, reply)
+                await self._send_late(msg, reply, dedupe)
             if clock.task is not None:
                 await clock.task  # the empty answer is out before the request ends
+        for notice in notices:
+            await self._send(notice)
         return outcome
 
     def _track(self, msg: Inbound) -> None:
@@ -178,10 +189,13 @@ class Pipeline:
             record = await store.result(dedupe)
         return record
 
-    async def _run(self, msg: Inbound, session: Session, request_id: str) -> tuple[str, Reply]:
-        """Route and run the handler; a failing handler is answered with the "busy" text."""
+    async def _run(self, msg: Inbound, session: Session, request_id: str) -> tuple[str, Reply, list[Notice]]:
+        """Route and run the handler; a failing handler is answered with the "busy" text.
+
+        Returns the notices the handler queued: only a handler that returned sends them.
+        """
         svc = self.services
-        ctx = Context(services=svc, session=session, request_id=request_id)
+        ctx = Context.for_message(svc, session, msg, request_id)
         started = time.perf_counter()
         route = "none"
         try:
@@ -194,20 +208,39 @@ class Pipeline:
         except Unavailable as exc:
             log.warning("handler could not reach a backend", extra={"route": route, "error": str(exc)})
             reply, route = svc.content.reply("system.busy"), "busy"
+            ctx.notices.clear()
         except Exception:
             log.exception("handler failed", extra={"route": route})
             reply, route = svc.content.reply("system.busy"), "error"
+            ctx.notices.clear()
         svc.metrics.child(svc.metrics.handler_seconds, route).observe(time.perf_counter() - started)
-        return route, reply
+        return route, reply, ctx.notices
 
-    async def _send_late(self, msg: Inbound, reply: Reply) -> None:
+    async def _send_late(self, msg: Inbound, reply: Reply, dedupe: str) -> None:
         svc = self.services
+        notice = Notice(msg.channel, msg.user_id, "late_reply", reply, key=f"late_reply:{dedupe}")
         try:
-            await svc.notifier.send(msg.channel, msg.user_id, reply)
-            svc.metrics.late_sends.labels("sent").inc()
+            result = await svc.notifier.send(notice)
         except Exception:
             svc.metrics.late_sends.labels("failed").inc()
             log.exception("late reply could not be sent")
+            return
+        svc.metrics.late_sends.labels("sent" if result.ok else "failed").inc()
+        if not result.ok:
+            log.warning("late reply not sent", extra={"status": result.status.value, "reason": result.reason})
+
+    async def _send(self, notice: Notice) -> None:
+        """A notice a handler queued (a waitlist promotion of someone else, say)."""
+        try:
+            result = await self.services.notify(notice)
+        except Exception:
+            log.exception("notice could not be sent", extra={"purpose": notice.purpose})
+            return
+        if not result.ok:
+            log.info(
+                "notice not sent",
+                extra={"purpose": notice.purpose, "status": result.status.value, "reason": result.reason},
+            )
 
     async def drain(self, grace: float = 10.0) -> None:
         """Wait up to ``grace`` seconds for deliveries still running (late replies) before shutting down."""

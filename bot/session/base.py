@@ -89,6 +89,13 @@ class Session:
         self.expires_at = (now or time.time()) + timeout if timeout else None
         self.changed = True
 
+    def update(self, data: dict[str, Any]) -> None:
+        """Merge ``data`` into the flow's data (kept until the state ends)."""
+        if not self.persistent:
+            raise Unavailable("session store is unavailable")
+        self.data.update(data)
+        self.changed = True
+
     def clear(self) -> None:
         if self.state is not None or self.data:
             self.state, self.data, self.expires_at, self.changed = None, {}, None, True

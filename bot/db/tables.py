@@ -1,0 +1,13 @@
+"""Every table of the service, imported in one place: Alembic's metadata and the tests' truncation read it.
+
+Each programme declares its tables on ``bot.db.models.Base`` in a module of its own and adds
+one import line here.
+"""
+
+from __future__ import annotations
+
+from bot.db import models
+
+metadata = models.Base.metadata
+
+__all__ = ["metadata"]

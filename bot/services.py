@@ -1,0 +1,89 @@
+"""One container of services: the web app, the scheduler, workers and the console open the same one.
+
+``open_services`` builds ``Services`` in dependency order (database, store, outbound HTTP,
+notifier) and closes them in reverse on exit. Nothing connects here: the pools connect on first
+use, so a process starts while a backing service is down and recovers when it is back.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import aiohttp
+import redis.asyncio as aioredis
+
+from bot.channels.wechat import make_api
+from bot.content import Content, load_content
+from bot.context import Services
+from bot.db import Database
+from bot.db.users import Users
+from bot.metrics import Metrics
+from bot.notifier import ChannelNotifier, WeChatNotifier
+from bot.outbound import Notifier
+from bot.session.base import Store
+from bot.session.memory import MemoryStore
+from bot.session.redis import RedisStore
+from bot.settings import Settings
+from bot.text import Analyzer
+
+
+def make_redis(url: str) -> aioredis.Redis:
+    # Short timeouts: a Redis that does not answer must cost a message well under a second.
+    return aioredis.Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=1.0, health_check_interval=0)
+
+
+def make_store(settings: Settings, redis: aioredis.Redis | None, clock: Callable[[], float] = time.time) -> Store:
+    if redis is None:
+        return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl, clock=clock)
+    return RedisStore(
+        redis,
+        prefix=settings.redis_prefix,
+        session_ttl=settings.session_ttl,
+        dedupe_ttl=settings.dedupe_ttl,
+        clock=clock,
+    )
+
+
+def load_analyzer(content: Content) -> Analyzer:
+    analyzer = Analyzer(content.synonyms, content.dict_path)
+    analyzer.warm_up()
+    return analyzer
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    content: Content | None = None,
+    analyzer: Analyzer | None = None,
+    notifier: Notifier | None = None,
+    metrics: Metrics | None = None,
+    clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Services]:
+    """Open every service this process needs; ``notifier`` replaces the WeChat sender (tests, chat)."""
+    content = content or load_content(settings.content_dir or None)
+    analyzer = analyzer or load_analyzer(content)
+    async with AsyncExitStack() as stack:
+        db = Database.from_url(settings.database_url)
+        stack.push_async_callback(db.close)
+        redis = make_redis(settings.redis_url) if settings.redis_url else None
+        store = make_store(settings, redis, clock)
+        stack.push_async_callback(store.close)
+        http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        stack.push_async_callback(http.close)
+        api = make_api(http, settings, redis, clock)
+        services = Services(
+            settings=settings,
+            content=content,
+            analyzer=analyzer,
+            store=store,
+            db=db,
+            users=Users(db, resolution=settings.last_seen_resolution),
+            metrics=metrics or Metrics(),
+            notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api, clock)}),
+            clock=clock,
+            wechat=api,
+        )
+        yield services
