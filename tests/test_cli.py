@@ -60,7 +60,7 @@ async def test_demo_is_idempotent_on_postgres(tmp_path: Path, clean_db: None) ->
     db = Database.from_url(PG_URL)
     async with db.session() as s:
         count = (await s.execute(select(func.count()).select_from(User))).scalar_one()
-        streets = (await s.execute(select(User.street).where(User.openid == "demo-openid-001"))).scalar_one()
+        streets = (await s.execute(select(User.street).where(User.external_id == "demo-openid-001"))).scalar_one()
     await db.close()
     assert count == 8 and streets
 

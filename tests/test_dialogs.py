@@ -26,7 +26,7 @@ async def test_follow_then_ask_for_help(gateway: Gateway) -> None:
     )
     await gateway.flush_users()
     async with gateway.db.session() as s:
-        user = (await s.execute(select(User).where(User.openid == "o-young-1"))).scalar_one()
+        user = (await s.execute(select(User).where(User.external_id == "o-young-1"))).scalar_one()
     assert user.subscribed and user.channel == "wechat" and user.subscribed_at is not None
 
 
@@ -44,7 +44,7 @@ async def test_set_street_flow(gateway: Gateway) -> None:
         ],
     )
     async with gateway.db.session() as s:
-        user = (await s.execute(select(User).where(User.openid == "o-young-2"))).scalar_one()
+        user = (await s.execute(select(User).where(User.external_id == "o-young-2"))).scalar_one()
     assert user.street == "坂田"
 
 
@@ -59,7 +59,7 @@ async def test_a_flow_left_waiting_times_out_politely(make_gateway: GatewayFacto
     # Told the question lapsed, then "4" is read afresh (not as a street): the fallback.
     assert answer.text == gateway.expected("system.flow_timeout") + "\n\n" + gateway.expected("fallback.text")
     async with gateway.db.session() as s:
-        street = (await s.execute(select(User.street).where(User.openid == "o-young-3"))).scalar_one_or_none()
+        street = (await s.execute(select(User.street).where(User.external_id == "o-young-3"))).scalar_one_or_none()
     assert not street
     # And the flow can start again.
     await gateway.dialog("o-young-3", [("设置街道", "profile.ask_street", {"streets": numbered})])

@@ -16,7 +16,7 @@ T0 = 1_764_000_000.0
 
 async def _row(db: Database, openid: str) -> User:
     async with db.session() as s:
-        return (await s.execute(select(User).where(User.openid == openid))).scalar_one()
+        return (await s.execute(select(User).where(User.external_id == openid))).scalar_one()
 
 
 async def test_last_seen_is_written_at_most_once_a_resolution(clean_db: None) -> None:

@@ -27,7 +27,7 @@ async def load_users(db: Database, folder: Path) -> int:
     rows = [
         {
             "channel": p.get("channel", "wechat"),
-            "openid": p["openid"],
+            "external_id": p["openid"],
             "street": p.get("street", ""),
             "subscribed": bool(p.get("subscribed", True)),
             "first_scene": "",
@@ -42,7 +42,7 @@ async def load_users(db: Database, folder: Path) -> int:
     stmt = insert(User).values(rows)
     # Idempotent: a second run refreshes the demo profile fields and keeps every other column.
     stmt = stmt.on_conflict_do_update(
-        index_elements=["channel", "openid"],
+        index_elements=["channel", "external_id"],
         set_={"street": stmt.excluded.street, "subscribed": stmt.excluded.subscribed},
     )
     async with db.session() as s:

@@ -16,12 +16,13 @@ class User(Base):
     """One person on one channel. Profile fields are kept to what the programmes need."""
 
     __tablename__ = "users"
-    __table_args__ = (UniqueConstraint("channel", "openid", name="uq_users_channel_openid"),)
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external_id"),)
 
     # BigInteger on PostgreSQL, INTEGER (the rowid alias) on SQLite, so both autoincrement.
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
-    openid: Mapped[str] = mapped_column(String(64))
+    #: The person's id on the channel (a WeChat openid, a Telegram user id).
+    external_id: Mapped[str] = mapped_column(String(64))
     subscribed: Mapped[bool] = mapped_column(Boolean, default=True)
     #: The QR scene through which the user first followed ("" when none): campaign attribution.
     first_scene: Mapped[str] = mapped_column(String(64), default="")

@@ -31,12 +31,12 @@ from bot.errors import Unavailable
 log = logging.getLogger("longtuan.users")
 
 _PG_UPSERT = text("""
-INSERT INTO users (channel, openid, subscribed, first_scene, first_seen, last_seen, subscribed_at,
+INSERT INTO users (channel, external_id, subscribed, first_scene, first_seen, last_seen, subscribed_at,
                    unsubscribed_at, street)
 SELECT c, o, s IS NOT FALSE, sc, t, t, CASE WHEN s THEN t END, CASE WHEN NOT s THEN t END, ''
 FROM unnest(CAST(:channels AS text[]), CAST(:openids AS text[]), CAST(:subs AS boolean[]),
             CAST(:scenes AS text[]), CAST(:seen AS timestamptz[])) AS u(c, o, s, sc, t)
-ON CONFLICT (channel, openid) DO UPDATE SET
+ON CONFLICT (channel, external_id) DO UPDATE SET
   last_seen = GREATEST(users.last_seen, excluded.last_seen),
   subscribed = CASE WHEN excluded.subscribed_at IS NOT NULL THEN TRUE
                     WHEN excluded.unsubscribed_at IS NOT NULL THEN FALSE
@@ -155,7 +155,7 @@ class Users:
             rows = [
                 {
                     "channel": t.channel,
-                    "openid": t.openid,
+                    "external_id": t.openid,
                     "subscribed": t.subscribed is not False,
                     "first_scene": t.scene,
                     "first_seen": at,
@@ -171,7 +171,7 @@ class Users:
                 stmt = sqlite.insert(User).values(rows[start : start + 1000])
                 new = stmt.excluded
                 stmt = stmt.on_conflict_do_update(
-                    index_elements=["channel", "openid"],
+                    index_elements=["channel", "external_id"],
                     set_={
                         "last_seen": func.max(User.last_seen, new.last_seen),
                         "subscribed": case(
@@ -188,7 +188,7 @@ class Users:
     async def get(self, channel: str, openid: str) -> User | None:
         async with self.db.session() as s:
             return (
-                await s.execute(select(User).where(User.channel == channel, User.openid == openid))
+                await s.execute(select(User).where(User.channel == channel, User.external_id == openid))
             ).scalar_one_or_none()
 
     async def set_street(self, channel: str, openid: str, street: str, now: float) -> None:
@@ -196,7 +196,7 @@ class Users:
         self.touch(channel, openid, now)
         await self.flush_one(channel, openid)
         async with self.db.session() as s:
-            await s.execute(update(User).where(User.channel == channel, User.openid == openid).values(street=street))
+            await s.execute(update(User).where(User.channel == channel, User.external_id == openid).values(street=street))
 
     async def flush_one(self, channel: str, openid: str) -> None:
         item = self._pending.pop((channel, openid), None)
@@ -221,9 +221,9 @@ class Users:
 
 
 _ENSURE = text("""
-INSERT INTO users (channel, openid, subscribed, first_scene, first_seen, last_seen, street)
+INSERT INTO users (channel, external_id, subscribed, first_scene, first_seen, last_seen, street)
 VALUES (:channel, :openid, TRUE, '', :now, :now, '')
-ON CONFLICT (channel, openid) DO UPDATE SET last_seen = GREATEST(users.last_seen, excluded.last_seen)
+ON CONFLICT (channel, external_id) DO UPDATE SET last_seen = GREATEST(users.last_seen, excluded.last_seen)
 RETURNING id
 """)
 

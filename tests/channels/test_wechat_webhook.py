@@ -141,7 +141,7 @@ async def test_a_message_records_the_writer_as_seen(gateway: Gateway) -> None:
     await gateway.post(fixture("text"))
     await gateway.flush_users()
     user = await gateway.services.users.get("wechat", USER)
-    assert user is not None and user.channel == "wechat" and user.openid == USER
+    assert user is not None and user.channel == "wechat" and user.external_id == USER
 
 
 async def test_delivery_receipts_are_not_the_user_doing_anything(gateway: Gateway) -> None:

@@ -166,7 +166,7 @@ async def test_database_unreachable_then_back(pg_proxy: TcpProxy, make_gateway: 
     db = Database.from_url(PG_URL)
     try:
         async with db.session() as s:
-            rows = {u.openid: u for u in (await s.execute(select(User))).scalars()}
+            rows = {u.external_id: u for u in (await s.execute(select(User))).scalars()}
     finally:
         await db.close()
     assert rows[newcomer].subscribed and rows[newcomer].subscribed_at is not None, "the subscribe was lost"
