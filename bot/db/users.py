@@ -196,7 +196,9 @@ class Users:
         self.touch(channel, openid, now)
         await self.flush_one(channel, openid)
         async with self.db.session() as s:
-            await s.execute(update(User).where(User.channel == channel, User.external_id == openid).values(street=street))
+            await s.execute(
+                update(User).where(User.channel == channel, User.external_id == openid).values(street=street)
+            )
 
     async def flush_one(self, channel: str, openid: str) -> None:
         item = self._pending.pop((channel, openid), None)

@@ -65,7 +65,9 @@ async def test_one_users_concurrent_answers_to_a_flow_never_interleave(make_gate
     saved_texts = {gateway.expected("profile.street_saved", street=s): s for s in ("坂田", "南湾")}
     fallback = gateway.expected("fallback.text")
     async with gateway.db.session() as s:
-        streets_saved = dict((await s.execute(select(User.external_id, User.street).where(User.external_id.in_(users)))).all())
+        streets_saved = dict(
+            (await s.execute(select(User.external_id, User.street).where(User.external_id.in_(users)))).all()
+        )
     for user, (four, five) in zip(users, pairs, strict=True):
         texts = [four.text, five.text]
         saved = [saved_texts[t] for t in texts if t in saved_texts]
