@@ -18,7 +18,6 @@ from bot.channels.wechat.webhook import WeChatWebhook
 from bot.content import Content, load_content
 from bot.context import Services
 from bot.db import Database
-from bot.db.migrate import upgrade_async
 from bot.errors import Unavailable
 from bot.gateway.pipeline import Pipeline
 from bot.metrics import Metrics
@@ -54,9 +53,6 @@ def create_app(
     metrics = Metrics()
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
-        if not settings.uses_postgres:
-            # The embedded first run must work with no set-up step: create the SQLite schema.
-            await upgrade_async(settings.database_url)
         async with open_services(
             settings, content=content, analyzer=analyzer, notifier=notifier, metrics=metrics, clock=clock
         ) as services:

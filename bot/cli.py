@@ -5,11 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
-import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.errors import ConfigError
@@ -26,21 +24,29 @@ def _settings() -> Settings:
         raise SystemExit(2) from None
 
 
-def _install_uvloop() -> None:
-    with contextlib.suppress(ImportError):
-        import uvloop
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[Settings]:
+    """The settings with a database: as configured, or the embedded server started (and migrated) here."""
+    if not settings.embedded:
+        yield settings
+        return
+    from bot.db.migrate import upgrade
+    from bot.embedded import embedded_postgres
 
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    try:
+        with embedded_postgres(settings.data_dir) as url:
+            upgrade(url)  # the first run's own server: nobody else migrates it
+            yield settings.model_copy(update={"database_url": url})
+    except ConfigError as exc:
+        print(f"longtuan: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 async def _demo(settings: Settings) -> dict[str, int]:
     from bot.content import DEFAULT_DIR
     from bot.db import Database
     from bot.db.demo import load_demo
-    from bot.db.migrate import upgrade_async
 
-    if not settings.uses_postgres:
-        await upgrade_async(settings.database_url)
     db = Database.from_url(settings.database_url)
     try:
         return await load_demo(db, Path(settings.content_dir or DEFAULT_DIR) / "demo")
@@ -50,123 +56,45 @@ async def _demo(settings: Settings) -> dict[str, int]:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from bot.logs import configure
+    from bot.serve import port_taken, prepare_workers
+
+    if args.workers > 1:
+        prepare_workers()  # before anything imports prometheus_client
+    from bot.serve import serve_many, serve_one
 
     settings = _settings()
     configure(settings.log_level, settings.log_json)
-    if args.demo:
-        loaded = asyncio.run(_demo(settings))
-        log.info("demo data loaded", extra=loaded)
     host, port = args.host or settings.host, args.port if args.port is not None else settings.port
     workers = args.workers
-    if workers > 1 and not (settings.redis_url and settings.uses_postgres):
+    if workers > 1 and (not settings.redis_url or settings.embedded):
         # De-duplication, locks and sessions must be shared between the workers.
-        print("longtuan: --workers needs LONGTUAN_REDIS_URL and a PostgreSQL database", file=sys.stderr)
+        print("longtuan: --workers needs LONGTUAN_REDIS_URL and LONGTUAN_DATABASE_URL", file=sys.stderr)
         raise SystemExit(2)
-    print(f"龙团 listening on http://{host}:{port}/wechat  (health: /healthz, metrics: /metrics)", file=sys.stderr)
-    if workers <= 1:
-        _serve_one(settings, host, port, reuse_port=False)
-        return
-    _serve_many(settings, host, port, workers)
-
-
-def _serve_one(settings: Settings, host: str, port: int, *, reuse_port: bool) -> None:
-    from aiohttp import web
-
-    from bot.app import create_app
-    from bot.logs import configure
-
-    configure(settings.log_level, settings.log_json)  # again: a spawned worker starts afresh
-    _install_uvloop()
-    app = create_app(settings)
-    app.on_startup.append(_freeze_heap)
-    # handler_cancellation stays off (aiohttp's default, spelled out): a delivery runs in its request's
-    # task, and must finish (store its result for the retry, send a late reply) when WeChat hangs up.
-    web.run_app(
-        app, host=host, port=port, access_log=None, print=None, reuse_port=reuse_port, handler_cancellation=False
-    )
-
-
-def _serve_many(settings: Settings, host: str, port: int, workers: int) -> None:
-    """N processes on one port (SO_REUSEPORT: the kernel spreads connections); the parent only
-    watches them and passes SIGTERM/SIGINT on. One asyncio process uses one core."""
-    import multiprocessing
-    import shutil
-    import signal
-    import tempfile
-
-    # The workers count into one folder of metric files that every worker's /metrics sums up; it
-    # must be set before they import prometheus_client, and empty (old files would be counted).
-    metrics_dir = tempfile.mkdtemp(prefix="longtuan-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    ctx = multiprocessing.get_context("spawn")  # a fresh interpreter each: nothing shared by fork
-    procs = [
-        ctx.Process(
-            target=_serve_one, args=(settings, host, port), kwargs={"reuse_port": True}, name=f"longtuan-web-{i}"
-        )
-        for i in range(workers)
-    ]
-    started: list[multiprocessing.process.BaseProcess] = []  # the ones whose start was begun
-    stopping = False
-
-    def stop(signum: int, frame: object) -> None:
-        # SIGTERM: a serving worker shuts down gracefully (run_app handles it), one still starting
-        # up simply ends (-SIGTERM, expected below). SIGINT would end the latter in a
-        # KeyboardInterrupt traceback and exit code 1.
-        nonlocal stopping
-        stopping = True
-        for proc in started:
-            if proc.is_alive() and proc.pid is not None:
-                os.kill(proc.pid, signal.SIGTERM)
-
-    # Set before the first worker starts: a stop arriving while they start stops those started and
-    # starts no more (the parent dying mid-start would leave a worker reading its arguments from a
-    # closed pipe: a traceback).
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    for worker in procs:
-        if stopping:
-            break
-        started.append(worker)
-        try:
-            worker.start()
-        except OSError:
-            if not stopping:
-                raise
-            # Stopped while handing the worker its arguments: it ended, the pipe broke.
-    for proc in started:
-        if proc.pid is not None:
-            proc.join()
-    shutil.rmtree(metrics_dir, ignore_errors=True)
-    failed = [p.name for p in started if p.exitcode not in (0, -signal.SIGINT, -signal.SIGTERM)]
-    if failed:
-        raise SystemExit(f"longtuan: worker(s) {', '.join(failed)} exited abnormally")
-
-
-async def _freeze_heap(app: object) -> None:
-    """Move what start-up built (jieba's dictionary, content, pools) out of the GC's sight.
-
-    Without this, each full collection walks those millions of objects: 50-130 ms pauses every
-    couple of seconds under load (bench.gateway). They live as long as the process anyway.
-    Young collections are made rarer too (below).
-    """
-    gc.collect()
-    gc.freeze()
-    # A message allocates a few thousand short-lived objects; at the default threshold (700)
-    # the young generation is collected several times per message. Measured with bench.gateway,
-    # three interleaved A/B pairs: 528-562 against 556-647 us of CPU per request.
-    gc.set_threshold(50_000, 20, 100)
+    if port_taken(host, port):
+        print(f"longtuan: port {port} on {host} is already in use; choose another with --port", file=sys.stderr)
+        raise SystemExit(2)
+    with _database(settings) as settings:
+        if args.demo:
+            loaded = asyncio.run(_demo(settings))
+            log.info("demo data loaded", extra=loaded)
+        print(f"龙团 listening on http://{host}:{port}/wechat  (health: /healthz, metrics: /metrics)", file=sys.stderr)
+        if workers <= 1:
+            serve_one(settings, host, port)
+        else:
+            serve_many(settings, host, port, workers)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
     from bot.db.migrate import upgrade
 
-    settings = _settings()
-    upgrade(settings.database_url, args.revision)
+    with _database(_settings()) as settings:
+        upgrade(settings.database_url, args.revision)
     print(f"database upgraded to {args.revision}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
-    loaded = asyncio.run(_demo(_settings()))
+    with _database(_settings()) as settings:
+        loaded = asyncio.run(_demo(settings))
     print("demo data loaded: " + ", ".join(f"{name} {count}" for name, count in loaded.items()))
 
 
@@ -174,7 +102,12 @@ def cmd_chat(args: argparse.Namespace) -> None:
     from bot.chat import run_chat
 
     settings = _settings()
-    asyncio.run(run_chat(settings, url=args.url, user=args.user, mode=args.mode, script=args.say))
+    if args.url:
+        asyncio.run(run_chat(settings, url=args.url, user=args.user, mode=args.mode, script=args.say))
+        return
+    with _database(settings) as settings:
+        asyncio.run(_demo(settings))
+        asyncio.run(run_chat(settings, url=None, user=args.user, mode=args.mode, script=args.say))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -185,7 +118,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
     serve.add_argument("--demo", action="store_true", help="load the demo data first (idempotent)")
-    serve.add_argument("--workers", type=int, default=1, help="processes on the port (SO_REUSEPORT); needs Redis")
+    serve.add_argument(
+        "--workers", type=int, default=1, help="processes on the port (gunicorn pre-fork); needs Redis and PostgreSQL"
+    )
     serve.set_defaults(func=cmd_serve)
 
     migrate = sub.add_parser("migrate", help="upgrade the database schema (Alembic)")

@@ -38,7 +38,10 @@ class Settings(BaseSettings):
     wechat_push_menu: bool = False
     max_body_bytes: int = Field(default=64 * 1024, gt=0)
 
-    database_url: str = "sqlite+aiosqlite:///./longtuan.db"
+    #: ``postgresql+asyncpg://…``; empty: the embedded server of a first run (``bot.embedded``).
+    database_url: str = ""
+    #: Where the embedded PostgreSQL keeps its data (a first run only).
+    data_dir: str = ".longtuan"
     redis_url: str | None = None
     #: Prefix of every Redis key this service writes; lets several deployments share one Redis.
     redis_prefix: str = "lt:"
@@ -86,8 +89,8 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
-        if not value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
-            raise ValueError("must start with postgresql+asyncpg:// or sqlite+aiosqlite://")
+        if value and not value.startswith("postgresql+asyncpg://"):
+            raise ValueError("must start with postgresql+asyncpg:// (or be empty for the embedded server)")
         return value
 
     @field_validator("redis_url", mode="before")
@@ -113,8 +116,9 @@ class Settings(BaseSettings):
         return self
 
     @property
-    def uses_postgres(self) -> bool:
-        return self.database_url.startswith("postgresql")
+    def embedded(self) -> bool:
+        """No database URL: the CLI starts the embedded PostgreSQL and fills it in."""
+        return not self.database_url
 
     @property
     def safe_mode(self) -> bool:

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTUAN_")}
     env.update(PYTHONPATH=str(ROOT), LONGTUAN_LOG_JSON="true", **extra)
-    env.setdefault("LONGTUAN_DATABASE_URL", f"sqlite+aiosqlite:///{tmp / 'longtuan.db'}")
+    env.setdefault("LONGTUAN_DATABASE_URL", PG_URL)
     return env
 
 
@@ -45,10 +45,18 @@ async def _run(tmp: Path, *args: str, env: dict[str, str] | None = None, limit: 
 
 
 async def test_chat_in_process_on_the_embedded_default(tmp_path: Path) -> None:
-    code, out, err = await _run(tmp_path, "chat", "--say", "/follow", "--say", "帮助", "--say", "夜校怎么报名")
-    assert code == 0, err
-    assert "欢迎关注「龙岗青年」" in out and "我是龙团，可以帮你" in out and "青年夜校" in out
-    assert (tmp_path / "longtuan.db").exists(), "the embedded SQLite database is created on first run"
+    """No LONGTUAN_DATABASE_URL: an embedded PostgreSQL starts in ./.longtuan, is migrated, has the
+    demo loaded, serves the chat and is stopped at the end; the second run reuses its data."""
+    env = _env(tmp_path)
+    del env["LONGTUAN_DATABASE_URL"]
+    for _ in range(2):
+        code, out, err = await _run(
+            tmp_path, "chat", "--say", "/follow", "--say", "帮助", "--say", "夜校怎么报名", env=env, limit=120
+        )
+        assert code == 0, err
+        assert "欢迎关注「龙岗青年」" in out and "我是龙团，可以帮你" in out and "青年夜校" in out
+    assert (tmp_path / ".longtuan" / "pgdata" / "PG_VERSION").exists(), "the embedded server's data folder"
+    assert not (tmp_path / ".longtuan" / "pgdata" / "postmaster.pid").exists(), "the server is stopped on exit"
 
 
 async def test_demo_is_idempotent_on_postgres(tmp_path: Path, clean_db: None) -> None:
@@ -108,7 +116,7 @@ async def test_bad_configuration_exits_with_a_clear_message(tmp_path: Path) -> N
     assert "LONGTUAN_WECHAT_AES_KEY" in err and "Traceback" not in err
 
 
-async def test_migrate_on_sqlite(tmp_path: Path) -> None:
+async def test_migrate(tmp_path: Path) -> None:
     code, out, err = await _run(tmp_path, "migrate")
     assert code == 0, err
     assert "upgraded to head" in out
@@ -118,6 +126,16 @@ async def test_workers_need_shared_state(tmp_path: Path) -> None:
     code, _, err = await _run(tmp_path, "serve", "--workers", "2")
     assert code == 2
     assert "--workers needs LONGTUAN_REDIS_URL" in err
+
+
+async def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, out, err = await _run(tmp_path, "serve", "--port", str(port))
+    assert code == 2
+    assert err.strip() == f"longtuan: port {port} on 127.0.0.1 is already in use; choose another with --port"
 
 
 async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_prefix: str) -> None:

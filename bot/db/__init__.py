@@ -24,18 +24,18 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    if url.startswith("postgresql"):
-        # A dead server must fail a message in well under WeChat's 5 seconds: connect timeout 2 s,
-        # pre-ping so connections broken by a restart are replaced instead of failing a user.
-        return create_async_engine(
-            url,
-            pool_size=10,
-            max_overflow=10,
-            pool_pre_ping=True,
-            pool_timeout=2,
-            connect_args={"timeout": 2, "command_timeout": 5},
-        )
-    return create_async_engine(url, connect_args={"timeout": 5})
+    if not url:
+        raise Unavailable("no database URL (LONGTUAN_DATABASE_URL, or the embedded server of `longtuan serve`)")
+    # A dead server must fail a message in well under WeChat's 5 seconds: connect timeout 2 s,
+    # pre-ping so connections broken by a restart are replaced instead of failing a user.
+    return create_async_engine(
+        url,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        pool_timeout=2,
+        connect_args={"timeout": 2, "command_timeout": 5},
+    )
 
 
 class Database:

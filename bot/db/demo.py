@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 
 from bot.db import Database
 from bot.db.models import User
@@ -38,8 +38,7 @@ async def load_users(db: Database, folder: Path) -> int:
         }
         for p in people
     ]
-    insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    stmt = insert(User).values(rows)
+    stmt = postgresql.insert(User).values(rows)
     # Idempotent: a second run refreshes the demo profile fields and keeps every other column.
     stmt = stmt.on_conflict_do_update(
         index_elements=["channel", "external_id"],

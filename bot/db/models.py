@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, DateTime, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -18,8 +18,7 @@ class User(Base):
     __tablename__ = "users"
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_users_channel_external_id"),)
 
-    # BigInteger on PostgreSQL, INTEGER (the rowid alias) on SQLite, so both autoincrement.
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     #: The person's id on the channel (a WeChat openid, a Telegram user id).
     external_id: Mapped[str] = mapped_column(String(64))

