@@ -133,7 +133,7 @@ async def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> Non
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        code, out, err = await _run(tmp_path, "serve", "--port", str(port))
+        code, _, err = await _run(tmp_path, "serve", "--port", str(port))
     assert code == 2
     assert err.strip() == f"longtuan: port {port} on 127.0.0.1 is already in use; choose another with --port"
 
