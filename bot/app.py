@@ -58,7 +58,7 @@ def create_app(
         ) as services:
             pipeline = Pipeline(services, router or build_router(content, analyzer))
             app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, services.db
-            webhook = WeChatWebhook(settings, pipeline, services.store, metrics, clock)
+            webhook = WeChatWebhook(settings, pipeline, services.store, metrics, clock, services.ledger)
             app.router.add_get("/wechat", webhook.verify)
             app.router.add_post("/wechat", webhook.receive)
             users = services.users

@@ -52,9 +52,9 @@ class Content:
         return template.format(**params) if params or self.placeholders.get(key) else template
 
     def render(self, reply: Reply) -> Reply:
-        """Fill ``reply.text`` from its key; a reply that already has text is left as it is."""
+        """The reply with ``text`` filled from its key; a reply that already has text is returned as it is."""
         if not reply.text and reply.key:
-            reply.text = self.text(reply.key, **reply.params)
+            return reply.with_text(self.text(reply.key, **reply.params))
         return reply
 
     def reply(self, key: str, **params: Any) -> Reply:

@@ -6,7 +6,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from bot.db import Database
     from bot.db.users import Users
     from bot.metrics import Metrics
-    from bot.outbound import Notifier
+    from bot.outbound import Ledger, Notifier
     from bot.session.base import Store
 
 
@@ -42,6 +42,8 @@ class Services:
     metrics: Metrics
     notifier: Notifier
     clock: Callable[[], float] = time.time
+    #: Where delivery receipts go (template / mass-send results, subscription consents).
+    ledger: Ledger | None = None
     #: The WeChat API client, for the channel's own calls (QR codes, menu); notices go through ``notifier``.
     wechat: WeChatAPI | None = None
 
@@ -58,8 +60,7 @@ class Services:
 
     async def notify(self, notice: Notice) -> SendResult:
         """Render the notice's reply and hand it to the outbound port."""
-        self.content.render(notice.reply)
-        return await self.notifier.send(notice)
+        return await self.notifier.send(replace(notice, reply=self.content.render(notice.reply)))
 
 
 @dataclass(slots=True)

@@ -8,7 +8,10 @@ parameters; the adapter renders it for its platform (or hands it to the outbox).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 
@@ -29,12 +32,9 @@ class Kind(enum.StrEnum):
     REPORT_LOCATION = "report_location"
     CLICK = "click"
     VIEW = "view"
-    TEMPLATE_SENT = "template_sent"
-    MASS_SENT = "mass_sent"
-    SUBSCRIBE_MSG_POPUP = "subscribe_msg_popup"
-    SUBSCRIBE_MSG_CHANGE = "subscribe_msg_change"
-    SUBSCRIBE_MSG_SENT = "subscribe_msg_sent"
     UNKNOWN = "unknown"
+    # Delivery receipts (template and mass-send job results, subscription-message consents) are
+    # not messages: the channel hands them to the delivery ledger (``bot.outbound.Receipt``).
 
 
 #: Kinds a person typed or sent; everything else is an event the platform raised.
@@ -90,9 +90,11 @@ class Inbound:
 
 @dataclass(slots=True, frozen=True)
 class Button:
-    """A choice offered to the user: rendered as a tappable link/menu on WeChat, a keyboard on Telegram.
+    """A choice offered to the user: a tappable line on WeChat, a keyboard button on Telegram.
 
-    ``text`` is the label shown; ``payload`` is what comes back as if the user had typed it.
+    ``text`` is the label shown; ``payload`` is opaque to the channel and comes back as if the user
+    had typed it (WeChat ``bizmsgmenu`` links today, Telegram callback data later); ``url`` makes
+    a link instead.
     """
 
     text: str
@@ -100,23 +102,57 @@ class Button:
     url: str = ""
 
 
-@dataclass(slots=True)
-class Reply:
-    """What a handler answers: a content key with parameters, optional buttons.
+_NO_PARAMS: Mapping[str, Any] = MappingProxyType({})
 
-    ``text`` is filled by rendering (``Content.render``) before a channel sees it; handlers set
-    ``key`` and ``params``. An empty reply (``Reply.nothing()``) means: answer the platform, say nothing.
+
+@dataclass(slots=True, frozen=True)
+class Reply:
+    """What a handler answers: a content key with parameters, optional buttons, optional next page.
+
+    Immutable: ``Content.render`` returns a copy with ``text`` filled, which is what a channel
+    renders (and what the retry cache keeps). ``more`` is the payload of the next page: the
+    channel offers 「更多」, and the user's 「更多」 comes back as that payload. An empty reply
+    (``Reply.nothing()``) means: answer the platform, say nothing.
     """
 
     key: str = ""
-    params: dict[str, Any] = field(default_factory=dict)
-    buttons: list[Button] = field(default_factory=list)
+    params: Mapping[str, Any] = field(default_factory=lambda: _NO_PARAMS)
+    buttons: tuple[Button, ...] | list[Button] = ()
     text: str = ""
+    more: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.buttons, list):
+            object.__setattr__(self, "buttons", tuple(self.buttons))
 
     @classmethod
     def nothing(cls) -> Reply:
         return cls()
 
+    @classmethod
+    def of_text(cls, text: str, buttons: tuple[Button, ...] = (), more: str = "") -> Reply:
+        return cls(text=text, buttons=buttons, more=more)
+
     @property
     def is_empty(self) -> bool:
         return not self.key and not self.text
+
+    def with_text(self, text: str) -> Reply:
+        return replace(self, text=text)
+
+    def dumps(self) -> str:
+        """The rendered reply as JSON: what the retry cache keeps (neutral, never channel bytes)."""
+        blob: dict[str, Any] = {"t": self.text}
+        if self.key:
+            blob["k"] = self.key
+        if self.buttons:
+            blob["b"] = [[b.text, b.payload, b.url] for b in self.buttons]
+        if self.more:
+            blob["m"] = self.more
+        return json.dumps(blob, ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw: str) -> Reply:
+        blob = json.loads(raw)
+        buttons = tuple(Button(t, p, u) for t, p, u in blob.get("b", ()))
+        return cls(key=blob.get("k", ""), text=blob.get("t", ""), buttons=buttons, more=blob.get("m", ""))

@@ -10,11 +10,14 @@ pick customer-service, template or subscription messages without touching the pr
 from __future__ import annotations
 
 import enum
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.model import Reply
+
+log = logging.getLogger("longtuan.outbound")
 
 
 @dataclass(slots=True, frozen=True)
@@ -58,3 +61,31 @@ class Notifier(Protocol):
     """Sends one notice; never raises for a platform refusal (that is a ``SendResult``)."""
 
     async def send(self, notice: Notice) -> SendResult: ...
+
+
+@dataclass(slots=True, frozen=True)
+class Receipt:
+    """What a platform reports about earlier sends: a template or mass-send job's result, or a
+    user's answer to a subscription-message prompt. Not a message: no handler sees it."""
+
+    channel: str
+    user_id: str
+    #: ``template_sent``, ``mass_sent``, ``subscribe_msg_popup``, ``subscribe_msg_change``, ``subscribe_msg_sent``
+    kind: str
+    #: The platform's job id (WeChat MsgID) or the first template id.
+    ref: str
+    at: int
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+
+class Ledger(Protocol):
+    """The delivery ledger port: records receipts (the delivery engine matches them to its sends)."""
+
+    async def record(self, receipt: Receipt) -> None: ...
+
+
+class LogLedger:
+    """Until the delivery engine keeps a ledger, receipts are logged (without message text)."""
+
+    async def record(self, receipt: Receipt) -> None:
+        log.info("delivery receipt", extra={"kind": receipt.kind, "ref": receipt.ref, **receipt.fields})

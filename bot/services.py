@@ -21,7 +21,7 @@ from bot.db import Database
 from bot.db.users import Users
 from bot.metrics import Metrics
 from bot.notifier import ChannelNotifier, WeChatNotifier
-from bot.outbound import Notifier
+from bot.outbound import Ledger, LogLedger, Notifier
 from bot.session.base import Store
 from bot.session.memory import MemoryStore
 from bot.session.redis import RedisStore
@@ -60,6 +60,7 @@ async def open_services(
     analyzer: Analyzer | None = None,
     notifier: Notifier | None = None,
     metrics: Metrics | None = None,
+    ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
 ) -> AsyncIterator[Services]:
     """Open every service this process needs; ``notifier`` replaces the WeChat sender (tests, chat)."""
@@ -84,6 +85,7 @@ async def open_services(
             metrics=metrics or Metrics(),
             notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api, clock)}),
             clock=clock,
+            ledger=ledger or LogLedger(),
             wechat=api,
         )
         yield services

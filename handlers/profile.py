@@ -12,7 +12,13 @@ from bot.text import normalise
 
 
 class StreetFlow(StatesGroup):
+    title_key = "profile.flow_title"
     choosing = State()  # waits LONGTUAN_FLOW_TIMEOUT (10 minutes by default)
+
+
+#: An answer longer than this that names no street is taken for something else (a question):
+#: the other routes answer it and the flow keeps waiting.
+_ANSWER_CHARS = 6
 
 
 def _numbered(streets: list[str]) -> str:
@@ -39,20 +45,16 @@ async def show(msg: Inbound, ctx: Context) -> Reply:
 def router(content: Content) -> Router:
     r = Router("profile")
     streets = content.streets
-    cancel = Command(content.commands["cancel"])
-
-    @r.on(InState(StreetFlow.choosing), cancel)
-    async def cancelled(msg: Inbound, ctx: Context) -> Reply:
-        ctx.session.clear()
-        return Reply("system.cancelled")
 
     @r.on(InState(StreetFlow.choosing), HasText())
-    async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply:
+    async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         street = pick_street(text, streets)
         if street is None:
+            if len(normalise(text)) > _ANSWER_CHARS:
+                return None  # a question, not an answer: let the FAQ take it
             return Reply("profile.street_invalid", {"streets": _numbered(streets)})
         await ctx.users.set_street(msg.channel, msg.user_id, street, ctx.now())
-        ctx.session.clear()
+        ctx.finish()
         return Reply("profile.street_saved", {"street": street})
 
     @r.on(Command(content.commands["set_street"]))

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from bot.channels.wechat.api import WeChatAPIError
 from bot.context import Services
 from bot.errors import Unavailable
+from bot.gateway.flows import expire_flows
 from bot.settings import Settings
 from scheduler.context import JobContext
 
@@ -40,6 +41,7 @@ PROGRAMMES: tuple[str, ...] = ()
 #: Stable job ids: ``replace_existing=True`` matches on them, and logs name jobs by them.
 REFRESH_TOKEN = "wechat.refresh_token"
 PUSH_MENU = "wechat.push_menu"
+EXPIRE_FLOWS = "flows.expire"
 
 TOKEN_REFRESH_MINUTES = 30
 #: A cached token with less than this left would lapse before the next run (30 minutes on, plus
@@ -135,6 +137,7 @@ def schedule(
             )
             ids.append(job_id)
 
+        add_service_job(EXPIRE_FLOWS, expire_flows, IntervalTrigger(minutes=1, timezone=tz))
         for name in PROGRAMMES:
             importlib.import_module(name).schedule(add_service_job, tz)
     return ids

@@ -2,9 +2,14 @@
 
 Order matters. The delivery is claimed (atomic SET NX) *before* anything runs, so a retry never
 runs the handler twice; the user's lock is taken *before* the session is read, so two messages
-of one user never interleave. A handler that outlives the deadline keeps running: the platform
-gets an empty answer then and the user gets the reply through the ``Notifier`` when it is ready.
-A retry of a finished delivery gets the cached answer; a retry of a running one waits for it.
+of one user never interleave, and when the lock cannot be had in time the user hears "busy" and
+nothing runs. A handler that outlives the deadline keeps running: the platform gets an empty
+answer then and the user gets the reply through the ``Notifier`` when it is ready. A retry of a
+finished delivery gets the same neutral reply, rendered again by the channel; a retry of a
+running one waits for it.
+
+The pipeline never holds channel bytes: the channel hands it an ``Inbound`` and a ``Responder``,
+and gets neutral ``Reply`` objects back through it.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.context import Context, Services
 from bot.errors import LockTimeout, Unavailable
+from bot.gateway.flows import FlowGuard
 from bot.model import Inbound, Kind, Reply
 from bot.outbound import Notice
 from bot.router import Router
@@ -35,18 +41,35 @@ _OWNER_PREFIX = secrets.token_hex(6)
 _owners = itertools.count(1)
 
 
+class Responder(Protocol):
+    """The channel's answer to the platform for one delivery, called once, as soon as it is known.
+
+    ``reply`` is the rendered neutral reply, or None for the platform's empty answer; ``at`` is
+    the reply's creation time (the same for the first answer and every retry).
+    """
+
+    async def answer(self, reply: Reply | None, at: int, status: str) -> None: ...
+
+
 @dataclass(slots=True)
 class Outcome:
-    """What to answer the platform now: ``body`` ("" means the platform's empty answer)."""
+    """What was answered: ``status`` is replied | empty | deferred | duplicate | degraded | busy."""
 
-    body: str
-    status: str  # replied | empty | deferred | duplicate | degraded
+    status: str
     route: str = ""
+    reply: Reply | None = None
 
 
-#: The channel's way of answering the platform: called once per delivery, as soon as the answer is
-#: known, with the passive reply or, at the deadline, with the empty answer.
-Answer = Callable[[Outcome], Awaitable[None]]
+def _record(reply: Reply, at: int) -> str:
+    """The retry cache's record of a delivery: its creation time and the neutral reply ("" if empty)."""
+    return "" if reply.is_empty else f"{at}|{reply.dumps()}"
+
+
+def _from_record(record: str) -> tuple[Reply | None, int]:
+    if not record:
+        return None, 0
+    at, _, blob = record.partition("|")
+    return Reply.loads(blob), int(at)
 
 
 class _Deadline:
@@ -57,18 +80,18 @@ class _Deadline:
     the timer, to give the platform its empty answer while the handler goes on.
     """
 
-    __slots__ = ("answer", "passed", "task", "timer")
+    __slots__ = ("passed", "responder", "task", "timer")
 
-    def __init__(self, answer: Answer, deadline: float) -> None:
+    def __init__(self, responder: Responder, deadline: float) -> None:
         loop = asyncio.get_running_loop()
-        self.answer = answer
+        self.responder = responder
         self.passed = False
         self.task: asyncio.Task[None] | None = None
         self.timer = loop.call_at(loop.time() + (deadline - time.monotonic()), self._pass)
 
     def _pass(self) -> None:
         self.passed = True
-        self.task = asyncio.get_running_loop().create_task(_answer(self.answer, Outcome("", "deferred")))
+        self.task = asyncio.get_running_loop().create_task(_answer(self.responder, None, 0, "deferred"))
 
     def cancel(self) -> bool:
         """Stop the clock; False when the deadline had already passed (the empty answer is out)."""
@@ -76,9 +99,9 @@ class _Deadline:
         return not self.passed
 
 
-async def _answer(answer: Answer, outcome: Outcome) -> None:
+async def _answer(responder: Responder, reply: Reply | None, at: int, status: str) -> None:
     try:
-        await answer(outcome)
+        await responder.answer(reply, at, status)
     except Exception:  # e.g. the platform hung up; the delivery is still finished
         log.warning("the answer could not be delivered", exc_info=True)
 
@@ -87,29 +110,25 @@ class Pipeline:
     def __init__(self, services: Services, router: Router) -> None:
         self.services = services
         self.router = router
+        self.flows = FlowGuard(services)
         self._running: set[asyncio.Task[object]] = set()
 
-    async def handle(
-        self, msg: Inbound, render: Callable[[Reply], str], deadline: float, answer: Answer, request_id: str = ""
-    ) -> Outcome:
-        """Handle ``msg``: ``answer`` is awaited once, as soon as the platform's answer is known.
+    async def handle(self, msg: Inbound, responder: Responder, deadline: float, request_id: str = "") -> Outcome:
+        """Handle ``msg``: ``responder`` is awaited once, as soon as the platform's answer is known.
 
-        ``deadline`` is a ``time.monotonic()`` instant; ``render`` makes the passive body. Returns
-        after everything the delivery does: the answer, the stored result and session, a late
-        reply through the notifier. The outcome returned is the one answered.
+        ``deadline`` is a ``time.monotonic()`` instant. Returns after everything the delivery does:
+        the answer, the stored result and session, a late reply through the notifier.
         """
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
-            return await self._handle(msg, render, deadline, answer, request_id)
+            return await self._handle(msg, responder, deadline, request_id)
         finally:
             if task is not None:
                 self._running.discard(task)
 
-    async def _handle(
-        self, msg: Inbound, render: Callable[[Reply], str], deadline: float, answer: Answer, request_id: str
-    ) -> Outcome:
+    async def _handle(self, msg: Inbound, responder: Responder, deadline: float, request_id: str) -> Outcome:
         svc = self.services
         self._track(msg)
         dedupe = f"{msg.channel}:{msg.bot_id}:{msg.dedupe_key}"
@@ -123,40 +142,45 @@ class Pipeline:
                 svc.metrics.duplicates.inc()
                 first = await self._await_first(dedupe, begin.result, deadline)
                 if first is not None:
-                    outcome = Outcome(first, "duplicate")
-                    await _answer(answer, outcome)
-                    return outcome
+                    reply, at = _from_record(first)
+                    await _answer(responder, reply, at, "duplicate")
+                    return Outcome("duplicate", reply=reply)
                 # The first delivery failed and dropped its claim: this retry handles it afresh.
             session = begin.session or Session()
             stateful = True
         except LockTimeout:
             # The user's previous message still runs: never run this one beside it (two messages of
-            # one user must not interleave). The platform's retry will find the lock free.
+            # one user must not interleave). The claim is dropped, so the platform's retry is handled.
             svc.metrics.lock_timeouts.inc()
             reply = svc.content.reply("system.busy")
-            outcome = Outcome(render(reply), "busy", "busy")
-            await _answer(answer, outcome)
-            return outcome
+            await _answer(responder, reply, int(svc.clock()), "busy")
+            return Outcome("busy", "busy", reply)
         except Unavailable as exc:
             log.warning("store unavailable, answering without state", extra={"error": str(exc)})
             session, stateful = Session(persistent=False), False
 
-        clock = _Deadline(answer, deadline)
+        clock = _Deadline(responder, deadline)
         route, reply, notices = await self._run(msg, session, request_id)
+        at = int(svc.clock())
         in_time = clock.cancel()
-        body = "" if not in_time or reply.is_empty else render(reply)
         if in_time:
             status = ("empty" if reply.is_empty else "replied") if stateful else "degraded"
-            outcome = Outcome(body, status, route)
-            await _answer(answer, outcome)
+            await _answer(responder, None if reply.is_empty else reply, at, status)
         else:
             svc.metrics.deferred.inc()
-            outcome = Outcome("", "deferred", route)
+            status = "deferred"
         if stateful:
             try:
-                await svc.store.finish(dedupe, key, owner, session, body)
+                kept = await svc.store.finish(dedupe, key, owner, session, _record(reply, at) if in_time else "")
             except Unavailable:
                 log.warning("session not saved: store unavailable")
+            else:
+                if not kept:
+                    # The lock lapsed while the handler ran and another message took it: that
+                    # message owns the session now, and this one's changes to it are dropped.
+                    svc.metrics.locks_lost.inc()
+                    log.warning("conversation lock lost before the message finished", extra={"route": route})
+                await self.flows.track(key, session)
         if not in_time:
             if not reply.is_empty:
                 await self._send_late(msg, reply, dedupe)
@@ -164,7 +188,7 @@ class Pipeline:
                 await clock.task  # the empty answer is out before the request ends
         for notice in notices:
             await self._send(notice)
-        return outcome
+        return Outcome(status, route, reply)
 
     def _track(self, msg: Inbound) -> None:
         users = self.services.users
@@ -174,13 +198,11 @@ class Pipeline:
             )
         elif msg.kind is Kind.UNSUBSCRIBE:
             users.touch(msg.channel, msg.user_id, msg.created_at or self.services.clock(), subscribed=False)
-        elif msg.kind in (Kind.TEMPLATE_SENT, Kind.MASS_SENT, Kind.SUBSCRIBE_MSG_SENT):
-            return  # delivery receipts are not the user doing anything
         else:
             users.touch(msg.channel, msg.user_id, self.services.clock())
 
     async def _await_first(self, dedupe: str, record: str | None, deadline: float) -> str | None:
-        """The first delivery's answer; "" if it is still running at the deadline; None if it gave up."""
+        """The first delivery's record; "" if it is still running at the deadline; None if it gave up."""
         store = self.services.store
         while record == PENDING:
             if time.monotonic() + _POLL >= deadline:
@@ -199,12 +221,7 @@ class Pipeline:
         started = time.perf_counter()
         route = "none"
         try:
-            found = await self.router.dispatch(msg, ctx)
-            route, reply = found if found is not None else ("none", Reply.nothing())
-            svc.content.render(reply)
-            if session.expired is not None:
-                notice = svc.content.text(session.expired.timeout_key)
-                reply.text = f"{notice}\n\n{reply.text}" if reply.text else notice
+            reply, route = await self.flows.run(msg, ctx, self.router)
         except Unavailable as exc:
             log.warning("handler could not reach a backend", extra={"route": route, "error": str(exc)})
             reply, route = svc.content.reply("system.busy"), "busy"

@@ -36,6 +36,11 @@ class Route:
     name: str
 
     @property
+    def states(self) -> frozenset[str]:
+        """The flow states this route answers in (its ``InState`` filters); empty: any time."""
+        return frozenset(s.name for flt in self.filters if (s := getattr(flt, "state", None)) is not None)
+
+    @property
     def kinds(self) -> frozenset[Kind] | None:
         """The message kinds this route can answer at all (None: any), from its filters' ``kinds``."""
         allowed: frozenset[Kind] | None = None
@@ -50,9 +55,10 @@ class Router:
     def __init__(self, name: str) -> None:
         self.name = name
         self._routes: list[Route | Router] = []
-        #: Routes that can answer a kind, in priority order: a text message skips the CLICK
-        #: and subscribe routes without asking their filters. Built on first dispatch.
-        self._by_kind: dict[Kind, list[Route]] = {}
+        #: Routes that can answer a kind (in a flow state), in priority order: a text message skips
+        #: the CLICK and subscribe routes without asking their filters, and while a flow waits its
+        #: own routes come first. Built on first dispatch.
+        self._by_kind: dict[tuple[Kind, str | None], list[Route]] = {}
 
     def on(self, *filters: Filter) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -74,15 +80,20 @@ class Router:
             flat.extend(item.routes() if isinstance(item, Router) else [item])
         return flat
 
-    def routes_for(self, kind: Kind) -> list[Route]:
-        found = self._by_kind.get(kind)
+    def routes_for(self, kind: Kind, state: str | None = None) -> list[Route]:
+        found = self._by_kind.get((kind, state))
         if found is None:
-            found = self._by_kind[kind] = [r for r in self.routes() if (k := r.kinds) is None or kind in k]
+            routes = [r for r in self.routes() if (k := r.kinds) is None or kind in k]
+            if state is not None:
+                routes = [r for r in routes if state in r.states] + [r for r in routes if not r.states]
+            else:
+                routes = [r for r in routes if not r.states]
+            found = self._by_kind[(kind, state)] = routes
         return found
 
-    async def dispatch(self, msg: Inbound, ctx: Context) -> tuple[str, Reply] | None:
-        """Run the first matching handler; returns its route name and reply."""
-        for route in self.routes_for(msg.kind):
+    async def dispatch(self, msg: Inbound, ctx: Context) -> tuple[Route, Reply] | None:
+        """Run the first matching handler; returns its route and reply."""
+        for route in self.routes_for(msg.kind, ctx.session.state):
             kwargs: dict[str, Any] | None = None
             for flt in route.filters:
                 verdict = flt(msg, ctx)
@@ -101,5 +112,5 @@ class Router:
             else:
                 reply = await (route.handler(msg, ctx, **kwargs) if kwargs else route.handler(msg, ctx))
                 if reply is not None:
-                    return route.name, reply
+                    return route, reply
         return None

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from bot.errors import Unavailable
+from bot.errors import ConfigError, Unavailable
 
 #: The dedupe record of a delivery whose handler is still running.
 PENDING = "\x00pending"
@@ -29,36 +29,64 @@ class SessionKey:
     def __str__(self) -> str:
         return f"{self.channel}:{self.bot}:{self.user}"
 
+    @classmethod
+    def parse(cls, text: str) -> SessionKey:
+        # The channel and bot ids hold no colon; a user id might.
+        channel, bot, user = text.split(":", 2)
+        return cls(channel, bot, user)
+
 
 class State:
     """One step of a multi-step flow. Declared as a class attribute of a ``StatesGroup``.
 
     ``timeout`` (seconds) bounds how long the bot waits for the user's next answer (None: the
-    deployment's LONGTUAN_FLOW_TIMEOUT); when it has passed, the state is dropped and the user
-    is told so with the text ``timeout_key``.
+    deployment's LONGTUAN_FLOW_TIMEOUT); when it has passed, the state is dropped, the flow's
+    ``cleanup`` runs and the user is told so with the text ``timeout_key``.
     """
 
     def __init__(self, timeout: int | None = None, timeout_key: str = "system.flow_timeout") -> None:
         self.timeout = timeout
         self.timeout_key = timeout_key
         self.name = ""
+        self.group: type[StatesGroup] | None = None
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = f"{owner.__name__}:{name}"
+        # Namespaced by module and class: two programmes may both have a "SignupFlow".
+        self.name = f"{owner.__module__}.{owner.__qualname__}:{name}"
 
     def __repr__(self) -> str:
         return f"State({self.name})"
 
 
+#: ``async def cleanup(services, key, data, reason)``: undo what a flow holds (a seat, a draft)
+#: when it ends unfinished; ``reason`` is "cancelled", "timeout" or "left". Must be safe to run twice.
+Cleanup = Callable[[Any, SessionKey, dict[str, Any], str], Awaitable[None]]
+
+
 class StatesGroup:
-    """A flow: its states are the ``State`` attributes of the subclass."""
+    """A flow: its states are the ``State`` attributes of the subclass.
+
+    ``title_key`` names the flow as users read it (「设置街道」), in notes such as "paused" or
+    "cancelled"; ``cleanup`` runs when the flow ends unfinished, also when it times out with the
+    user gone (a scheduler job sweeps flows that have one).
+    """
 
     registry: ClassVar[dict[str, State]] = {}
+    title_key: ClassVar[str] = "system.flow_default"
+    cleanup: ClassVar[Cleanup | None] = None
 
     def __init_subclass__(cls) -> None:
         for value in vars(cls).values():
             if isinstance(value, State):
+                if value.name in StatesGroup.registry:
+                    raise ConfigError(f"flow state {value.name} is declared twice")
+                value.group = cls
                 StatesGroup.registry[value.name] = value
+
+    @staticmethod
+    def of(state_name: str | None) -> type[StatesGroup] | None:
+        state = StatesGroup.registry.get(state_name) if state_name else None
+        return state.group if state is not None else None
 
 
 @dataclass(slots=True)
@@ -74,8 +102,11 @@ class Session:
     expires_at: float | None = None
     persistent: bool = True
     changed: bool = False
-    #: The state that had timed out when this session was read (its user is told so).
+    #: The state that had timed out when this session was read (its user is told so), and its data.
     expired: State | None = None
+    expired_data: dict[str, Any] = field(default_factory=dict)
+    #: The payload of the next page of the last list shown (the user's 「更多」 sends it).
+    more: str = ""
 
     def set_state(
         self, state: State, *, now: float | None = None, default_timeout: int | None = None, **data: Any
@@ -100,11 +131,26 @@ class Session:
         if self.state is not None or self.data:
             self.state, self.data, self.expires_at, self.changed = None, {}, None, True
 
+    @property
+    def group(self) -> type[StatesGroup] | None:
+        return StatesGroup.of(self.state)
+
     def in_state(self, state: State) -> bool:
         return self.state == state.name
 
+    def set_more(self, payload: str) -> None:
+        if self.persistent and payload != self.more:
+            self.more, self.changed = payload, True
+
+    @property
+    def empty(self) -> bool:
+        return self.state is None and not self.data and not self.more
+
     def dumps(self) -> str:
-        return json.dumps({"s": self.state, "d": self.data, "x": self.expires_at}, ensure_ascii=False)
+        blob: dict[str, Any] = {"s": self.state, "d": self.data, "x": self.expires_at}
+        if self.more:
+            blob["m"] = self.more
+        return json.dumps(blob, ensure_ascii=False)
 
     @classmethod
     def loads(cls, raw: str | bytes | None, now: float) -> Session:
@@ -112,21 +158,23 @@ class Session:
             return cls()
         try:
             blob = json.loads(raw)
-            state, data, expires_at = blob.get("s"), blob.get("d") or {}, blob.get("x")
+            state, data, expires_at, more = blob.get("s"), blob.get("d") or {}, blob.get("x"), blob.get("m") or ""
             # Wrong types would fail later, inside begin() with the lock already taken: corrupt too.
             if not (
                 isinstance(state, str | None)
                 and isinstance(data, dict)
                 and isinstance(expires_at, int | float | None)
                 and not isinstance(expires_at, bool)
+                and isinstance(more, str)
             ):
                 raise ValueError("session record of an unexpected shape")
-            session = cls(state=state, data=data, expires_at=expires_at)
+            session = cls(state=state, data=data, expires_at=expires_at, more=more)
         except (ValueError, AttributeError):
             # A record this version cannot read is dropped rather than failing the user forever.
             return cls(changed=True)
         if session.state and session.expires_at is not None and session.expires_at <= now:
             session.expired = StatesGroup.registry.get(session.state, State())
+            session.expired_data = session.data
             session.clear()
         return session
 
@@ -156,8 +204,18 @@ class Store(Protocol):
         raises ``Unavailable`` when the store is down and ``LockTimeout`` when the wait ran out.
         """
 
-    async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
-        """Save a changed session, release the lock if still ours, cache ``result`` for retries."""
+    async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> bool:
+        """Save a changed session and release the lock if still ours, cache ``result`` for retries.
+
+        Returns False when the lock was no longer ours (it lapsed and another message took it):
+        the session was then left to that message.
+        """
+
+    async def track_flow(self, key: SessionKey, expires_at: float | None) -> None:
+        """Remember when this conversation's flow times out (None: forget it), for the clean-up job."""
+
+    async def due_flows(self, now: float, limit: int = 500) -> list[SessionKey]:
+        """Conversations whose tracked flow has timed out by ``now``, oldest first."""
 
     async def result(self, dedupe: str) -> str | None:
         """The cached reply of a delivery (``PENDING`` while running, None when unknown)."""

@@ -33,6 +33,7 @@ class MemoryStore:
         #: (a cancelled task) lapses after lock_ms, as the Redis lock's PX does.
         self._locks: dict[str, tuple[str, asyncio.Event, float]] = {}
         self._writes = 0
+        self._due: dict[str, float] = {}
 
     def _get(self, name: str) -> str | None:
         item = self._values.get(name)
@@ -75,11 +76,12 @@ class MemoryStore:
         self._locks[lock_key] = (owner, asyncio.Event(), time.monotonic() + self.lock_ms / 1000)
         return Begin(duplicate=False, session=Session.loads(self._get(f"s:{key}"), self._clock()), owner=owner)
 
-    async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> None:
+    async def finish(self, dedupe: str | None, key: SessionKey, owner: str, session: Session, result: str) -> bool:
         lock_key = str(key)
         held = self._locks.get(lock_key)
-        if held is not None and held[0] == owner:
-            if session.changed and (session.state or session.data):
+        mine = held is not None and held[0] == owner
+        if held is not None and mine:
+            if session.changed and not session.empty:
                 self._set(f"s:{key}", session.dumps(), self.session_ttl)
             elif session.changed:
                 self._values.pop(f"s:{key}", None)
@@ -91,6 +93,17 @@ class MemoryStore:
             held[1].set()
         if dedupe:
             self._set(f"d:{dedupe}", result, self.dedupe_ttl)
+        return mine
+
+    async def track_flow(self, key: SessionKey, expires_at: float | None) -> None:
+        if expires_at is None:
+            self._due.pop(str(key), None)
+        else:
+            self._due[str(key)] = expires_at
+
+    async def due_flows(self, now: float, limit: int = 500) -> list[SessionKey]:
+        due = sorted((at, name) for name, at in self._due.items() if at <= now)[:limit]
+        return [SessionKey.parse(name) for _, name in due]
 
     async def result(self, dedupe: str) -> str | None:
         return self._get(f"d:{dedupe}")

@@ -9,11 +9,17 @@ from typing import Any
 import pytest
 
 from bot.channels.wechat.parse import parse_xml, to_inbound
+from bot.channels.wechat.webhook import _message
 from bot.model import Inbound, Kind, Location
+from bot.outbound import Receipt
 from tests.channels import ACCOUNT, USER, fixture, fixture_names
 
 TICKET = "gQH47joAAAAAAAAAASxodHRwOi8vd2VpeGluLnFxLmNvbS9xL2taZ2Z3TVRtNzJXV1Brb3ZhYmJJAAIEZ23sUwMEmm3sUw=="
 TEMPLATE = "VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc"
+
+
+def receipt(kind: str, at: int, key: str, extra: dict[str, str]) -> Receipt:
+    return Receipt("wechat", USER, kind, key, at, extra)
 
 
 def inbound(kind: Kind, created_at: int, raw_type: str, **fields: Any) -> Inbound:
@@ -101,17 +107,19 @@ EXPECTED: dict[str, Inbound] = {
         url="https://example.org/longgang-youth/articles",
         extra={"menu_id": "413417786"},
     ),
-    "event_templatesendjobfinish": inbound(
-        Kind.TEMPLATE_SENT,
+}
+
+#: Delivery receipts are not messages: the channel hands them to the ledger.
+RECEIPTS: dict[str, Receipt] = {
+    "event_templatesendjobfinish": receipt(
+        "template_sent",
         1718159177,
-        "event.templatesendjobfinish",
         key="2912337421874659330",
         extra={"MsgID": "2912337421874659330", "Status": "success"},
     ),
-    "event_masssendjobfinish": inbound(
-        Kind.MASS_SENT,
+    "event_masssendjobfinish": receipt(
+        "mass_sent",
         1718159190,
-        "event.masssendjobfinish",
         key="1000001625",
         extra={
             "MsgID": "1000001625",
@@ -123,10 +131,9 @@ EXPECTED: dict[str, Inbound] = {
         },
     ),
     # Both templates the user answered in one popup are kept; the second's fields are numbered.
-    "event_subscribe_msg_popup": inbound(
-        Kind.SUBSCRIBE_MSG_POPUP,
+    "event_subscribe_msg_popup": receipt(
+        "subscribe_msg_popup",
         1718159204,
-        "event.subscribe_msg_popup_event",
         key=TEMPLATE,
         extra={
             "TemplateId": TEMPLATE,
@@ -137,17 +144,15 @@ EXPECTED: dict[str, Inbound] = {
             "PopupScene#2": "2",
         },
     ),
-    "event_subscribe_msg_change": inbound(
-        Kind.SUBSCRIBE_MSG_CHANGE,
+    "event_subscribe_msg_change": receipt(
+        "subscribe_msg_change",
         1718159218,
-        "event.subscribe_msg_change_event",
         key=TEMPLATE,
         extra={"TemplateId": TEMPLATE, "SubscribeStatusString": "reject"},
     ),
-    "event_subscribe_msg_sent": inbound(
-        Kind.SUBSCRIBE_MSG_SENT,
+    "event_subscribe_msg_sent": receipt(
+        "subscribe_msg_sent",
         1718159232,
-        "event.subscribe_msg_sent_event",
         key=TEMPLATE,
         extra={"TemplateId": TEMPLATE, "MsgID": "1700827132819554304", "ErrorCode": "0", "ErrorStatus": "success"},
     ),
@@ -162,13 +167,19 @@ def parsed(name: str) -> Inbound:
 
 
 def test_there_is_a_fixture_for_every_kind_the_platform_sends() -> None:
-    assert fixture_names() == sorted(EXPECTED)
+    assert fixture_names() == sorted([*EXPECTED, *RECEIPTS])
     assert {msg.kind for msg in EXPECTED.values()} == set(Kind) - {Kind.UNKNOWN}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_fixture_becomes_its_inbound(name: str) -> None:
     assert parsed(name) == EXPECTED[name]
+    assert _message(parse_xml(fixture(name).encode())) == EXPECTED[name]
+
+
+@pytest.mark.parametrize("name", sorted(RECEIPTS))
+def test_receipt_fixture_becomes_its_receipt(name: str) -> None:
+    assert _message(parse_xml(fixture(name).encode())) == RECEIPTS[name]
 
 
 @pytest.mark.parametrize("name", MESSAGES)

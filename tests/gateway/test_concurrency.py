@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.db.models import User
 from bot.session.base import SessionKey
+from handlers.profile import StreetFlow
 from tests.conftest import GatewayFactory
 from tests.harness import ACCOUNT, Gateway
 
@@ -58,7 +59,7 @@ async def test_one_users_concurrent_answers_to_a_flow_never_interleave(make_gate
     users = [f"o-pair-{n:02d}" for n in range(20)]
     asked = await asyncio.gather(*(gateway.say(user, "设置街道") for user in users))
     assert all(a.text == gateway.expected("profile.ask_street", streets=numbered) for a in asked)
-    assert await state_of(gateway, users[0]) == "StreetFlow:choosing"
+    assert await state_of(gateway, users[0]) == StreetFlow.choosing.name
 
     pairs = await asyncio.gather(*(asyncio.gather(gateway.say(user, "4"), gateway.say(user, "5")) for user in users))
 

@@ -28,7 +28,15 @@ from bot.content import load_content
 from bot.settings import Settings
 from scheduler.__main__ import RunningJobs, new_scheduler
 from scheduler.context import JobContext
-from scheduler.jobs import PUSH_MENU, REFRESH_TOKEN, RENEW_BELOW, push_menu, refresh_wechat_token, schedule
+from scheduler.jobs import (
+    EXPIRE_FLOWS,
+    PUSH_MENU,
+    REFRESH_TOKEN,
+    RENEW_BELOW,
+    push_menu,
+    refresh_wechat_token,
+    schedule,
+)
 from tests.conftest import APP_ID, PG_URL, REDIS_URL, SECRET, make_settings
 from tests.fakes.wechat_api import TOKEN_TTL, FakeWeChatAPI
 
@@ -282,7 +290,7 @@ async def test_python_m_scheduler_runs_its_start_up_jobs_and_stops_cleanly_on_si
     assert proc.returncode == 0, stderr.decode()
     lines = json_lines(stderr)
     [started] = [line for line in lines if line["event"] == "scheduler started"]
-    assert started["jobs"] == [REFRESH_TOKEN, PUSH_MENU] and started["timezone"] == "Asia/Shanghai"
+    assert started["jobs"] == [REFRESH_TOKEN, PUSH_MENU, EXPIRE_FLOWS] and started["timezone"] == "Asia/Shanghai"
     assert [line["event"] for line in lines][-1] == "scheduler stopped"
     assert not [line for line in lines if line["level"] == "ERROR"]
     assert fake_wechat.menu == load_content().menu

@@ -43,11 +43,6 @@ EVENTS = {
     "location": Kind.REPORT_LOCATION,
     "click": Kind.CLICK,
     "view": Kind.VIEW,
-    "templatesendjobfinish": Kind.TEMPLATE_SENT,
-    "masssendjobfinish": Kind.MASS_SENT,
-    "subscribe_msg_popup_event": Kind.SUBSCRIBE_MSG_POPUP,
-    "subscribe_msg_change_event": Kind.SUBSCRIBE_MSG_CHANGE,
-    "subscribe_msg_sent_event": Kind.SUBSCRIBE_MSG_SENT,
 }
 
 SCENE_PREFIX = "qrscene_"
@@ -292,31 +287,6 @@ def _key(msg: Inbound, f: dict[str, str]) -> None:
             msg.extra["menu_id"] = f["MenuId"]
 
 
-def _job_finished(msg: Inbound, f: dict[str, str]) -> None:
-    # MsgID (capital D) is the job's id, not a message id: kept apart from de-duplication.
-    for name in ("MsgID", "Status", "TotalCount", "FilterCount", "SentCount", "ErrorCount"):
-        if name in f:
-            msg.extra[name] = f[name]
-    msg.key = f.get("MsgID", "")
-
-
-def _subscribe_msg(section: str) -> Callable[[Inbound, dict[str, str]], None]:
-    """One event may answer several templates (one <List> each): the first's fields keep their
-    names ("TemplateId"), the n-th's are numbered ("TemplateId#2"). ``key`` is the first template."""
-    prefix = f"{section}.List"
-
-    def parse(msg: Inbound, f: dict[str, str]) -> None:
-        for name, value in f.items():
-            if not name.startswith(prefix):
-                continue
-            item, _, field = name[len(prefix) :].partition(".")  # item: "" or "#2"
-            if field:
-                msg.extra[field + item] = value
-        msg.key = msg.extra.get("TemplateId", "")
-
-    return parse
-
-
 _MESSAGE_FIELDS: dict[Kind, Callable[[Inbound, dict[str, str]], None]] = {
     Kind.TEXT: _text,
     Kind.IMAGE: _media,
@@ -332,11 +302,6 @@ _EVENT_FIELDS: dict[Kind, Callable[[Inbound, dict[str, str]], None]] = {
     Kind.REPORT_LOCATION: _report_location,
     Kind.CLICK: _key,
     Kind.VIEW: _key,
-    Kind.TEMPLATE_SENT: _job_finished,
-    Kind.MASS_SENT: _job_finished,
-    Kind.SUBSCRIBE_MSG_POPUP: _subscribe_msg("SubscribeMsgPopupEvent"),
-    Kind.SUBSCRIBE_MSG_CHANGE: _subscribe_msg("SubscribeMsgChangeEvent"),
-    Kind.SUBSCRIBE_MSG_SENT: _subscribe_msg("SubscribeMsgSentEvent"),
 }
 
 

@@ -20,12 +20,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bot.channels.wechat.crypto import SafeMode, check_signature, check_timestamp
 from bot.channels.wechat.parse import parse_xml, render_text, to_inbound
+from bot.channels.wechat.receipts import receipt_of
 from bot.channels.wechat.render import reply_to_text
 from bot.errors import BadPayload, BodyTooLarge, ReplayedRequest, RequestRefused, Unavailable
-from bot.gateway.pipeline import Outcome, Pipeline
+from bot.gateway.pipeline import Pipeline
 from bot.logs import request_id
 from bot.metrics import Metrics
 from bot.model import Inbound, Kind, Reply
+from bot.outbound import Ledger, LogLedger, Receipt
 from bot.session.base import Store
 from bot.settings import Settings
 
@@ -44,13 +46,40 @@ _TEXT = CIMultiDictProxy(CIMultiDict({"Content-Type": "text/plain; charset=utf-8
 _SUCCESS_BODY = SUCCESS.encode()
 
 
-class _Answered:
-    """The response of one delivery once it is sent (the pipeline answers before it finishes)."""
+class _Responder:
+    """The pipeline's port back to WeChat for one delivery: renders the neutral reply as a passive
+    reply (encrypted in safe mode) or ``success``, and writes it at once; the pipeline goes on to
+    store the result (and send a late reply) after the platform has its answer."""
 
-    __slots__ = ("response",)
+    __slots__ = ("encrypted", "msg", "nonce", "request", "response", "started", "webhook")
 
-    def __init__(self) -> None:
+    def __init__(
+        self, webhook: WeChatWebhook, request: web.Request, msg: Inbound, encrypted: bool, nonce: str, started: float
+    ) -> None:
+        self.webhook = webhook
+        self.request = request
+        self.msg = msg
+        self.encrypted = encrypted
+        self.nonce = nonce
+        self.started = started
         self.response: web.Response | None = None
+
+    async def answer(self, reply: Reply | None, at: int, status: str) -> None:
+        hook = self.webhook
+        if reply is not None and not reply.is_empty:
+            text = render_text(self.msg.user_id, self.msg.bot_id, at, reply_to_text(reply))
+            if self.encrypted and hook.safe is not None:
+                text = hook.safe.encrypt(text, str(int(hook.clock())), self.nonce)
+            response = web.Response(body=text.encode(), headers=_XML)
+        else:
+            response = web.Response(body=_SUCCESS_BODY, headers=_TEXT)
+        self.response = response
+        metrics = hook.metrics
+        metrics.child(metrics.requests, "wechat", status).inc()
+        left = PLATFORM_DEADLINE - (time.monotonic() - self.started)
+        metrics.child(metrics.deadline_left, "wechat").observe(max(0.0, left))
+        await response.prepare(self.request)
+        await response.write_eof()
 
 
 #: The safe-mode envelope exactly as WeChat sends it: nothing but base64 inside, no DOCTYPE
@@ -69,6 +98,13 @@ def _envelope(body: bytes) -> str:
     return parse_xml(body).get("Encrypt", "")
 
 
+def _message(fields: dict[str, str]) -> Inbound | Receipt:
+    """The neutral message of a callback, or the delivery receipt it carries."""
+    inbound = to_inbound(fields)
+    receipt = receipt_of(fields, inbound.created_at)
+    return receipt if receipt is not None else inbound
+
+
 def next_request_id() -> str:
     """Process id + a counter: unique across workers, and far cheaper than a uuid4 per message."""
     return f"{os.getpid():x}-{next(_ids):x}"
@@ -82,8 +118,10 @@ class WeChatWebhook:
         store: Store,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        ledger: Ledger | None = None,
     ) -> None:
         self.settings = settings
+        self.ledger: Ledger = ledger or LogLedger()
         self.pipeline = pipeline
         self.store = store
         self.metrics = metrics
@@ -117,17 +155,17 @@ class WeChatWebhook:
         return web.Response(text=request.query.get("echostr", ""))
 
     async def receive(self, request: web.Request) -> web.StreamResponse:
-        answered = _Answered()
+        sent: list[_Responder] = []  # a bug after the answer went out must not answer twice
         try:
-            return await self._receive(request, answered)
+            return await self._receive(request, sent)
         except Exception:
             # A bug must not turn into a 5xx: WeChat would retry it three times and then show the
             # user "该公众号暂时无法提供服务". Answer "success", keep the traceback, count it.
             log.exception("unexpected error in the webhook")
             self.metrics.requests.labels("wechat", "error").inc()
-            return answered.response or web.Response(text=SUCCESS)
+            return (sent[0].response if sent else None) or web.Response(text=SUCCESS)
 
-    async def _receive(self, request: web.Request, answered: _Answered) -> web.StreamResponse:
+    async def _receive(self, request: web.Request, sent: list[_Responder]) -> web.StreamResponse:
         started = time.monotonic()
         request_id.set(request.headers.get("X-Request-Id") or next_request_id())
         try:
@@ -138,6 +176,11 @@ class WeChatWebhook:
         except RequestRefused as exc:
             return self._refuse(exc)
 
+        if isinstance(msg, Receipt):
+            # A report about earlier sends, not a message: to the delivery ledger, nothing to answer.
+            await self.ledger.record(msg)
+            self.metrics.requests.labels("wechat", "receipt").inc()
+            return web.Response(text=SUCCESS)
         if msg.kind is Kind.UNKNOWN:
             # New platform types appear without notice; answering "success" stops the retries.
             self.metrics.unknown.labels(msg.raw_type[:40] or "?").inc()
@@ -145,32 +188,15 @@ class WeChatWebhook:
             log.info("unknown message type", extra={"type": msg.raw_type[:40]})
             return web.Response(text=SUCCESS)
 
-        def render(reply: Reply) -> str:
-            return render_text(msg.user_id, msg.bot_id, int(self.clock()), reply_to_text(reply))
-
-        async def answer(outcome: Outcome) -> None:
-            """Send the answer now: the pipeline goes on to store the result (and a late reply)."""
-            if outcome.body:
-                text = outcome.body
-                if encrypted and self.safe is not None:
-                    text = self.safe.encrypt(text, str(int(self.clock())), nonce)
-                response = web.Response(body=text.encode(), headers=_XML)
-            else:
-                response = web.Response(body=_SUCCESS_BODY, headers=_TEXT)
-            answered.response = response
-            self.metrics.child(self.metrics.requests, "wechat", outcome.status).inc()
-            left = PLATFORM_DEADLINE - (time.monotonic() - started)
-            self.metrics.child(self.metrics.deadline_left, "wechat").observe(max(0.0, left))
-            await response.prepare(request)
-            await response.write_eof()
-
+        responder = _Responder(self, request, msg, encrypted, nonce, started)
+        sent.append(responder)
         deadline = started + self.settings.wechat_reply_deadline
-        outcome = await self.pipeline.handle(msg, render, deadline, answer, request_id.get())
+        outcome = await self.pipeline.handle(msg, responder, deadline, request_id.get())
         if log.isEnabledFor(logging.DEBUG):  # the extra dict is built for every message otherwise
             log.debug("answered", extra={"kind": msg.kind.value, "status": outcome.status, "route": outcome.route})
         # Already sent: aiohttp finds it finished and writes nothing more. (The pipeline answers
         # every delivery it returns from; "success" only guards against a change that would not.)
-        return answered.response or web.Response(text=SUCCESS)
+        return responder.response or web.Response(text=SUCCESS)
 
     async def _read(self, request: web.Request) -> bytes:
         limit = self.settings.max_body_bytes
@@ -185,7 +211,9 @@ class WeChatWebhook:
             raise BadPayload("empty body")
         return body
 
-    async def _inbound(self, request: web.Request, body: bytes, encrypted: bool, timestamp: str, nonce: str) -> Inbound:
+    async def _inbound(
+        self, request: web.Request, body: bytes, encrypted: bool, timestamp: str, nonce: str
+    ) -> Inbound | Receipt:
         if encrypted:
             if self.safe is None:
                 raise BadPayload("encrypted message but no LONGTUAN_WECHAT_AES_KEY configured")
@@ -195,13 +223,13 @@ class WeChatWebhook:
             # msg_signature covers the ciphertext: a replay with another body cannot pass it,
             # so safe mode needs no replay record of its own.
             inner = self.safe.decrypt(encrypted_text, request.query.get("msg_signature"), timestamp, nonce)
-            return to_inbound(parse_xml(inner))
+            return _message(parse_xml(inner))
         if self.safe is not None and not self.settings.wechat_allow_plain:
             raise BadPayload("plain message refused: safe mode is configured")
         # Plain mode signs only (token, timestamp, nonce), not the body: remember what body came
         # with this signature, and refuse another body under the same one inside the window.
         await self._check_replay(timestamp, nonce, body)
-        return to_inbound(parse_xml(body))
+        return _message(parse_xml(body))
 
     async def _check_replay(self, timestamp: str, nonce: str, body: bytes) -> None:
         window = self.settings.wechat_replay_window

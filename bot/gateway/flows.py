@@ -1,0 +1,126 @@
+"""Flows around the router: escape words, paging, time-outs and their clean-ups.
+
+While a flow waits for an answer its own routes come first (``Router.routes_for``), but a few
+words always work: 「取消」 ends the flow (running its clean-up), a menu click leaves it, and
+help / menu answer and leave it paused, with a line that says so. A question the flow cannot
+take (its handler returns None) reaches the other routes the same way, so nobody is trapped
+in a flow. 「更多」 sends the payload of the last reply's next page.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from bot.context import Context, Services
+from bot.errors import LockTimeout, Unavailable
+from bot.model import Inbound, Kind, Reply
+from bot.router import Router
+from bot.router.filters import Command
+from bot.session.base import SessionKey, StatesGroup
+
+log = logging.getLogger("longtuan.flows")
+
+
+class FlowGuard:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        commands = services.content.commands
+        self.cancel = Command(commands["cancel"])
+        self.more = Command(commands.get("more", ["更多"]))
+
+    def _title(self, group: type[StatesGroup]) -> str:
+        return self.services.content.text(group.title_key)
+
+    async def run(self, msg: Inbound, ctx: Context, router: Router) -> tuple[Reply, str]:
+        """Route ``msg`` inside or around the conversation's flow; returns the rendered reply and route."""
+        content = self.services.content
+        session = ctx.session
+        before: list[str] = []
+        if session.expired is not None:
+            expired = session.expired.group
+            if expired is not None:
+                await self._cleanup(expired, ctx.channel, msg.bot_id, ctx.user_id, session.expired_data, "timeout")
+            before.append(content.text(session.expired.timeout_key))
+        if session.more and self.more(msg, ctx):
+            msg.text = session.more  # the next page, as if the user had asked for it
+        state = session.state
+        group = session.group
+        if group is not None:
+            if self.cancel(msg, ctx):
+                await self._cleanup(group, ctx.channel, msg.bot_id, ctx.user_id, dict(session.data), "cancelled")
+                session.clear()
+                return content.reply("system.flow_cancelled", flow=self._title(group)), "flows.cancelled"
+            if msg.kind is Kind.CLICK:
+                await self._cleanup(group, ctx.channel, msg.bot_id, ctx.user_id, dict(session.data), "left")
+                session.clear()
+                before.append(content.text("system.flow_left", flow=self._title(group)))
+                group = None
+        found = await router.dispatch(msg, ctx)
+        if found is None:
+            reply, name = Reply.nothing(), "none"
+        else:
+            route, reply = found
+            reply, name = content.render(reply), route.name
+            if group is not None and state not in route.states and session.state == state and not reply.is_empty:
+                # Help, the menu or a question answered while the flow waits: it is still waiting.
+                paused = content.text("system.flow_paused", flow=self._title(group))
+                reply = reply.with_text(f"{reply.text}\n\n{paused}")
+        if before and not reply.is_empty:
+            reply = reply.with_text("\n\n".join([*before, reply.text]))
+        elif before:
+            reply = Reply(text="\n\n".join(before))
+        session.set_more(reply.more)
+        return reply, name
+
+    async def _cleanup(
+        self, group: type[StatesGroup], channel: str, bot: str, user: str, data: dict[str, Any], reason: str
+    ) -> None:
+        if group.cleanup is None:
+            return
+        await group.cleanup(self.services, SessionKey(channel, bot, user), data, reason)
+
+    async def track(self, key: SessionKey, session: Any) -> None:
+        """Keep the clean-up job's list of waiting flows that have a clean-up up to date."""
+        if not session.changed:
+            return
+        group = session.group
+        try:
+            if group is not None and group.cleanup is not None and session.expires_at is not None:
+                await self.services.store.track_flow(key, session.expires_at)
+            elif session.expired is not None or session.state is None:
+                await self.services.store.track_flow(key, None)
+        except Unavailable:
+            log.warning("flow time-out not tracked: store unavailable")
+
+
+async def expire_flows(svc: Services) -> int:
+    """Job: run the clean-up of every tracked flow that timed out with its user gone; safe to run twice.
+
+    Each conversation is taken under its lock, as a message would be, so a user answering at the
+    same moment is never cleaned up under. The user is told when they next write.
+    """
+    done = 0
+    for key in await svc.store.due_flows(svc.clock()):
+        owner = f"flows-{secrets.token_hex(6)}"
+        try:
+            begin = await svc.store.begin(None, key, owner)
+        except LockTimeout:
+            continue  # the user is writing right now: their message runs the clean-up
+        session = begin.session
+        try:
+            expired = session.expired if session is not None else None
+            if session is not None and expired is not None and expired.group is not None:
+                cleanup = expired.group.cleanup
+                if cleanup is not None:
+                    await cleanup(svc, key, session.expired_data, "timeout")
+                    done += 1
+                # Left as stored: the user still hears of the time-out when they next write.
+                session.changed = False
+        finally:
+            if session is not None:
+                await svc.store.finish(None, key, owner, session, "")
+        # A flow entered again since is tracked under its new time-out, so it is not due here.
+        await svc.store.track_flow(key, None)
+    return done
