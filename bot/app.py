@@ -21,7 +21,7 @@ from bot.db import Database
 from bot.errors import Unavailable
 from bot.gateway.pipeline import Pipeline
 from bot.metrics import Metrics
-from bot.outbound import Notifier
+from bot.outbound import Ledger, Notifier
 from bot.router import Router
 from bot.services import load_analyzer, open_services
 from bot.settings import Settings
@@ -41,6 +41,7 @@ def create_app(
     content: Content | None = None,
     analyzer: Analyzer | None = None,
     router: Router | None = None,
+    ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
 ) -> web.Application:
     """Build the app. ``notifier`` replaces the WeChat customer-service sender (terminal chat);
@@ -54,7 +55,7 @@ def create_app(
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_services(
-            settings, content=content, analyzer=analyzer, notifier=notifier, metrics=metrics, clock=clock
+            settings, content=content, analyzer=analyzer, notifier=notifier, metrics=metrics, ledger=ledger, clock=clock
         ) as services:
             pipeline = Pipeline(services, router or build_router(content, analyzer))
             app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, services.db

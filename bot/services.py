@@ -36,12 +36,15 @@ def make_redis(url: str) -> aioredis.Redis:
 
 def make_store(settings: Settings, redis: aioredis.Redis | None, clock: Callable[[], float] = time.time) -> Store:
     if redis is None:
-        return MemoryStore(session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl, clock=clock)
+        return MemoryStore(
+            session_ttl=settings.session_ttl, dedupe_ttl=settings.dedupe_ttl, lock_wait=settings.lock_wait, clock=clock
+        )
     return RedisStore(
         redis,
         prefix=settings.redis_prefix,
         session_ttl=settings.session_ttl,
         dedupe_ttl=settings.dedupe_ttl,
+        lock_wait=settings.lock_wait,
         clock=clock,
     )
 

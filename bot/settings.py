@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     session_ttl: int = Field(default=7 * 24 * 3600, gt=0)
     flow_timeout: int = Field(default=600, gt=0)
     dedupe_ttl: int = Field(default=300, gt=0)
+    #: Seconds a message waits for the same user's previous one to finish before it is answered
+    #: "busy" (the handler never runs beside the other); must leave time inside the reply deadline.
+    lock_wait: float = Field(default=3.5, gt=0, lt=5)
     last_seen_resolution: float = Field(default=60, ge=0)
 
     host: str = "127.0.0.1"

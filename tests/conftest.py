@@ -38,7 +38,7 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
 #: Keyword arguments of make_gateway that go to create_app; every other one is a setting.
-APP_ARGUMENTS = ("router", "notifier", "clock")
+APP_ARGUMENTS = ("router", "notifier", "clock", "ledger")
 
 
 async def _check_services() -> None:

@@ -2,7 +2,7 @@
 
 While a flow waits for an answer its own routes come first (``Router.routes_for``), but a few
 words always work: 「取消」 ends the flow (running its clean-up), a menu click leaves it, and
-help / menu answer and leave it paused, with a line that says so. A question the flow cannot
+help / 菜单 answer as anywhere else and leave it paused, with a line that says so. A question the flow cannot
 take (its handler returns None) reaches the other routes the same way, so nobody is trapped
 in a flow. 「更多」 sends the payload of the last reply's next page.
 """
@@ -29,6 +29,8 @@ class FlowGuard:
         commands = services.content.commands
         self.cancel = Command(commands["cancel"])
         self.more = Command(commands.get("more", ["更多"]))
+        #: Help and menu words answer as they do anywhere, the flow waiting meanwhile.
+        self.help = Command(commands["help"])
 
     def _title(self, group: type[StatesGroup]) -> str:
         return self.services.content.text(group.title_key)
@@ -57,7 +59,7 @@ class FlowGuard:
                 session.clear()
                 before.append(content.text("system.flow_left", flow=self._title(group)))
                 group = None
-        found = await router.dispatch(msg, ctx)
+        found = await router.dispatch(msg, ctx, flow=group is None or not self.help(msg, ctx))
         if found is None:
             reply, name = Reply.nothing(), "none"
         else:

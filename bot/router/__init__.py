@@ -91,9 +91,12 @@ class Router:
             found = self._by_kind[(kind, state)] = routes
         return found
 
-    async def dispatch(self, msg: Inbound, ctx: Context) -> tuple[Route, Reply] | None:
-        """Run the first matching handler; returns its route and reply."""
-        for route in self.routes_for(msg.kind, ctx.session.state):
+    async def dispatch(self, msg: Inbound, ctx: Context, *, flow: bool = True) -> tuple[Route, Reply] | None:
+        """Run the first matching handler; returns its route and reply.
+
+        ``flow=False`` skips the routes of the flow the conversation waits in (help asked inside it).
+        """
+        for route in self.routes_for(msg.kind, ctx.session.state if flow else None):
             kwargs: dict[str, Any] | None = None
             for flt in route.filters:
                 verdict = flt(msg, ctx)
