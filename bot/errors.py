@@ -8,9 +8,13 @@ LongtuanError
 │   ├── ReplayedRequest     403: (timestamp, nonce, signature) seen before with another body
 │   ├── BodyTooLarge        413
 │   └── BadPayload          400: not XML, DOCTYPE/entities, undecryptable, other app id
-├── Unavailable             a backing service (Redis, database) is down; handled as "busy"
-│   └── LockTimeout         the same user's previous message still holds the lock
+├── Unavailable             a backing service (Redis, database) is down; the user hears "busy"
+│   └── LockTimeout         the same user's previous message held the lock too long: "busy", and
+│                           this message's handler never runs
+├── ImportFailed            a cadre's file was refused, nothing imported (bot.imports)
 └── WeChatAPIError          the WeChat API answered an error code (bot.channels.wechat.api)
+
+Anything else raised by a handler is a bug: logged with its traceback, the user hears "busy".
 """
 
 from __future__ import annotations

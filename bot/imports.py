@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from bot.errors import LongtuanError
+
 T = TypeVar("T")
 
 #: Stop collecting after this many errors: the cadre fixes the file, not a 5,000-line report.
@@ -35,7 +37,7 @@ class RowError:
         )
 
 
-class ImportFailed(Exception):
+class ImportFailed(LongtuanError):
     """The file was refused; nothing was imported. ``errors`` names each bad value."""
 
     def __init__(self, errors: list[RowError], header: str = "") -> None:

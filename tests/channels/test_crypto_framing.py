@@ -9,7 +9,6 @@ long sequences on one ``SafeMode`` and after failures.
 from __future__ import annotations
 
 import base64
-import os
 import random
 import secrets
 
@@ -93,7 +92,7 @@ def test_framing_byte_for_byte(monkeypatch: pytest.MonkeyPatch) -> None:
         def get_random_string(self) -> str:
             return prefix
 
-    monkeypatch.setattr(crypto._prefixes, "take", prefix.encode)
+    monkeypatch.setattr(crypto, "_prefix", prefix.encode)
     safe = SafeMode(TOKEN, AES_KEY, APP_ID)
     theirs = Fixed(KEY)
     for xml in MESSAGES:
@@ -149,39 +148,6 @@ def test_contexts_carry_nothing_from_message_to_message() -> None:
         else:
             with pytest.raises(BadPayload):
                 our_decrypt(safe, rng.choice(garbage))
-
-
-def test_a_failing_encryption_starts_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Should the kept encryptor ever fail mid-message, the next message must not go on from
-    the unknown state it left."""
-
-    class Broken:
-        def update(self, data: bytes) -> bytes:
-            raise RuntimeError("simulated")
-
-    safe = SafeMode(TOKEN, AES_KEY, APP_ID)
-    safe.ciphertext("before")
-    monkeypatch.setattr(safe._aes, "_encryptor", Broken())
-    with pytest.raises(RuntimeError):
-        safe.ciphertext("lost")
-    for xml in MESSAGES[:10]:
-        assert PrpCrypto(KEY).decrypt(safe.ciphertext(xml), APP_ID) == xml
-
-
-def test_prefixes_are_drawn_afresh_in_a_forked_worker() -> None:
-    first = crypto._prefixes.take()
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report its next prefix and leave at once
-        os.write(write, crypto._prefixes.take())
-        os._exit(0)
-    os.waitpid(pid, 0)
-    child = os.read(read, 64)
-    os.close(read)
-    os.close(write)
-    mine = crypto._prefixes.take()
-    assert len(first) == len(child) == len(mine) == 16
-    assert child != mine  # without the fork hook both would take the same 8 bytes of the pool
 
 
 def encrypt_raw(plain: bytes) -> str:

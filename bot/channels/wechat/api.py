@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.channels.wechat.token import TokenStore
+from bot.errors import LongtuanError
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ _TIMEOUT = aiohttp.ClientTimeout(total=10)
 _JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
-class WeChatAPIError(Exception):
+class WeChatAPIError(LongtuanError):
     """WeChat answered with a non-zero errcode (or could not be reached: errcode -1)."""
 
     def __init__(self, errcode: int, errmsg: str, path: str = "") -> None:

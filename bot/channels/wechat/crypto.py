@@ -5,10 +5,8 @@ wechatpy's versions of these get things wrong for a server: its signature checks
 signature is computed here (same algorithm as wechatpy's WeChatSigner, a test holds them equal,
 without WeChatSigner's per-part conversions that cost more than the SHA1), and so is the AES
 framing (byte for byte wechatpy's PrpCrypto, which tests/channels/test_crypto_framing.py holds
-both ways), which turns any failure into one ``BadPayload``. It also costs less: PrpCrypto sets
-up a new AES context (2 us) and pads in Python on every call; SafeMode keeps one context each
-way and pads with prepared bytes. A 600-byte message, signature included: decrypt ~7 us
-(10.5 through PrpCrypto; base64 decoding alone is 3), encrypt ~9 us (10.5).
+both ways), which turns any failure into one ``BadPayload`` (a correctness reason: wechatpy's
+PrpCrypto lets arbitrary exceptions through).
 """
 
 from __future__ import annotations
@@ -16,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
+import secrets
 import struct
 import time
 from collections.abc import Callable
@@ -60,75 +58,12 @@ _BLOCK = 32
 _PADDING = tuple(bytes((n,)) * n for n in range(_BLOCK + 1))
 
 
-class _FixedIvCbc:
-    """AES-CBC under one key and one IV (WeChat's: the key's first 16 bytes), one context each way.
-
-    Taking a fresh encryptor or decryptor per message costs more than the AES of the message
-    (OpenSSL sets up a context and the key schedule each time: 2 us in isolation, 8 in the
-    gateway's profile). So one of each lives as long as this object, and each message is fed so
-    that it comes out exactly as from a fresh context with the IV:
-
-    - Decrypting: CBC xors each decrypted block with the ciphertext block before it, so the IV
-      fed as an extra first block puts the chain back at the IV whatever the previous message
-      left; that block's output is dropped. Input must be whole blocks (OpenSSL would otherwise
-      hold the rest back into the next message).
-    - Encrypting: the context's chaining value is the previous message's last ciphertext block
-      (``_chain``) where a fresh one would hold the IV. The first block goes in xored with
-      ``_chain ^ IV``, which cancels it: E(P0 ^ IV ^ _chain ^ _chain) = E(P0 ^ IV).
-
-    Tests hold both against wechatpy's PrpCrypto, message after message. The event loop is the
-    only caller; should the context ever fail mid-message, a fresh one is taken.
-    """
-
-    def __init__(self, key: bytes, iv: bytes) -> None:
-        self._iv = iv
-        self._cipher = Cipher(algorithms.AES(key), modes.CBC(iv))
-        self._decryptor = self._cipher.decryptor()
-        self._encryptor = self._cipher.encryptor()
-        self._mask = 0  # _chain ^ IV: 0 for a fresh context
-
-    def decrypt(self, ciphertext: bytes) -> bytes:
-        if len(ciphertext) % 16:
-            raise ValueError("ciphertext is not whole AES blocks")
-        return self._decryptor.update(self._iv + ciphertext)[16:]
-
-    def encrypt(self, plaintext: bytes) -> bytes:
-        if len(plaintext) % 16 or not plaintext:
-            raise ValueError("plaintext is not whole AES blocks")
-        first = (int.from_bytes(plaintext[:16], "big") ^ self._mask).to_bytes(16, "big")
-        try:
-            out = self._encryptor.update(first + plaintext[16:])
-        except BaseException:
-            self._encryptor, self._mask = self._cipher.encryptor(), 0
-            raise
-        self._mask = int.from_bytes(out[-16:], "big") ^ int.from_bytes(self._iv, "big")
-        return out
-
-
-class _Prefixes:
+def _prefix() -> bytes:
     """The 16 random characters that open each encrypted reply: hex from the OS generator.
 
-    Drawn 4 KiB at a time (a system call per reply otherwise), and drawn afresh in a forked
-    worker so that no two workers hand out the same ones.
+    wechatpy draws 16 letters with ``random.sample``: no CSPRNG, and 30 us a reply.
     """
-
-    def __init__(self) -> None:
-        self._pool = b""
-        self._at = 0
-        os.register_at_fork(after_in_child=self._reset)
-
-    def _reset(self) -> None:
-        self._pool, self._at = b"", 0
-
-    def take(self) -> bytes:
-        at = self._at
-        if at + 8 > len(self._pool):
-            self._pool, at = os.urandom(4096), 0
-        self._at = at + 8
-        return self._pool[at : at + 8].hex().encode()
-
-
-_prefixes = _Prefixes()
+    return secrets.token_hex(8).encode()
 
 
 class SafeMode:
@@ -144,7 +79,8 @@ class SafeMode:
         self.app_id = app_id
         self._app_id = app_id.encode()
         key = base64.b64decode(encoding_aes_key + "=")
-        self._aes = _FixedIvCbc(key, key[:16])
+        # A fresh context per message (about 2 us): a kept one saved too little to earn its code.
+        self._cipher = Cipher(algorithms.AES(key), modes.CBC(key[:16]))
 
     def decrypt(self, encrypted: str, msg_signature: str | None, timestamp: str, nonce: str) -> str:
         check_signature((self.token, timestamp, nonce, encrypted), msg_signature)
@@ -152,7 +88,8 @@ class SafeMode:
         # base64, its padding is taken as the last byte says, unchecked), except that whatever
         # fails is one BadPayload.
         try:
-            plain = self._aes.decrypt(base64.b64decode(encrypted.encode()))
+            decryptor = self._cipher.decryptor()
+            plain = decryptor.update(base64.b64decode(encrypted.encode())) + decryptor.finalize()
             content = plain[16 : -plain[-1]]
             (length,) = _LENGTH.unpack_from(content)
             xml = content[4 : 4 + length].decode()
@@ -169,16 +106,15 @@ class SafeMode:
         size = 16 + 4 + len(text) + len(self._app_id)
         plain = b"".join(
             (
-                # The 16 random bytes that open the plaintext. wechatpy draws 16 letters with
-                # random.sample: no CSPRNG, and 30 us a reply.
-                _prefixes.take(),
+                _prefix(),
                 _LENGTH.pack(len(text)),
                 text,
                 self._app_id,
                 _PADDING[_BLOCK - size % _BLOCK],
             )
         )
-        return base64.b64encode(self._aes.encrypt(plain)).decode()
+        encryptor = self._cipher.encryptor()
+        return base64.b64encode(encryptor.update(plain) + encryptor.finalize()).decode()
 
     def encrypt(self, xml: str, timestamp: str, nonce: str) -> str:
         encrypted = self.ciphertext(xml)

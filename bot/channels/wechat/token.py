@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
+from redis.asyncio.lock import Lock
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 if TYPE_CHECKING:
@@ -93,7 +93,6 @@ class RedisTokenStore:
         self._lock_timeout = lock_timeout
         self._poll_interval = poll_interval
         self._compare_and_delete = redis.register_script(_COMPARE_AND_DELETE)
-        self._compare_and_pexpire = redis.register_script(_COMPARE_AND_PEXPIRE)
 
     async def get(self) -> str | None:
         return _as_text(await self._redis.get(self.key))
@@ -115,32 +114,36 @@ class RedisTokenStore:
 
     @asynccontextmanager
     async def _locked(self) -> AsyncIterator[None]:
-        owner = secrets.token_hex(16)
-        deadline = time.monotonic() + self._lock_timeout
-        while not await self._redis.set(self.lock_key, owner, nx=True, px=self._lock_ttl_ms):
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"token refresh lock {self.lock_key} busy for {self._lock_timeout}s")
-            await asyncio.sleep(self._poll_interval)
-        # The TTL only frees the lock of a holder that died; a live one renews it every third of
-        # it, however long the fetch takes (each attempt may wait out its time-out).
-        renewing = asyncio.create_task(self._renew(owner))
+        # redis-py's Lock: SET NX PX with a random token, released only by its owner. The TTL only
+        # frees the lock of a holder that died; a live one renews it every third of it
+        # (``reacquire``), however long the fetch takes (each attempt may wait out its time-out).
+        lock = self._redis.lock(
+            self.lock_key,
+            timeout=self._lock_ttl_ms / 1000,
+            sleep=self._poll_interval,
+            blocking_timeout=self._lock_timeout,
+        )
+        if not await lock.acquire():
+            raise TimeoutError(f"token refresh lock {self.lock_key} busy for {self._lock_timeout}s")
+        renewing = asyncio.create_task(self._renew(lock))
         try:
             yield
         finally:
             renewing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await renewing
-            await self._compare_and_delete(keys=[self.lock_key], args=[owner])
+            with contextlib.suppress(LockError):
+                await lock.release()  # LockError: it lapsed and someone else holds it now
 
-    async def _renew(self, owner: str) -> None:
+    async def _renew(self, lock: Lock) -> None:
         while True:
             await asyncio.sleep(self._lock_ttl_ms / 3000)
             try:
-                held = await self._compare_and_pexpire(keys=[self.lock_key], args=[owner, self._lock_ttl_ms])
+                await lock.reacquire()
+            except LockNotOwnedError:
+                return  # lost it (Redis restarted, or paused past the TTL): nothing left to renew
             except (RedisError, OSError):
                 continue  # the lock lapses by itself if Redis stays away; the fetch goes on
-            if not held:
-                return  # lost it (Redis restarted, or paused past the TTL): nothing left to renew
 
 
 class MemoryTokenStore:
