@@ -205,14 +205,27 @@ class TestStoreContract:
         holder = await store.begin("m:h", key, "holder")
         intruder = Session()
         intruder.set_state(ContractFlow.open_ended, who="intruder")
-        await store.finish("m:i", key, "intruder", intruder, "cached")
+        assert not await store.finish("m:i", key, "intruder", intruder, "cached"), "reported: the lock was not ours"
         assert await store.result("m:i") == "cached", "the reply is cached even when the lock is not ours"
         with pytest.raises(LockTimeout):
             await store.begin(None, key, "third")
-        await store.finish("m:h", key, "holder", _session(holder.session), "")
+        assert await store.finish("m:h", key, "holder", _session(holder.session), "")
         after = await store.begin(None, key, "reader")
         assert _session(after.session).state is None
         await store.finish(None, key, "reader", _session(after.session), "")
+
+    async def test_flows_with_a_clean_up_are_found_when_due(self, backend: Backend, key: SessionKey) -> None:
+        store = backend.store
+        other = SessionKey(key.channel, key.bot, key.user + ":2")  # a user id may hold a colon
+        await store.track_flow(key, 1000.0)
+        await store.track_flow(other, 2000.0)
+        assert await store.due_flows(999.0) == []
+        assert await store.due_flows(1500.0) == [key]
+        assert await store.due_flows(2500.0) == [key, other]
+        await store.track_flow(key, 3000.0)  # entered again: due later
+        await store.track_flow(other, None)
+        assert await store.due_flows(2500.0) == []
+        assert await store.due_flows(3000.0) == [key]
 
     async def test_session_is_saved_only_when_changed(self, backend: Backend, key: SessionKey) -> None:
         store = backend.store
@@ -376,8 +389,10 @@ async def test_every_redis_key_has_a_ttl(redis_prefix: str) -> None:
         assert await client.ttl(f"{redis_prefix}s:{key}") > 590
 
         await store.remember_once("r:123:abc", "digest", 300)
+        await store.track_flow(key, 1e12)
         await store.finish(None, SessionKey("wechat", "gh", "nobody"), "x", Session(), "")
         names = await _all_have_ttl(client, redis_prefix)
         assert f"{redis_prefix}r:123:abc" in names and f"{redis_prefix}d:m:3" in names
+        assert f"{redis_prefix}f:due" in names
     finally:
         await store.close()
