@@ -3,7 +3,8 @@
 ``last_seen`` changes on every message, so it is written behind: ``touch`` records it in memory
 and ``flush`` upserts the batch in one statement (every second, from a background task). A
 subscribe or unsubscribe is flushed the same way but never dropped: if the database is down the
-batch stays queued (bounded) and goes out when it is back.
+batch stays queued (bounded) and goes out when it is back; and a row that fails for another
+reason fails alone (the batch is retried row by row), so no value takes other people's rows down.
 
 ``last_seen`` is kept to ``resolution`` seconds (LONGTUAN_LAST_SEEN_RESOLUTION, 60): a user this
 process wrote less than that ago is not written again. A chatting user costs one row a minute
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -63,6 +65,9 @@ class Users:
         #: last_seen as this process last wrote it, oldest write first (so pruning stops early)
         self._written: dict[tuple[str, str], float] = {}
         self._flushing = asyncio.Lock()
+        #: The latest touches the database refused on their own, with why: kept for an operator
+        #: to look at, never retried (they would fail again every second).
+        self.rejected: deque[tuple[Touch, str]] = deque(maxlen=1000)
 
     def touch(self, channel: str, openid: str, seen: float, *, subscribed: bool | None = None, scene: str = "") -> None:
         key = (channel, openid)
@@ -86,18 +91,53 @@ class Users:
         return len(self._pending)
 
     async def flush(self) -> int:
-        """Write every pending touch in one upsert; returns how many rows were written."""
+        """Write every pending touch in one upsert; returns how many rows were written.
+
+        A batch that fails for any reason but an outage is written again row by row: one bad
+        value (a time no timestamp can hold) must not take other people's follows down with it.
+        A row that fails alone is kept in ``rejected`` and logged; every other row is written.
+        """
         async with self._flushing:
             if not self._pending:
                 return 0
             batch, self._pending = self._pending, {}
+            items = list(batch.values())
             try:
-                await self._upsert(list(batch.values()))
+                await self._upsert(items)
             except Unavailable:
-                self._requeue(batch.values())
+                self._requeue(items)
                 raise
-            self._remember(batch.values())
-            return len(batch)
+            except Exception as exc:  # noqa: BLE001 - whatever it is, it is one row's: find it
+                log.warning("user batch failed, writing it row by row", extra={"rows": len(items), "error": repr(exc)})
+                items = await self._row_by_row(items)
+            self._remember(items)
+            return len(items)
+
+    async def _row_by_row(self, items: list[Touch]) -> list[Touch]:
+        """Write each touch alone; returns those written. An outage midway puts the rest back."""
+        written: list[Touch] = []
+        for at, item in enumerate(items):
+            try:
+                await self._upsert([item])
+            except Unavailable:
+                self._remember(written)
+                self._requeue(items[at:])
+                raise
+            except Exception as exc:  # noqa: BLE001 - this row's own failure: keep it, go on
+                self.rejected.append((item, repr(exc)))
+                log.error(
+                    "user write rejected",
+                    extra={
+                        "channel": item.channel,
+                        "openid": item.openid,
+                        "seen": item.seen,
+                        "subscribed": item.subscribed,
+                        "error": repr(exc),
+                    },
+                )
+            else:
+                written.append(item)
+        return written
 
     def _remember(self, items: Iterable[Touch]) -> None:
         """Note what was written, and forget what is older than the resolution (bounded memory)."""

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bot.channels.wechat.validate import epoch_seconds
 from bot.errors import BadPayload, BadSignature, StaleRequest
 
 
@@ -40,11 +41,9 @@ def check_signature(expected_parts: tuple[str, ...], given: str | None) -> None:
 
 
 def check_timestamp(timestamp: str | None, window: int, now: Callable[[], float] = time.time) -> int:
-    """Parse the timestamp; with a window > 0, refuse one outside ``now ± window``."""
-    try:
-        ts = int(timestamp or "")
-    except ValueError:
-        raise BadSignature("timestamp missing or not a number") from None
+    """Parse the timestamp (``BadTimestamp`` unless epoch seconds); with a window > 0, refuse one
+    outside ``now ± window``."""
+    ts = epoch_seconds(timestamp or "")
     if window and abs(now() - ts) > window:
         raise StaleRequest(f"timestamp {ts} outside the {window}s window")
     return ts

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from xml.parsers import expat
 
 from bot.channels.wechat.crypto import cdata_safe
-from bot.errors import BadPayload
+from bot.channels.wechat.validate import check_fields
+from bot.errors import BadPayload, TooComplex
 from bot.model import Inbound, Kind, Location
 
 CHANNEL = "wechat"
@@ -66,6 +67,22 @@ def _no_external(context: str, base: str | None, system_id: str | None, public_i
 #: Elements whose text keeps its white space (what the user typed); others are trimmed.
 _VERBATIM = frozenset({"Content"})
 
+#: What no callback exceeds, enforced while parsing (a 42 KB document of nested elements cost
+#: 36 MB before: every open element keeps its dotted path). The deepest callback, a mass send's
+#: copyright check (xml > CopyrightCheckResult > ResultList > item > ArticleIdx), is 5 deep;
+#: the largest, that same event, has about 30 elements.
+MAX_DEPTH = 8
+MAX_ELEMENTS = 256
+#: Element names are WeChat's (the longest, NeedShowReprintSource, has 21 characters); a long one
+#: would be copied into the dotted path of every element below it.
+MAX_NAME = 64
+#: expat builds a start tag's attributes only once the tag is complete: 7,000 of them in 64 KiB
+#: cost 1.4 MB, expat's own tables half of it. So expat is fed a chunk at a time, and a piece of
+#: markup (a tag, a comment) still incomplete after MAX_TOKEN bytes is refused before it is
+#: built. Text and CDATA are reported as they come, whatever their length.
+MAX_TOKEN = 4096
+_CHUNK = 4096
+
 
 def parse_xml(body: bytes | str) -> dict[str, str]:
     """The leaves under ``<xml>`` as a flat dict of text, nested ones under their dotted path.
@@ -84,7 +101,7 @@ _S = " \t\n"
 #: "\r\n" and a lone "\r" into "\n" in text and CDATA; a document with a CR goes to expat.
 _NOT_CHAR = "\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff"
 #: One step of the fast reader, over what lies between <xml> and </xml>. Either a leaf:
-#: group 1 its name (ASCII XML names only), then group 2 the text of one CDATA section (up to
+#: group 1 its name (ASCII XML names only, at most MAX_NAME), then group 2 the text of one CDATA section (up to
 #: the first "]]>": the atomic group keeps the lazy repeat from running on past it), or group
 #: 3 plain text (no markup, no reference, no ">", so no "]]>" either), or neither (<Name/>).
 #: Or, from the first character that is neither white space nor such a leaf, group 4: the
@@ -93,7 +110,7 @@ _NOT_CHAR = "\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff"
 #: body is white space and leaves only, or group 4 says so. (One findall costs half of what a
 #: fullmatch to validate and a finditer to read would cost together.)
 _LEAF = re.compile(
-    r"<([A-Za-z_][A-Za-z0-9_.\-]*)"
+    rf"<([A-Za-z_][A-Za-z0-9_.\-]{{0,{MAX_NAME - 1}}})"
     r"(?:/>"
     rf"|>(?:<!\[CDATA\[(?>([^{_NOT_CHAR}]*?)\]\]>)|([^<&>{_NOT_CHAR}]*))</\1>)"
     rf"|([^{_S}].*)",
@@ -121,6 +138,8 @@ def _parse_fast(body: bytes | str) -> dict[str, str] | None:
     text = text.strip(_S)
     if not (text.startswith("<xml>") and text.endswith("</xml>")):
         return None
+    if text.count("<") > MAX_ELEMENTS:
+        return None  # perhaps too many elements (or "<" typed in a CDATA): expat counts exactly
     leaves = _LEAF.findall(text, 5, len(text) - 6)
     fields: dict[str, str] = {}
     for name, cdata, plain, rest in leaves:
@@ -142,7 +161,17 @@ def _parse_expat(body: bytes | str) -> dict[str, str]:
     has_child: list[bool] = []
     siblings: list[dict[str, int]] = []
 
+    elements = 0
+
     def start(name: str, attrs: object) -> None:
+        nonlocal elements
+        elements += 1
+        if elements > MAX_ELEMENTS:
+            raise TooComplex(f"more than {MAX_ELEMENTS} elements")
+        if len(names) >= MAX_DEPTH:
+            raise TooComplex(f"nested deeper than {MAX_DEPTH}")
+        if len(name) > MAX_NAME:
+            raise TooComplex(f"an element name of {len(name)} characters")
         if not names:
             if name != "xml":
                 raise BadPayload("root element is not <xml>")
@@ -166,7 +195,14 @@ def _parse_expat(body: bytes | str) -> dict[str, str]:
         text.clear()
         siblings.pop()
 
-    parser = expat.ParserCreate()
+    if isinstance(body, str):
+        # As expat parses a str: UTF-8, whatever a declaration says (and a lone surrogate raises
+        # UnicodeEncodeError, as before: the gateway only parses decoded UTF-8).
+        data = body.encode()
+        parser = expat.ParserCreate("utf-8")
+    else:
+        data = body
+        parser = expat.ParserCreate()
     parser.buffer_text = True
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _no_dtd
@@ -176,8 +212,15 @@ def _parse_expat(body: bytes | str) -> dict[str, str]:
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = text.append
+    view = memoryview(data)
     try:
-        parser.Parse(body, True)
+        for at in range(0, len(data), _CHUNK):
+            fed = min(at + _CHUNK, len(data))
+            parser.Parse(view[at:fed], False)
+            # Outside a handler, CurrentByteIndex is where the markup not yet reported begins.
+            if fed - parser.CurrentByteIndex > MAX_TOKEN:
+                raise TooComplex(f"markup of over {MAX_TOKEN} bytes at byte {parser.CurrentByteIndex}")
+        parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise BadPayload(f"not XML: {expat.ErrorString(exc.code)}") from None
     return fields
@@ -195,11 +238,9 @@ def to_inbound(fields: dict[str, str]) -> Inbound:
     user = fields.get("FromUserName", "")
     if not user:
         raise BadPayload("FromUserName missing")
+    check_fields(fields)  # every number below is then in its shape and range
     raw_type = fields.get("MsgType", "").lower()
-    try:
-        created = int(fields.get("CreateTime", "0"))
-    except ValueError:
-        raise BadPayload("CreateTime is not an integer") from None
+    created = int(fields.get("CreateTime", "0"))
     # MsgId exceeds 2**53: it stays the exact digits it came as, never a float.
     msg = Inbound(
         channel=CHANNEL,

@@ -22,6 +22,7 @@ from bot.channels.wechat.crypto import SafeMode, check_signature, check_timestam
 from bot.channels.wechat.parse import parse_xml, render_text, to_inbound
 from bot.channels.wechat.receipts import receipt_of
 from bot.channels.wechat.render import reply_to_text
+from bot.channels.wechat.validate import decoded, query_values
 from bot.errors import BadPayload, BodyTooLarge, ReplayedRequest, RequestRefused, Unavailable
 from bot.gateway.pipeline import Pipeline
 from bot.logs import request_id
@@ -138,8 +139,9 @@ class WeChatWebhook:
 
     def _check_query(self, request: web.Request) -> tuple[str, str]:
         q = request.query
-        timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
-        # Signature first: a stale but forged request is reported as forged.
+        # Shapes first (400, before any work: the nonce is echoed into the encrypted reply), then
+        # the signature: a stale but forged request is reported as forged.
+        timestamp, nonce = query_values(q)
         check_signature((self.token, timestamp, nonce), q.get("signature"))
         check_timestamp(timestamp, self.settings.wechat_replay_window, self.clock)
         return timestamp, nonce
@@ -207,6 +209,10 @@ class WeChatWebhook:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"over {limit} bytes") from None
+        except (ConnectionResetError, web.RequestPayloadError) as exc:
+            # The client hung up or broke the framing mid-body: its error, no traceback of ours.
+            raise BadPayload(f"body cut short: {type(exc).__name__}") from None
+        body = decoded(body, request.headers.get("Content-Encoding", ""), limit)
         if not body:
             raise BadPayload("empty body")
         return body
