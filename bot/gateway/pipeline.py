@@ -15,7 +15,7 @@ import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bot.context import Context, Services
 from bot.errors import LockTimeout, Unavailable
@@ -23,6 +23,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.outbound import Notice
 from bot.router import Router
 from bot.session.base import PENDING, Session, SessionKey
+from bot.text import to_simplified, to_traditional
 
 log = logging.getLogger("longtuan.pipeline")
 
@@ -195,6 +196,10 @@ class Pipeline:
         Returns the notices the handler queued: only a handler that returned sends them.
         """
         svc = self.services
+        # Handlers match simplified Chinese; a traditional writer is marked and answered in traditional.
+        hant = bool(msg.text) and to_simplified(msg.text) != msg.text
+        if hant:
+            msg = replace(msg, text=to_simplified(msg.text), extra={**msg.extra, "script": "hant"})
         ctx = Context.for_message(svc, session, msg, request_id)
         started = time.perf_counter()
         route = "none"
@@ -205,6 +210,9 @@ class Pipeline:
             if session.expired is not None:
                 notice = svc.content.text(session.expired.timeout_key)
                 reply.text = f"{notice}\n\n{reply.text}" if reply.text else notice
+            if hant:
+                buttons = [replace(b, text=to_traditional(b.text)) for b in reply.buttons]
+                reply = replace(reply, text=to_traditional(reply.text), buttons=buttons)
         except Unavailable as exc:
             log.warning("handler could not reach a backend", extra={"route": route, "error": str(exc)})
             reply, route = svc.content.reply("system.busy"), "busy"
