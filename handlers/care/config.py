@@ -27,6 +27,8 @@ class Office:
 class PrivacyTable:
     table: str
     columns: tuple[str, ...]
+    #: The words of the privacy answer that tell people about this table.
+    says: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -61,7 +63,7 @@ def _read(path: Path) -> CareContent:
     if not office.get("name") or not office.get("hours"):
         raise ConfigError("care.toml: [office] needs a name and hours")
     privacy = tuple(
-        PrivacyTable(str(t["table"]), _words(t.get("columns"), f"privacy {t.get('table')}"))
+        PrivacyTable(str(t["table"]), _words(t.get("columns"), f"privacy {t.get('table')}"), str(t.get("says", "")))
         for t in raw.get("privacy", [])
     )
     return CareContent(
