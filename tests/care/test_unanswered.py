@@ -132,3 +132,33 @@ async def test_the_report_prints_the_groups(
     assert "3 条，3 人问过" in out
     lines = out.splitlines()
     assert lines[2].startswith("团费") and "「团费怎么交」" in lines[2] and "旧问题" not in out
+
+
+def test_the_expiry_job_is_scheduled_nightly() -> None:
+    from zoneinfo import ZoneInfo
+
+    from handlers.care import jobs
+    from scheduler.jobs import PROGRAMMES
+
+    added: list[tuple[str, object, object]] = []
+    jobs.schedule(lambda job_id, job, trigger: added.append((job_id, job, trigger)), ZoneInfo("Asia/Shanghai"))
+    [(job_id, job, trigger)] = added
+    assert "handlers.care.jobs" in PROGRAMMES and job_id == "care.forget_expired" and job is forget_expired
+    assert "hour='3'" in str(trigger)
+
+
+def test_faq_check_shows_the_entry_and_the_scores(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.commands.care import faq_check
+
+    faq_check(argparse.Namespace(question=["夜校", "怎麼報名"], top=3))
+    out = capsys.readouterr().out
+    assert "问题：「夜校 怎么报名」" in out  # traditional folded as the bot does
+    assert "会答：night_school.signup" in out
+    assert "✓ night_school.signup" in out and "关键词 夜校+报名" in out
+    faq_check(argparse.Namespace(question=["志愿者可以带家属吗"], top=3))
+    out = capsys.readouterr().out
+    assert "没有条目全部命中" in out and "（缺 注册）" in out
+    faq_check(argparse.Namespace(question=["我不想活了"], top=1))
+    assert "会先被求助词表接住（self_harm）" in capsys.readouterr().out
+    faq_check(argparse.Namespace(question=["谢谢"], top=1))
+    assert "整句是命令词「thanks」" in capsys.readouterr().out
