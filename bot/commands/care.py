@@ -35,6 +35,7 @@ REASONS = {
     "bullying": "紧急·欺凌",
     "danger": "紧急·危险",
 }
+VIA = {"crisis": "求助词（自动转来）"}
 STATUSES = {"open": "待回复", "answered": "已回复", "closed": "已关闭"}
 
 
@@ -88,13 +89,13 @@ async def inbox_show(svc: Services, args: argparse.Namespace) -> int:
     print(f"#{row.id}  {REASONS.get(row.reason, row.reason)}  {STATUSES.get(row.status, row.status)}")
     print(f"用户：{row.channel} {row.external_id}（{'繁体' if row.hant else '简体'}）")
     print(f"最后一次互动：{row.last_seen.astimezone(tz):%Y-%m-%d %H:%M}，{_window(row, now)}")
-    via = row.context.get("via")
-    if via:
-        print(f"来源：{via}")
-    recent = row.context.get("recent") or []
-    if recent:
-        print("之前没答上的问题（已脱敏）：" + "；".join(f"「{t}」" for t in recent))
     for m in messages:
+        via = m.context.get("via")
+        if via:
+            print(f"  —— 来源：{VIA.get(via, via)}")
+        recent = m.context.get("recent") or []
+        if recent:
+            print("  —— 之前没答上的问题（已脱敏）：" + "；".join(f"「{t}」" for t in recent))
         who = "用户" if m.direction == "in" else f"工作人员（{m.delivery}）"
         print(f"  {m.created_at.astimezone(tz):%m-%d %H:%M} {who}：{m.text}")
     return 0

@@ -50,7 +50,6 @@ async def add_incoming(
         reason=reason,
         status="open",
         hant=hant,
-        context=context or {},
         opened_at=at,
         updated_at=at,
     )
@@ -67,7 +66,7 @@ async def add_incoming(
         },
     ).returning(CareThread.id)
     thread_id = int((await s.execute(stmt)).scalar_one())
-    s.add(CareMessage(thread_id=thread_id, direction="in", text=text[:2000], created_at=at))
+    s.add(CareMessage(thread_id=thread_id, direction="in", text=text[:2000], created_at=at, context=context or {}))
     await s.flush()
     return thread_id
 
@@ -86,7 +85,6 @@ class ThreadRow:
     last_seen: datetime
     messages: int
     first: str
-    context: dict[str, Any]
 
 
 def _thread_query() -> Any:
@@ -108,7 +106,7 @@ def _row(r: Any) -> ThreadRow:
     t: CareThread = r[0]
     return ThreadRow(
         t.id, t.urgent, t.reason, t.status, t.hant, t.opened_at, t.updated_at, r[1], r[2], r[3], r[4] or 0,
-        r[5] or "", dict(t.context or {}),
+        r[5] or "",
     )  # fmt: skip
 
 
@@ -136,7 +134,9 @@ async def get_thread(s: AsyncSession, thread_id: int) -> tuple[ThreadRow, list[C
 
 async def add_outgoing(s: AsyncSession, thread_id: int, text: str, now: float) -> int:
     """Staff's reply, recorded before it is sent (its id is the notice's idempotency key)."""
-    msg = CareMessage(thread_id=thread_id, direction="out", text=text, created_at=_at(now), delivery="sending")
+    msg = CareMessage(
+        thread_id=thread_id, direction="out", text=text, created_at=_at(now), delivery="sending", context={}
+    )
     s.add(msg)
     await s.flush()
     return int(msg.id)

@@ -35,7 +35,7 @@ async def load_care(db: Database, folder: Path) -> int:
                 continue
             at = now - float(thread.get("hours_ago", 1)) * 3600
             for i, text in enumerate(thread["messages"]):
-                await add_incoming(s, user_id, text, at + i * 60, context={"via": "人工"})
+                await add_incoming(s, user_id, text, at + i * 60, context={"via": "人工"} if i == 0 else None)
             loaded += 1
         kept = set(
             (await s.execute(select(CareUnanswered.text).where(CareUnanswered.user_hash == DEMO_ASKER))).scalars()

@@ -59,8 +59,6 @@ class CareThread(Base):
     status: Mapped[str] = mapped_column(String(8), default="open")
     #: The person writes traditional Chinese: staff replies are converted before they go out.
     hant: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: How the person got here and what the bot could not answer just before (masked).
-    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
@@ -82,6 +80,9 @@ class CareMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     #: For ``out``: sent / queued / dropped:<reason> / retry:<reason>; "" for ``in``.
     delivery: Mapped[str] = mapped_column(String(48), default="")
+    #: For the first ``in`` after asking for staff: how the person got here and what the bot
+    #: could not answer them just before (masked). Empty otherwise.
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class CareUnanswered(Base):

@@ -169,7 +169,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(MenuKey("CONTACT"))
     async def contact_menu(msg: Inbound, ctx: Context, key: str) -> Reply:
         inbox.enter(ctx, InboxFlow.waiting, via="菜单「联系我们」", recent=inbox.recent_context(ctx))
-        return Reply("care.contact", inbox.contact_params(care, content.text))
+        return Reply("care.contact_menu", inbox.contact_params(care, content.text))
 
     @r.on(Command(commands["contact"]))
     async def contact(msg: Inbound, ctx: Context) -> Reply:

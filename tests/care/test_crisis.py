@@ -100,7 +100,9 @@ async def test_a_crisis_gets_a_serious_answer_and_an_urgent_inbox_item(gateway: 
     [(thread, texts)] = await _threads(gateway, "o-care-1")
     assert thread.urgent and thread.reason == "self_harm" and thread.status == "open"
     assert texts == ["我不想活了", "我在学校一个朋友都没有"]
-    assert thread.context["via"] == "crisis"
+    async with gateway.db.session() as s:
+        first = (await s.execute(select(CareMessage).order_by(CareMessage.id).limit(1))).scalar_one()
+    assert first.context["via"] == "crisis"
 
 
 async def test_crisis_words_are_heard_inside_a_flow(gateway: Gateway) -> None:

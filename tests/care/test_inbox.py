@@ -34,6 +34,13 @@ async def _thread(gateway: Gateway, user: str) -> CareThread:
         ).scalar_one()
 
 
+async def _contexts(gateway: Gateway, user: str) -> list[dict[str, object]]:
+    thread = await _thread(gateway, user)
+    async with gateway.db.session() as s:
+        query = select(CareMessage.context).where(CareMessage.thread_id == thread.id).order_by(CareMessage.id)
+        return list((await s.execute(query)).scalars().all())
+
+
 async def test_asking_for_a_person_puts_the_next_messages_in_the_inbox(gateway: Gateway) -> None:
     hours = _hours(gateway)
     await gateway.dialog(
@@ -51,7 +58,10 @@ async def test_asking_for_a_person_puts_the_next_messages_in_the_inbox(gateway: 
     thread = await _thread(gateway, "o-inbox-1")
     assert thread.status == "open" and not thread.urgent and thread.reason == "message"
     # The context: how the person came, and (masked) what the bot could not answer just before.
-    assert thread.context == {"via": "人工", "recent": ["今天天气不错", "我的手机[手机号]怎么换绑"]}
+    assert await _contexts(gateway, "o-inbox-1") == [
+        {"via": "人工", "recent": ["今天天气不错", "我的手机[手机号]怎么换绑"]},
+        {},
+    ]
     async with gateway.db.session() as s:
         texts = (await s.execute(select(CareMessage.text).order_by(CareMessage.id))).scalars().all()
     assert texts == ["我想问问志愿证书怎么开", "我在坂田"]
@@ -62,7 +72,7 @@ async def test_the_contact_menu_tells_the_truth_and_waits_for_a_message(gateway:
     assert "12355" in answer.text and _hours(gateway) in answer.text
     assert "办公电话" not in answer.text  # no number is shown until staff have filled one in
     await gateway.dialog("o-inbox-2", [("可以帮我查下报名记录吗", "care.inbox_saved", {"hours": _hours(gateway)})])
-    assert (await _thread(gateway, "o-inbox-2")).context["via"] == "菜单「联系我们」"
+    assert (await _contexts(gateway, "o-inbox-2"))[0]["via"] == "菜单「联系我们」"
 
 
 async def test_cancelling_before_writing_leaves_nothing(gateway: Gateway) -> None:
@@ -192,3 +202,34 @@ async def test_a_traditional_writer_gets_the_staff_reply_in_traditional(
     assert await inbox_reply(gateway.services, _args(id=thread.id, text=["在小程序里申请"])) == 0
     expected = to_traditional(gateway.services.content.text("care.staff_reply", text="在小程序里申请"))
     assert gateway.fake.sent[-1]["text"]["content"] == expected
+
+
+async def test_asking_again_while_a_thread_is_open_keeps_the_new_context(
+    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await gateway.dialog("o-inbox-10", [("人工", "care.inbox_ask", {"hours": _hours(gateway)})])
+    await gateway.say("o-inbox-10", "第一件事")
+    await gateway.say("o-inbox-10", "好了")
+    await gateway.say("o-inbox-10", "团费怎么交")
+    await gateway.say("o-inbox-10", "人工")
+    await gateway.say("o-inbox-10", "就是刚才那个")
+    contexts = await _contexts(gateway, "o-inbox-10")
+    assert contexts[1] == {"via": "人工", "recent": ["团费怎么交"]}
+    assert await inbox_show(gateway.services, _args(id=(await _thread(gateway, "o-inbox-10")).id)) == 0
+    shown = capsys.readouterr().out
+    recent = shown.index("之前没答上的问题（已脱敏）：「团费怎么交」")
+    assert shown.index("第一件事") < recent < shown.index("就是刚才那个")
+
+
+def test_the_office_phone_and_address_are_shown_once_staff_fill_them_in() -> None:
+    from dataclasses import replace
+
+    from handlers.care.inbox import contact_params
+    from tests.conftest import shared_content
+
+    content, _ = shared_content()
+    care = care_content(content)
+    assert contact_params(care, content.text)["details"] == ""
+    filled = replace(care, office=replace(care.office, phone="0755-00000000", address="龙岗区某路1号"))
+    text = content.text("care.contact", **contact_params(filled, content.text))
+    assert "· 办公电话：0755-00000000\n· 办公地址：龙岗区某路1号" in text

@@ -27,7 +27,6 @@ def upgrade() -> None:
         sa.Column("reason", sa.String(16), nullable=False, server_default="message"),
         sa.Column("status", sa.String(8), nullable=False, server_default="open"),
         sa.Column("hant", sa.Boolean(), nullable=False, server_default=sa.false()),
-        sa.Column("context", sa.JSON(), nullable=False),
         sa.Column("opened_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
@@ -55,6 +54,7 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("delivery", sa.String(48), nullable=False, server_default=""),
+        sa.Column("context", sa.JSON(), nullable=False),
         sa.CheckConstraint("direction IN ('in', 'out')", name="ck_care_messages_direction"),
     )
     op.create_index("ix_care_messages_thread", "care_messages", ["thread_id", "id"])
