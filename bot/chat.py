@@ -2,23 +2,36 @@
 
 Without ``--url`` it starts the app in-process on a free loopback port (embedded defaults work),
 and late replies (customer-service sends) are printed as they would arrive on the phone.
+Tappable choices (``weixin://bizmsgmenu`` links) are shown numbered: typing the number sends
+what tapping would.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Sequence
+from html import unescape
+from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
 
 from bot.channels.wechat.render import reply_to_text
-from bot.channels.wechat.simulator import WeChatSimulator, event_xml, text_xml
+from bot.channels.wechat.simulator import Answer, WeChatSimulator, event_xml, text_xml
+from bot.errors import ConfigError
 from bot.outbound import SENT, Notice, SendResult
 from bot.settings import Settings
 
-HELP = "输入消息回车发送。/follow 关注  /scan 场景  /click 菜单键  /location  /quit 退出"
+HELP = "输入消息回车发送。/follow 关注  /scan 场景  /click 菜单键  /location  /unfollow  /quit 退出"
+
+_CHOICE = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&"]*)&msgmenuid=\d+">([^<]*)</a>')
+_LINK = re.compile(r'<a href="([^"]+)">([^<]*)</a>')
+
+
+class ChatError(Exception):
+    """One line for the developer instead of a traceback."""
 
 
 class _PrintingNotifier:
@@ -47,10 +60,82 @@ def _xml_for(line: str, user: str) -> str:
     return text_xml(user, line)
 
 
+def menu_keys(settings: Settings) -> dict[str, str]:
+    """The CLICK keys of the custom menu and their labels, for the banner and unknown-key hints."""
+    from bot.content import load_content
+
+    try:
+        menu = load_content(settings.content_dir or None).menu
+    except ConfigError:
+        return {}
+    return {
+        b["key"]: b.get("name", "")
+        for top in menu.get("button", [])
+        for b in top.get("sub_button", [top])
+        if b.get("type") == "click" and b.get("key")
+    }
+
+
+def show_reply(text: str) -> tuple[str, list[str]]:
+    """The reply as the terminal shows it, and the payloads of its numbered choices."""
+    payloads: list[str] = []
+
+    def choice(m: re.Match[str]) -> str:
+        payloads.append(unquote(m.group(1)))
+        return f"  [{len(payloads)}] {unescape(m.group(2))}"
+
+    shown = _CHOICE.sub(choice, text)
+    shown = _LINK.sub(lambda m: f"{unescape(m.group(2))}（{m.group(1)}）", shown)
+    return shown, payloads
+
+
+def why_refused(answer: Answer, mode: str) -> str:
+    reason = answer.body.strip()
+    if reason == "bad_signature":
+        hint = "the signature was refused: LONGTUAN_WECHAT_TOKEN differs from the server's"
+    elif reason == "bad_payload" and mode == "plain":
+        hint = "the server refuses plain messages (it has an AES key): set the same LONGTUAN_WECHAT_AES_KEY here"
+    elif reason == "bad_payload":
+        hint = "the server could not decrypt it: LONGTUAN_WECHAT_AES_KEY or _APP_ID differs from the server's"
+    elif reason == "stale_timestamp":
+        hint = "the server's clock and this one differ by more than LONGTUAN_WECHAT_REPLAY_WINDOW"
+    else:
+        hint = "refused"
+    return f"（HTTP {answer.status} {reason}: {hint}）"
+
+
+def why_silent(line: str, keys: dict[str, str], in_process: bool) -> str:
+    cmd, _, arg = line.partition(" ")
+    if cmd == "/unfollow":
+        return "（无回复：取消关注的人收不到消息，这是平台的规则）"
+    if cmd == "/click" and keys and (arg or "HELP") not in keys:
+        return f"（无回复：菜单里没有 {arg} 这个键；有 {' '.join(keys)}）"
+    if in_process:
+        return "（无回复：服务器答了 success，没有要说的；稍后送达的回复会显示在下面）"
+    return "（无回复：服务器答了 success；稍后的回复会以客服消息发出，这里看不到）"
+
+
 async def run_chat(
     settings: Settings, *, url: str | None, user: str, mode: str | None, script: Sequence[str] | None
 ) -> None:
+    """Chat until /quit or the end of ``script``; a setup mistake ends it with one line (exit code 1)."""
+    try:
+        await _chat(settings, url=url, user=user, mode=mode, script=script)
+    except ChatError as exc:
+        print(f"longtuan chat: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+async def _chat(
+    settings: Settings, *, url: str | None, user: str, mode: str | None, script: Sequence[str] | None
+) -> None:
+    aes = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
+    mode = mode or ("safe" if aes else "plain")
+    if mode != "plain" and aes is None:
+        raise ChatError(f"--mode {mode} needs LONGTUAN_WECHAT_AES_KEY (the server's 43-character EncodingAESKey)")
+    keys = menu_keys(settings)
     runner: web.AppRunner | None = None
+    in_process = url is None
     if url is None:
         from bot.app import create_app
 
@@ -60,8 +145,6 @@ async def run_chat(
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         url = f"http://127.0.0.1:{port}/wechat"
-    aes = settings.wechat_aes_key.get_secret_value() if settings.wechat_aes_key else None
-    mode = mode or ("safe" if aes else "plain")
     try:
         async with aiohttp.ClientSession() as http:
             sim = WeChatSimulator(
@@ -72,34 +155,55 @@ async def run_chat(
                 aes_key=aes,
                 mode=mode,
             )
-            lines = list(script) if script else None
-            if lines is None:
-                print(f"龙团 · {url} · {mode} · {HELP}")
-            while True:
-                if lines is not None:
-                    if not lines:
-                        break
-                    line = lines.pop(0)
-                    print(f"我> {line}")
-                else:
-                    try:
-                        line = (await asyncio.to_thread(input, "我> ")).strip()
-                    except EOFError:
-                        break
-                if not line:
-                    continue
-                if line in ("/quit", "/exit"):
-                    break
-                answer = await sim.post(_xml_for(line, user))
-                if answer.status != 200:
-                    print(f"（HTTP {answer.status}: {answer.body}）")
-                elif answer.text:
-                    print(f"龙团> {answer.text}\n")
-                else:
-                    print("（无回复）\n")
+            await _converse(sim, url, user, mode, keys, in_process, list(script) if script else None)
             if runner is not None:
                 await asyncio.sleep(0)  # let a late reply still in flight print
     finally:
         if runner is not None:
             await runner.cleanup()
     sys.stdout.flush()
+
+
+async def _converse(
+    sim: WeChatSimulator,
+    url: str,
+    user: str,
+    mode: str,
+    keys: dict[str, str],
+    in_process: bool,
+    lines: list[str] | None,
+) -> None:
+    if lines is None:
+        print(f"龙团 · {url} · {mode} · {HELP}")
+        if keys:
+            print("菜单键：" + "  ".join(f"/click {k}（{name}）" for k, name in keys.items()))
+    choices: list[str] = []
+    while True:
+        if lines is not None:
+            if not lines:
+                break
+            line = lines.pop(0)
+            print(f"我> {line}")
+        else:
+            try:
+                line = (await asyncio.to_thread(input, "我> ")).strip()
+            except EOFError:
+                break
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        if line.isdigit() and 1 <= int(line) <= len(choices):
+            line = choices[int(line) - 1]  # what tapping the choice sends
+            print(f"（选了：{line}）")
+        try:
+            answer = await sim.post(_xml_for(line, user))
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise ChatError(f"cannot reach {url} ({type(exc).__name__}): is `longtuan serve` running there?") from None
+        if answer.status != 200:
+            print(why_refused(answer, mode))
+        elif answer.text:
+            shown, choices = show_reply(answer.text)
+            print(f"龙团> {shown}\n")
+        else:
+            print(why_silent(line, keys, in_process) + "\n")

@@ -42,6 +42,8 @@ class Content:
     scenes: dict[str, str]
     streets: list[str]
     dict_path: Path | None = None
+    #: The folder the content was read from: programmes read their own tables there (care.toml ...).
+    directory: Path = DEFAULT_DIR
     placeholders: dict[str, frozenset[str]] = field(default_factory=dict)
 
     def text(self, key: str, **params: Any) -> str:
@@ -157,5 +159,6 @@ def load_content(directory: str | Path | None = None) -> Content:
         scenes=scenes,
         streets=streets,
         dict_path=dict_path if dict_path.exists() else None,
+        directory=root,
         placeholders=placeholders,
     )

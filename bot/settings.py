@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     #: "busy" (the handler never runs beside the other); must leave time inside the reply deadline.
     lock_wait: float = Field(default=3.5, gt=0, lt=5)
     last_seen_resolution: float = Field(default=60, ge=0)
+    #: Care: days a question the bot could not answer is kept (masked) for staff to learn from.
+    unanswered_days: int = Field(default=90, ge=1)
+    #: Care: salt of the hash that stands for the asker of an unanswered question (secret in production).
+    unanswered_salt: SecretStr = SecretStr("longtuan-dev-salt")
+    #: Care: days a closed staff-inbox thread is kept before it is deleted.
+    inbox_days: int = Field(default=180, ge=1)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

@@ -9,9 +9,28 @@ from functools import lru_cache
 from pathlib import Path
 
 import jieba
+import opencc
 
 #: Trailing punctuation people add to commands ("帮助！", "help?") that must not change the match.
 _TRAILING = " \t\r\n!！?？。.,，~～…、"
+
+
+@lru_cache(maxsize=2)  # one each way: a single slot would rebuild them in turn
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
+
+
+@lru_cache(maxsize=8192)
+def to_simplified(text: str) -> str:
+    """Traditional Chinese (as 港澳台 youth write) folded to simplified before any matching."""
+    # ASCII cannot change: skip OpenCC for digits, commands and English.
+    return text if text.isascii() else str(_converter("t2s").convert(text))
+
+
+@lru_cache(maxsize=4096)
+def to_traditional(text: str) -> str:
+    """A reply's text for someone who wrote traditional; replies repeat, so each is converted once."""
+    return text if text.isascii() else str(_converter("s2t").convert(text))
 
 
 @lru_cache(maxsize=8192)

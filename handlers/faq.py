@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,8 @@ from bot.context import Context
 from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import HasText, Kinds
-from bot.text import Analyzer
+from bot.text import Analyzer, normalise
+from handlers.care.fallback import unanswered
 
 
 @dataclass(slots=True, frozen=True)
@@ -18,6 +20,32 @@ class _Indexed:
     entry: FaqEntry
     keywords: frozenset[str]
     also: frozenset[str]
+    #: Character pairs of the question and examples: how close an unmatched text comes.
+    pairs: frozenset[str]
+
+
+@dataclass(slots=True, frozen=True)
+class Score:
+    """How a text fares against one entry (``longtuan faq check``, the fallback's suggestions)."""
+
+    entry: FaqEntry
+    keywords: frozenset[str]
+    missing: frozenset[str]
+    also: frozenset[str]
+    similarity: float
+
+    @property
+    def matches(self) -> bool:
+        return not self.missing
+
+    @property
+    def closeness(self) -> float:
+        return 2 * len(self.keywords) + len(self.also) + 3 * self.similarity
+
+
+def _pairs(text: str) -> frozenset[str]:
+    chars = [c for c in normalise(text) if c.isalnum()]
+    return frozenset(a + b for a, b in itertools.pairwise(chars))
 
 
 class FaqIndex:
@@ -31,7 +59,10 @@ class FaqIndex:
             # Folded the same way as user text, so a keyword written as a variant still works.
             return frozenset(analyzer.canonical(w) for w in words)
 
-        self._entries = [_Indexed(e, fold(e.keywords), fold(e.also)) for e in entries]
+        self._entries = [
+            _Indexed(e, fold(e.keywords), fold(e.also), frozenset().union(*map(_pairs, (e.question, *e.examples))))
+            for e in entries
+        ]
 
     def match(self, text: str) -> FaqEntry | None:
         words = self.analyzer.analyse(text).words
@@ -43,6 +74,34 @@ class FaqIndex:
                 if score > best:
                     best, found = score, item.entry
         return found
+
+    def scores(self, text: str) -> list[Score]:
+        """Every entry's score for ``text``, closest first."""
+        words = self.analyzer.analyse(text).words
+        pairs = _pairs(text)
+        found = []
+        for item in self._entries:
+            shared = len(pairs & item.pairs)
+            similarity = shared / len(pairs | item.pairs) if shared else 0.0
+            found.append(Score(item.entry, item.keywords & words, item.keywords - words, item.also & words, similarity))
+        found.sort(key=lambda sc: (sc.matches, sc.closeness), reverse=True)
+        return found
+
+    def closest(self, text: str, limit: int = 3) -> tuple[list[str], list[FaqEntry]]:
+        """For a text no entry matches: the topic words it understood, and the closest entries.
+
+        An entry counts when the text has one of its keywords, or shares enough character pairs
+        with its question and examples (「夜校咋个报」 has no keyword but is near 夜校怎么报名).
+        """
+        near = [sc for sc in self.scores(text) if sc.keywords or sc.similarity >= SIMILAR][:limit]
+        understood: list[str] = []
+        for sc in near:
+            understood.extend(w for w in sorted(sc.keywords) if w not in understood)
+        return understood, [sc.entry for sc in near]
+
+
+#: Share of character pairs (Jaccard) from which an entry is offered although no keyword matched.
+SIMILAR = 0.2
 
 
 class FaqMatch:
@@ -69,14 +128,15 @@ def router(content: Content, analyzer: Analyzer) -> Router:
         label = msg.location.label if msg.location else ""
         return Reply("location.received", {"label": f"（{label}）" if label else ""})
 
-    @r.on(Kinds(Kind.TEXT), HasText())
+    @r.on(Kinds(Kind.TEXT, Kind.VOICE), HasText())
     async def fallback(msg: Inbound, ctx: Context, text: str) -> Reply:
-        return Reply("fallback.text")
+        # Kept (masked) for staff to learn from, and answered with the closest entries.
+        return await unanswered(msg, ctx, text, index)
 
     @r.on(Kinds(Kind.VOICE))
     async def voice(msg: Inbound, ctx: Context) -> Reply:
-        # Voice the platform recognised is text (handled above); this one it could not.
-        return Reply("fallback.text" if msg.text else "fallback.voice")
+        # Voice the platform could not recognise (recognised voice is text, handled above).
+        return Reply("fallback.voice")
 
     @r.on(Kinds(Kind.LINK))
     async def link(msg: Inbound, ctx: Context) -> Reply:

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.dialects import postgresql
 
 from bot.db import Database
+from bot.db.care_demo import load_care
 from bot.db.models import User
 
 Loader = Callable[[Database, Path], Awaitable[int]]
@@ -49,7 +50,7 @@ async def load_users(db: Database, folder: Path) -> int:
     return len(rows)
 
 
-LOADERS: list[tuple[str, Loader]] = [("users", load_users)]
+LOADERS: list[tuple[str, Loader]] = [("users", load_users), ("care", load_care)]
 
 
 async def load_demo(db: Database, folder: Path) -> dict[str, int]:

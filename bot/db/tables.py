@@ -6,7 +6,7 @@ one import line here.
 
 from __future__ import annotations
 
-from bot.db import models
+from bot.db import care_tables, models  # noqa: F401 - each import registers its tables
 
 metadata = models.Base.metadata
 

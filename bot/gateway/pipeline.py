@@ -19,7 +19,7 @@ import itertools
 import logging
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from bot.context import Context, Services
@@ -29,6 +29,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.outbound import Notice
 from bot.router import Router
 from bot.session.base import PENDING, Session, SessionKey
+from bot.text import to_simplified, to_traditional
 
 log = logging.getLogger("longtuan.pipeline")
 
@@ -217,11 +218,18 @@ class Pipeline:
         Returns the notices the handler queued: only a handler that returned sends them.
         """
         svc = self.services
+        # Handlers match simplified Chinese; a traditional writer is marked and answered in traditional.
+        hant = bool(msg.text) and to_simplified(msg.text) != msg.text
+        if hant:
+            msg = replace(msg, text=to_simplified(msg.text), extra={**msg.extra, "script": "hant"})
         ctx = Context.for_message(svc, session, msg, request_id)
         started = time.perf_counter()
         route = "none"
         try:
             reply, route = await self.flows.run(msg, ctx, self.router)
+            if hant:
+                buttons = tuple(replace(b, text=to_traditional(b.text)) for b in reply.buttons)
+                reply = replace(reply, text=to_traditional(reply.text), buttons=buttons)
         except Unavailable as exc:
             log.warning("handler could not reach a backend", extra={"route": route, "error": str(exc)})
             reply, route = svc.content.reply("system.busy"), "busy"

@@ -1,0 +1,45 @@
+"""The fallback that learns: what the FAQ could not answer is kept (masked, under a salted hash
+of the asker) for ``longtuan report unanswered``, and answered with the closest entries."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import TYPE_CHECKING
+
+from bot.context import Context
+from bot.db.care import record_unanswered
+from bot.errors import Unavailable
+from bot.model import Button, Inbound, Reply
+from handlers.care.inbox import remember_unanswered
+from handlers.care.mask import mask
+
+if TYPE_CHECKING:
+    from handlers.faq import FaqIndex
+
+log = logging.getLogger("longtuan.care")
+
+
+def user_hash(salt: str, channel: str, user_id: str) -> str:
+    """Stands for the asker: the same person gives the same hash (distinct askers are counted),
+    and without the salt nobody can tell whose it is."""
+    return hmac.new(salt.encode(), f"{channel}:{user_id}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+async def unanswered(msg: Inbound, ctx: Context, text: str, index: FaqIndex) -> Reply:
+    masked = mask(text.strip())
+    who = user_hash(ctx.settings.unanswered_salt.get_secret_value(), msg.channel, msg.user_id)
+    try:
+        async with ctx.db() as s:
+            await record_unanswered(s, who, masked, ctx.now())
+    except Unavailable:
+        log.warning("unanswered question not kept: database unavailable")
+    remember_unanswered(ctx, masked)
+    understood, entries = index.closest(text)
+    buttons = [Button(e.question.rstrip("？?"), payload=e.examples[0]) for e in entries]
+    if understood:
+        return Reply("care.fallback_partial", {"understood": "、".join(understood[:3])}, buttons=buttons)
+    if entries:
+        return Reply("care.fallback_closest", buttons=buttons)
+    return Reply("fallback.text")

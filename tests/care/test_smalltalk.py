@@ -1,0 +1,65 @@
+"""Small talk and politeness, traditional Chinese in and out, English: short natural answers."""
+
+from __future__ import annotations
+
+from bot.text import to_traditional
+from tests.harness import Gateway
+
+
+async def test_greetings_thanks_goodbyes_and_laughter(gateway: Gateway) -> None:
+    await gateway.dialog(
+        "o-talk-1",
+        [
+            ("你好", "care.greeting"),
+            ("在吗？", "care.greeting"),
+            ("谢谢！", "care.thanks"),
+            ("哈哈哈哈哈", "care.laugh"),
+            ("笑死我了", "care.laugh"),
+            ("好的", "care.ok"),
+            ("收到", "care.received"),
+            ("拜拜", "care.bye"),
+            ("取消", "care.nothing_to_cancel"),
+            ("帮助", "help.main"),
+        ],
+    )
+
+
+async def test_cancel_inside_a_flow_still_cancels_it(gateway: Gateway) -> None:
+    streets = gateway.services.content.streets
+    numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(streets, 1))
+    await gateway.dialog(
+        "o-talk-2",
+        [
+            ("设置街道", "profile.ask_street", {"streets": numbered}),
+            ("取消", "system.cancelled"),
+            ("取消", "care.nothing_to_cancel"),
+        ],
+    )
+
+
+async def test_traditional_chinese_is_understood_and_answered_in_traditional(gateway: Gateway) -> None:
+    content = gateway.services.content
+    hours_answer = next(e.answer for e in content.faq if e.id == "volunteer.hours")
+    answer = await gateway.say("o-talk-3", "志願時長怎麼查")
+    assert answer.text == to_traditional(hours_answer)
+    assert answer.text != hours_answer  # it really is converted
+    signup = next(e.answer for e in content.faq if e.id == "night_school.signup")
+    assert (await gateway.say("o-talk-3", "我想報名夜校")).text == to_traditional(signup)
+    # A simplified writer on the same account still reads simplified.
+    assert (await gateway.say("o-talk-4", "志愿时长怎么查")).text == hours_answer
+    # Buttons (tappable lines) are converted too; what they send back stays as it was.
+    answer = await gateway.say("o-talk-3", "聯繫我們")
+    assert to_traditional("我要留言") in answer.text and "msgmenucontent=%E6%88%91%E8%A6%81" in answer.text
+
+
+async def test_english_gets_a_short_english_answer(gateway: Gateway) -> None:
+    for text in ("Hello, can you speak English?", "How do I join the night school", "internship"):
+        answer = await gateway.say("o-talk-5", text)
+        assert answer.text == gateway.expected("care.english"), text
+    assert (await gateway.say("o-talk-5", "ok")).text == gateway.expected("care.ok")
+    assert (await gateway.say("o-talk-5", "hi")).text == gateway.expected("care.greeting")
+
+
+async def test_a_low_mood_gets_a_gentle_answer_with_the_hotline(gateway: Gateway) -> None:
+    answer = await gateway.say("o-talk-6", "最近心情不好")
+    assert answer.text == gateway.expected("care.low_mood") and "12355" in answer.text
