@@ -7,6 +7,7 @@ one import line here.
 from __future__ import annotations
 
 from bot.db import models
+from bot.db.courses import tables as courses_tables  # noqa: F401 - registers the night school's tables
 
 metadata = models.Base.metadata
 
