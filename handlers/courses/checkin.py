@@ -11,6 +11,7 @@ from bot.db.users import ensure_user
 from bot.model import Inbound, Reply
 from handlers.courses import format as fmt
 from handlers.courses.browse import utc
+from handlers.courses.signup import made_durable
 
 
 async def by_scene(msg: Inbound, ctx: Context, class_id: int) -> Reply:
@@ -61,6 +62,8 @@ async def check_in(msg: Inbound, ctx: Context, cls: ClassView, cause: str) -> Re
                     "courses.checkin_other_class", {"title": cls.title, "other": other.title, "venue": other.venue}
                 )
             result = await attendance.walk_in(s, cls.id, uid, now, cause)
+    if result.status == "walk_in":
+        await made_durable(ctx)
     if result.status == "checked_in":
         return Reply("courses.checked_in", {"title": cls.title, "venue": cls.venue})
     if result.status == "already":

@@ -42,7 +42,8 @@ async def remind_day_before(svc: Services) -> int:
 async def remind_soon(svc: Services) -> int:
     """Confirmed attendees of classes starting within LONGTUAN_COURSES_REMIND_BEFORE, each told once."""
     now = datetime.fromtimestamp(svc.now(), UTC)
-    until = now + timedelta(seconds=svc.settings.courses_remind_before)
+    # A class exactly two hours away is due now (the range's end is exclusive).
+    until = now + timedelta(seconds=svc.settings.courses_remind_before + 1)
     async with svc.db.session() as s:
         due = await reminders.claim(s, "soon", now, until, now)
     return await _send(svc, due, "soon")

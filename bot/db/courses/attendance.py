@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -119,16 +120,27 @@ async def blocked_until(
 ) -> datetime | None:
     """When the person's no-show block ends, or None: ``limit`` no-shows within ``window_days`` block
     new signups for ``block_days`` from the last of them. Classes the organiser cancelled never count."""
-    window, block = timedelta(days=window_days), timedelta(days=block_days)
     rows = await s.execute(
         text("""
         SELECT c.starts_at FROM course_signups s JOIN course_classes c ON c.id = s.class_id
         WHERE s.user_id = :u AND s.status = 'no_show' AND c.status = 'open' AND c.starts_at > :since
         ORDER BY c.starts_at
         """),
-        {"u": user_id, "since": now - window - block},
+        {"u": user_id, "since": block_since(now, window_days, block_days)},
     )
-    times = [r.starts_at for r in rows]
+    return block_end([r.starts_at for r in rows], now, limit=limit, window_days=window_days, block_days=block_days)
+
+
+def block_since(now: datetime, window_days: int, block_days: int) -> datetime:
+    """No-shows before this cannot block anyone any more."""
+    return now - timedelta(days=window_days + block_days)
+
+
+def block_end(
+    times: Sequence[datetime], now: datetime, *, limit: int, window_days: int, block_days: int
+) -> datetime | None:
+    """The end of the block that no-shows at ``times`` (ascending) impose at ``now``, or None."""
+    window, block = timedelta(days=window_days), timedelta(days=block_days)
     ends = [
         times[i] + block
         for i in range(limit - 1, len(times))

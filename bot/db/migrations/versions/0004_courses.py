@@ -100,8 +100,67 @@ def upgrade() -> None:
         sa.Column("at", TS, nullable=False),
     )
 
+    op.execute(SIGN_UP_FUNCTION)
+
+
+#: Signing up in one statement, so that it can run on its own (autocommit): the class row lock is
+#: then held only while the server runs it, never across a round trip to a busy client. Each SQL
+#: command of a VOLATILE function takes a fresh snapshot under READ COMMITTED, so the count after
+#: the lock sees what the previous holder committed. The seat rule is the one of
+#: bot/db/courses/signups.py (a seat if one is free and nobody waits); ids are the arrival order.
+SIGN_UP_FUNCTION = """
+CREATE FUNCTION course_sign_up(p_class integer, p_user bigint, p_at timestamptz, p_cause text)
+RETURNS TABLE (signup_id bigint, outcome text, waiting_position bigint)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  v_capacity integer;
+  v_status text;
+  v_starts timestamptz;
+  v_seated bigint;
+  v_waiting bigint;
+  v_new text;
+  v_id bigint;
+BEGIN
+  -- The commit does not wait for the disk while the lock is held; see signups.lock_class.
+  PERFORM set_config('synchronous_commit', 'off', true);
+  SELECT c.capacity, c.status, c.starts_at INTO v_capacity, v_status, v_starts
+  FROM course_classes c WHERE c.id = p_class FOR NO KEY UPDATE;
+  IF NOT FOUND THEN
+    RETURN QUERY SELECT 0::bigint, 'missing'::text, 0::bigint;
+    RETURN;
+  END IF;
+  IF v_status <> 'open' THEN
+    RETURN QUERY SELECT 0::bigint, 'closed'::text, 0::bigint;
+    RETURN;
+  END IF;
+  IF v_starts <= p_at THEN
+    RETURN QUERY SELECT 0::bigint, 'started'::text, 0::bigint;
+    RETURN;
+  END IF;
+  SELECT count(*) FILTER (WHERE s.status IN ('confirmed', 'attended')),
+         count(*) FILTER (WHERE s.status = 'waitlisted')
+  INTO v_seated, v_waiting
+  FROM course_signups s WHERE s.class_id = p_class;
+  v_new := CASE WHEN v_seated < v_capacity AND v_waiting = 0 THEN 'confirmed' ELSE 'waitlisted' END;
+  INSERT INTO course_signups (class_id, user_id, status, walk_in, created_at, updated_at)
+  VALUES (p_class, p_user, v_new, FALSE, p_at, p_at)
+  ON CONFLICT (class_id, user_id) WHERE status <> 'cancelled' DO NOTHING
+  RETURNING id INTO v_id;
+  IF v_id IS NULL THEN
+    RETURN QUERY SELECT s.id, 'already'::text, 0::bigint FROM course_signups s
+                 WHERE s.class_id = p_class AND s.user_id = p_user AND s.status <> 'cancelled';
+    RETURN;
+  END IF;
+  INSERT INTO course_signup_events (signup_id, kind, cause, at)
+  VALUES (v_id, CASE WHEN v_new = 'confirmed' THEN 'signed_up' ELSE 'waitlisted' END, p_cause, p_at);
+  RETURN QUERY SELECT v_id, v_new, CASE WHEN v_new = 'waitlisted' THEN v_waiting + 1 ELSE 0 END;
+END
+$$
+"""
+
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION course_sign_up(integer, bigint, timestamptz, text)")
     op.drop_table("course_reminders")
     op.drop_index("ix_course_signup_events_signup", table_name="course_signup_events")
     op.drop_table("course_signup_events")
