@@ -59,6 +59,17 @@ class Settings(BaseSettings):
     #: Care: days a closed staff-inbox thread is kept before it is deleted.
     inbox_days: int = Field(default=180, ge=1)
 
+    #: The night school (handlers/courses): seconds before a class a seat can still be given back,
+    #: the check-in window around its start, the second reminder, and the no-show rule (limit
+    #: no-shows within window days block new signups for block days).
+    courses_cancel_before: int = Field(default=2 * 3600, ge=0)
+    courses_checkin_before: int = Field(default=30 * 60, ge=0)
+    courses_checkin_after: int = Field(default=30 * 60, ge=0)
+    courses_remind_before: int = Field(default=2 * 3600, gt=0)
+    courses_noshow_limit: int = Field(default=2, ge=1)
+    courses_noshow_window_days: int = Field(default=90, gt=0)
+    courses_block_days: int = Field(default=30, ge=0)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

@@ -7,6 +7,7 @@ one import line here.
 from __future__ import annotations
 
 from bot.db import care_tables, models  # noqa: F401 - each import registers its tables
+from bot.db.courses import tables as courses_tables  # noqa: F401
 
 metadata = models.Base.metadata
 

@@ -1,0 +1,122 @@
+"""Browsing: the catalogue by theme, street or week, paged, and one class in detail."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.context import Context
+from bot.db.courses import catalogue, signups
+from bot.db.courses.catalogue import ClassView
+from bot.db.users import ensure_user
+from bot.model import Button, Inbound, Reply
+from handlers.courses import format as fmt
+from handlers.courses.intents import LIST, SHOWN, residue, span_in
+
+PAGE = 5
+
+
+def utc(ctx: Context) -> datetime:
+    return datetime.fromtimestamp(ctx.now(), UTC)
+
+
+async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro: bool = False) -> Reply:
+    """The classes a query names (theme, street, week), the person's street first; page ``page``."""
+    now_local = ctx.local_now()
+    streets = ctx.content.streets
+    span, rest = span_in(query, now_local)
+    street = next((s for s in streets if s in rest), None)
+    if street:
+        rest = rest.replace(street, "")
+    user = await ctx.users.get(msg.channel, msg.user_id)
+    mine = user.street if user is not None else ""
+    async with ctx.db() as s:
+        themes = await catalogue.themes(s)
+        topic = residue(rest)
+        theme = next((t for t in themes if t.named_in(rest, topic)), None)
+        unknown = topic if theme is None else ""
+        found, total = await catalogue.upcoming(
+            s,
+            utc(ctx),
+            theme_id=theme.id if theme else None,
+            street=street,
+            from_=span.start if span else None,
+            until=span.end if span else None,
+            street_first=mine,
+            limit=PAGE,
+            offset=page * PAGE,
+        )
+    names = "、".join(t.name for t in themes)
+    if unknown and not street and not span:
+        return Reply("courses.unknown_topic", {"topic": unknown, "themes": names})
+    parts = [theme.name if theme else "", f"{street}街道" if street else "", span.label if span else ""]
+    scope = "·".join(p for p in parts if p)
+    if not found:
+        if page:
+            return Reply("courses.list_end")
+        return Reply("courses.list_empty", {"scope": scope or "近期", "themes": names})
+    return list_reply(ctx, found, total, scope or "近期", query, page, intro)
+
+
+def list_reply(
+    ctx: Context, found: list[ClassView], total: int, scope: str, query: str, page: int = 0, intro: bool = False
+) -> Reply:
+    """A page of classes, numbered; the ids are kept so that "2" or 「更多」 can follow."""
+    ctx.update(**{LIST: {"ids": [c.id for c in found], "q": query, "page": page, "at": ctx.now()}})
+    tz = ctx.services.tz
+    more = (page + 1) * PAGE < total
+    footer = ctx.content.text("courses.list_more") if more else ctx.content.text("courses.list_last")
+    # Each class is one tappable line (it sends 「课程#id」 back): the list is its lines, shown once.
+    buttons = [Button(fmt.line(i, c, tz), payload=f"课程#{c.id}") for i, c in enumerate(found, start=1)]
+    if more:
+        buttons.append(Button("更多", payload="更多"))
+    first = page * PAGE + 1
+    return Reply(
+        "courses.list",
+        {
+            "intro": ctx.content.text("menu.night_school") + "\n\n" if intro else "",
+            "scope": scope,
+            "range": f"{first}–{first + len(found) - 1}",
+            "total": total,
+            "footer": footer,
+        },
+        buttons=buttons,
+    )
+
+
+def detail_params(ctx: Context, cls: ClassView) -> dict[str, Any]:
+    tz = ctx.services.tz
+    return {
+        "theme": cls.theme,
+        "title": cls.title,
+        "when": fmt.when(cls.starts_at, cls.ends_at, tz),
+        "venue": cls.venue,
+        "street": cls.street,
+        "teacher": cls.teacher,
+        "seats": fmt.seats(ctx.content, cls),
+    }
+
+
+async def show_class(msg: Inbound, ctx: Context, class_id: int) -> Reply:
+    """One class: time, place, teacher, seats; and what the person can do with it."""
+    async with ctx.db() as s:
+        cls = await catalogue.get(s, class_id)
+        if cls is None:
+            return Reply("courses.not_found")
+        uid = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
+        live = await signups.live_signup(s, class_id, uid)
+    params = detail_params(ctx, cls)
+    if not cls.is_open or cls.starts_at <= utc(ctx):
+        return Reply("courses.detail_closed", params)
+    ctx.update(**{SHOWN: {"id": cls.id, "at": ctx.now()}})
+    if live is not None and live.status == "waitlisted":
+        return Reply(
+            "courses.detail_waiting",
+            {**params, "position": live.position},
+            buttons=[Button("取消候补", payload=f"取消报名#{cls.id}")],
+        )
+    if live is not None:
+        return Reply("courses.detail_booked", params, buttons=[Button("取消报名", payload=f"取消报名#{cls.id}")])
+    if cls.seats_left > 0 and cls.waiting == 0:
+        return Reply("courses.detail", params, buttons=[Button("我要报名", payload=f"报名#{cls.id}")])
+    return Reply("courses.detail", params, buttons=[Button("排候补", payload=f"候补#{cls.id}")])

@@ -1,0 +1,193 @@
+"""What a message asks of the night school: filters reading the text (no I/O), and a browse query."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.context import Context
+from bot.model import Inbound, Kind
+from bot.text import normalise
+
+#: Session data key of the list last shown (ids of its page, the query, when): numbers and 「更多」 read it.
+LIST = "courses_list"
+#: Session data key of the class last opened: a bare 「报名」 signs up for it.
+SHOWN = "courses_shown"
+#: A list or a class shown longer ago than this is no longer what "2" or 「报名」 refers to.
+FRESH_SECONDS = 30 * 60
+
+SCENE_PREFIX = "class-"
+_SCENE = re.compile(r"class-(\d{1,9})")
+_CODE = re.compile(r"(?:夜校)?(?:签到码?)?[:：\s]*(yx\d{4})")
+#: Tappable lines send these back: 「课程#12」 opens a class, 「报名#12」 signs up ...
+_ACTION = re.compile(r"(课程|报名|候补|取消报名)\s*#\s*(\d{1,9})")
+ACTIONS = {"课程": "open", "报名": "signup", "候补": "signup", "取消报名": "cancel"}
+
+#: Words that make a message about classes a question for the FAQ rather than a wish to browse.
+_QUESTION = (
+    "怎么", "如何", "吗", "收费", "要钱", "花钱", "费用", "在哪", "哪里上", "地点", "场地", "签到", "打卡", "扫码",
+    "取消", "退掉", "去不了", "候补", "排队", "满了", "提醒", "通知", "缺席", "迟到", "鸽子", "是什么", "干嘛",
+    "了解", "介绍", "为什么", "报名", "报个名", "预约",
+)  # fmt: skip
+_SIGN_UP_PREFIX = ("我要报名", "我想报名", "报名")
+_MORE = frozenset({"更多", "下一页", "还有吗", "还有呢"})
+SIGN_UP_WORDS = frozenset({"报名", "我要报名", "我想报名", "报名这个", "排候补", "候补"})
+
+
+def _said(msg: Inbound) -> str:
+    if msg.kind not in (Kind.TEXT, Kind.VOICE) or not msg.text:
+        return ""
+    return normalise(msg.text)
+
+
+def _fresh(ctx: Context, key: str) -> Any:
+    value = ctx.data.get(key)
+    if isinstance(value, dict) and ctx.now() - float(value.get("at", 0)) <= FRESH_SECONDS:
+        return value
+    return None
+
+
+class ClassScene:
+    """A follow or scan through a class's check-in QR code (scene ``class-<id>``); passes ``class_id``."""
+
+    kinds = frozenset({Kind.SUBSCRIBE, Kind.SCAN})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        m = _SCENE.fullmatch(msg.key) if msg.key else None
+        return {"class_id": int(m.group(1))} if m else False
+
+
+class CheckInCode:
+    """A class's short check-in code, alone or after 「签到」: 「YX4821」「签到 yx4821」; passes ``code``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        m = _CODE.fullmatch(_said(msg))
+        return {"code": m.group(1).upper()} if m else False
+
+
+class Action:
+    """A tappable line's payload: 「课程#12」「报名#12」「候补#12」「取消报名#12」; passes ``action``, ``class_id``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        m = _ACTION.fullmatch(_said(msg).replace("＃", "#"))
+        return {"action": ACTIONS[m.group(1)], "class_id": int(m.group(2))} if m else False
+
+
+class SignUpByName:
+    """「报名摄影课」: a wish to sign up for a class named in the message; passes ``name``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        said = _said(msg)
+        for prefix in _SIGN_UP_PREFIX:
+            if said.startswith(prefix) and said not in SIGN_UP_WORDS:
+                name = said[len(prefix) :].strip(" ：:的")
+                for tail in ("的课程", "的课", "课程", "课"):
+                    name = name.removesuffix(tail)
+                # 「报名夜校」 names no class: the catalogue answers it.
+                return {"name": "" if name in ("", "夜校", "青年夜校", "一下") else name}
+        return False
+
+
+class SignUpHere:
+    """A bare 「报名」 right after a class was shown; passes ``class_id``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        if _said(msg) not in SIGN_UP_WORDS:
+            return False
+        shown = _fresh(ctx, SHOWN)
+        return {"class_id": int(shown["id"])} if shown else False
+
+
+class ListPick:
+    """A number picking a line of the list just shown; passes ``class_id``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        said = _said(msg)
+        if not said.isdigit() or len(said) > 2:
+            return False
+        shown = _fresh(ctx, LIST)
+        ids = shown.get("ids", []) if shown else []
+        index = int(said)
+        return {"class_id": int(ids[index - 1])} if 1 <= index <= len(ids) else False
+
+
+class NextPage:
+    """「更多」 after a list; passes ``listing`` (what was shown)."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        if _said(msg) not in _MORE:
+            return False
+        shown = _fresh(ctx, LIST)
+        return {"listing": shown} if shown else False
+
+
+class Browse:
+    """「夜校有什么课」「摄影课」「这周的课」「坂田的课」: a wish to see classes; passes ``query`` (the text)."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        said = _said(msg)
+        if not said or len(said) > 16 or not ("课" in said or "夜校" in said):
+            return False
+        if any(word in said for word in _QUESTION):
+            return False
+        return {"query": said}
+
+
+# -- the browse query ---------------------------------------------------------------------------
+
+#: Words that say nothing about which classes: what is left after them names a topic.
+_FILLER = (
+    "青年夜校", "夜校", "课程", "课表", "有什么", "有哪些", "都开", "开哪些", "哪些", "什么", "最近", "近期", "看看",
+    "想上", "想学", "我想", "我要", "一下", "发一下", "街道", "的", "课", "都", "有", "开", "呢", "吧", "啊", "了",
+)  # fmt: skip
+_WEEKS = {"这周": 0, "本周": 0, "这星期": 0, "这个星期": 0, "下周": 1, "下星期": 1, "下个星期": 1}
+_DAYS = {"今天": 0, "今晚": 0, "明天": 1, "明晚": 1, "后天": 2}
+
+
+@dataclass(slots=True, frozen=True)
+class Span:
+    label: str
+    start: datetime
+    end: datetime
+
+
+def span_in(said: str, now: datetime) -> tuple[Span | None, str]:
+    """A week or a day named in the text (this week, next week, the weekend, today ...), and the text without it."""
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = midnight - timedelta(days=now.weekday())
+    for word, weeks in _WEEKS.items():
+        if word in said:
+            start = monday + timedelta(weeks=weeks)
+            label = "本周" if weeks == 0 else "下周"
+            return Span(label, max(start, now), start + timedelta(weeks=1)), said.replace(word, "")
+    if "周末" in said:
+        saturday = monday + timedelta(days=5)
+        return Span("周末", max(saturday, now), saturday + timedelta(days=2)), said.replace("周末", "")
+    for word, days in _DAYS.items():
+        if word in said:
+            start = midnight + timedelta(days=days)
+            return Span(word.replace("晚", "天"), max(start, now), start + timedelta(days=1)), said.replace(word, "")
+    return None, said
+
+
+def residue(said: str) -> str:
+    """What is left of the text once filler words are gone: a topic the catalogue may not know."""
+    for word in _FILLER:
+        said = said.replace(word, "")
+    return said.strip(" ，,。?？!！")
