@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.conftest import FixedClock, GatewayFactory
 from bot.channels.wechat.simulator import Answer, event_xml
+from tests.conftest import FixedClock, GatewayFactory
 from tests.harness import ACCOUNT, Gateway
 from tests.volunteer.support import Seeded, seed
 

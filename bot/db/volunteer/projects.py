@@ -172,12 +172,13 @@ class MySignup:
 
 
 async def my_signups(s: AsyncSession, user_id: int, now: datetime, limit: int = 10) -> list[MySignup]:
-    """Live signups for shifts that have not started, soonest first."""
+    """Live signups for shifts that have not started and not been checked in to, soonest first."""
     rows = await s.execute(
         select(Signup.id, Project.title, Shift.starts_at, Shift.ends_at)
         .join(Shift, Shift.id == Signup.shift_id)
         .join(Project, Project.id == Shift.project_id)
         .where(Signup.user_id == user_id, Signup.cancelled_at.is_(None), Shift.starts_at > now)
+        .where(~select(CheckIn.id).where(CheckIn.shift_id == Signup.shift_id, CheckIn.user_id == user_id).exists())
         .order_by(Shift.starts_at)
         .limit(limit)
     )
