@@ -31,8 +31,7 @@ def router(content: Content) -> Router:
     async def my_hours(msg: Inbound, ctx: Context) -> Reply:
         today = ctx.local_now().date()
         async with ctx.db() as s:
-            user_id = await ledger.user_id_of(s, msg.channel, msg.user_id)
-            mine = await ledger.summary(s, user_id, date(today.year, 1, 1), RECENT)
+            mine = await ledger.summary(s, msg.channel, msg.user_id, date(today.year, 1, 1), RECENT)
         cat = stars.catalogue(ctx.settings.content_dir)
         if not mine.recent:
             first = cat.levels[0]

@@ -18,19 +18,26 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.db.models import User
 from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
 
+#: 「我的时长」 in one round trip: the person found by their channel id, the sums over their
+#: entries, and their last few lines (LEFT JOIN: the sums come back even without lines).
 _SUMMARY = text("""
-SELECT COALESCE(SUM(hours), 0) AS total,
-       COALESCE(SUM(hours) FILTER (WHERE served_on >= :year_start), 0) AS this_year,
-       COUNT(*) FILTER (WHERE kind = 'service') AS services
-FROM volunteer_ledger WHERE user_id = :user_id
-""")
-
-_RECENT = text("""
-SELECT l.served_on, l.hours, l.kind, p.title
-FROM volunteer_ledger l LEFT JOIN volunteer_projects p ON p.id = l.project_id
-WHERE l.user_id = :user_id
-ORDER BY l.served_on DESC, l.id DESC
-LIMIT :n
+WITH u AS (SELECT id FROM users WHERE channel = :channel AND external_id = :external_id),
+t AS (
+  SELECT COALESCE(SUM(hours), 0) AS total,
+         COALESCE(SUM(hours) FILTER (WHERE served_on >= :year_start), 0) AS this_year,
+         COUNT(*) FILTER (WHERE kind = 'service') AS services
+  FROM volunteer_ledger WHERE user_id = (SELECT id FROM u)
+),
+r AS (
+  SELECT l.served_on, l.hours, l.kind, p.title, l.id
+  FROM volunteer_ledger l LEFT JOIN volunteer_projects p ON p.id = l.project_id
+  WHERE l.user_id = (SELECT id FROM u)
+  ORDER BY l.served_on DESC, l.id DESC
+  LIMIT :n
+)
+SELECT t.total, t.this_year, t.services, r.served_on, r.hours, r.kind, r.title
+FROM t LEFT JOIN r ON TRUE
+ORDER BY r.served_on DESC, r.id DESC
 """)
 
 _USER_ID = text("SELECT id FROM users WHERE channel = :channel AND external_id = :external_id")
@@ -58,16 +65,19 @@ async def user_id_of(s: AsyncSession, channel: str, external_id: str) -> int | N
     return int(found) if found is not None else None
 
 
-async def summary(s: AsyncSession, user_id: int | None, year_start: date, recent: int = 3) -> Summary:
-    if user_id is None:
-        return Summary(Decimal(0), Decimal(0), 0, [])
-    row = (await s.execute(_SUMMARY, {"user_id": user_id, "year_start": year_start})).one()
-    lines = await s.execute(_RECENT, {"user_id": user_id, "n": recent})
+async def summary(s: AsyncSession, channel: str, external_id: str, year_start: date, recent: int = 3) -> Summary:
+    """Totals (all time, this year), the number of services and the last ``recent`` lines."""
+    rows = (
+        await s.execute(
+            _SUMMARY, {"channel": channel, "external_id": external_id, "year_start": year_start, "n": recent}
+        )
+    ).all()
+    first = rows[0]
     return Summary(
-        Decimal(row.total),
-        Decimal(row.this_year),
-        int(row.services),
-        [Line(r.served_on, Decimal(r.hours), r.kind, r.title or "") for r in lines],
+        Decimal(first.total),
+        Decimal(first.this_year),
+        int(first.services),
+        [Line(r.served_on, Decimal(r.hours), r.kind, r.title or "") for r in rows if r.served_on is not None],
     )
 
 
