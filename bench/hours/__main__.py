@@ -20,6 +20,7 @@ from typing import Any
 
 import bench.hours
 from bench.gateway.errors import BenchError
+from bench.gateway.processes import TICKS_PER_S, process_cpu_ticks
 from bench.gateway.profiler import ProfileSpec
 from bench.gateway.server import Server, free_port, log_summary, server_env
 from bench.gateway.services import check_redis, delete_redis_keys
@@ -71,7 +72,8 @@ async def measure(args: argparse.Namespace, port: int, token: str, app_id: str, 
             made = int(
                 await conn.scalar(
                     text(
-                        "SELECT count(*) FROM volunteer_checkins WHERE shift_id = (SELECT id FROM volunteer_shifts WHERE code = '000001')"
+                        "SELECT count(*) FROM volunteer_checkins"
+                        " WHERE shift_id = (SELECT id FROM volunteer_shifts WHERE code = '000001')"
                     )
                 )
                 or 0
@@ -116,10 +118,17 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             import uvloop
 
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        cpu0 = process_cpu_ticks(server.pid)
         result = asyncio.run(measure(args, port, token, app_id, aes_key))
+        cpu1 = process_cpu_ticks(server.pid)
+        total = result["requests"] + result["burst_requests"]
+        result["server_cpu_us_per_request"] = (sum(cpu1) - sum(cpu0)) / TICKS_PER_S / max(1, total) * 1e6
     finally:
         if server is not None:
             server.stop()
+            # Kept where it can be read after the run (the work folder goes).
+            with contextlib.suppress(OSError):
+                shutil.copy(server.log_path, Path(tempfile.gettempdir()) / "bench-hours-server.log")
             for event, count in log_summary(server.log_path).most_common(5):
                 print(f"server log: {count} x {event}", file=sys.stderr)
         with contextlib.suppress(BenchError):

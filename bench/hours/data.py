@@ -59,7 +59,8 @@ LOAD = (
     """,
     """
     INSERT INTO volunteer_teams (id, code, name, street)
-    SELECT g, 'team-' || g, (CAST(:streets AS text[]))[1 + g % 11] || '志愿服务队' || g, (CAST(:streets AS text[]))[1 + g % 11]
+    SELECT g, 'team-' || g, (CAST(:streets AS text[]))[1 + g % 11] || '志愿服务队' || g,
+           (CAST(:streets AS text[]))[1 + g % 11]
     FROM generate_series(1, :teams) AS g
     """,
     """
@@ -71,8 +72,8 @@ LOAD = (
     """,
     """
     INSERT INTO volunteer_shifts (id, project_id, code, starts_at, ends_at, seats, taken)
-    SELECT g, 1 + (g - 1) % :projects, (100000 + (g::bigint * 7919) % 900000)::text, t, t + (2 + g % 3) * interval '1 hour',
-           60, 0
+    SELECT g, 1 + (g - 1) % :projects, (100000 + (g::bigint * 7919) % 900000)::text,
+           t, t + (2 + g % 3) * interval '1 hour', 60, 0
     FROM generate_series(1, :shifts) AS g,
          LATERAL (SELECT date_trunc('hour', CAST(:now AS timestamptz) - (1 + g * 3 % 180) * interval '1 day'
                                             + (g % 10) * interval '1 hour') AS t) AS at

@@ -13,7 +13,7 @@ from typing import Any
 from bot.content import Content
 from bot.context import Context
 from bot.db.users import ensure_user
-from bot.db.volunteer import checkins, ledger, projects
+from bot.db.volunteer import checkins, ledger
 from bot.db.volunteer.checkins import Outcome, Result, Rules
 from bot.db.volunteer.rules import format_distance, format_hours
 from bot.model import Inbound, Kind, Reply
@@ -87,9 +87,8 @@ async def run(ctx: Context, msg: Inbound, verb: str, *, code: str = "", shift_id
             result = await checkins.check_out(s, user_id, now, shift=shift, rules=rule)
         else:
             fresh = now - timedelta(seconds=ctx.settings.volunteer_location_ttl)
-            here = await projects.recent_location(s, user_id, fresh)
             via = "qr" if shift_id is not None else "code"
-            result = await checkins.check_in(s, user_id, shift, now, via=via, location=here, rules=rule)
+            result = await checkins.check_in(s, user_id, shift, now, via=via, location_since=fresh, rules=rule)
             toggled = verb == "toggle" or shift_id is not None
             if toggled and result.outcome is Outcome.ALREADY_IN and result.at and now - result.at >= REPEAT_GUARD:
                 result = await checkins.check_out(s, user_id, now, shift=shift, rules=rule)

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.volunteer.rules import clipped_seconds, distance_m, round_hours
-from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift, Signup
+from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift
 
 
 class Outcome(enum.StrEnum):
@@ -124,10 +124,35 @@ async def _open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, S
     return row.id, row.checked_in_at, info
 
 
-class _Undo(Exception):
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome)
-        self.outcome = outcome
+#: What a check-in decides on, in one round trip: this shift's own check-in, an open one
+#: elsewhere, a live signup, and a location shared since :fresh.
+_STATE = text("""
+SELECT mine.checked_in_at AS mine_in, mine.checked_out_at AS mine_out,
+       (SELECT shift_id FROM volunteer_checkins WHERE user_id = :user AND checked_out_at IS NULL) AS open_shift,
+       EXISTS (SELECT 1 FROM volunteer_signups
+               WHERE shift_id = :shift AND user_id = :user AND cancelled_at IS NULL) AS signed_up,
+       loc.latitude, loc.longitude
+FROM (SELECT 1) AS one
+LEFT JOIN volunteer_checkins mine ON mine.shift_id = :shift AND mine.user_id = :user
+LEFT JOIN volunteer_locations loc ON loc.user_id = :user AND loc.at >= :fresh
+""")
+
+#: The check-in and, for a walk-in, its seat, in one statement: the shift's row (the one row every
+#: walk-in of a large event updates) stays locked only from here to the commit. ON CONFLICT DO
+#: NOTHING covers both unique indexes: a concurrent twin, or a concurrent check-in elsewhere.
+_CHECK_IN = text("""
+WITH ins AS (
+  INSERT INTO volunteer_checkins (shift_id, user_id, checked_in_at, via, verified, distance_m, walk_in, auto_closed)
+  VALUES (:shift, :user, :now, :via, :verified, :distance, :walk_in, FALSE)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+), seat AS (
+  UPDATE volunteer_shifts SET taken = taken + 1
+  WHERE id = :shift AND :walk_in AND taken < seats AND EXISTS (SELECT 1 FROM ins)
+  RETURNING id
+)
+SELECT (SELECT id FROM ins) AS checkin_id, (SELECT count(*) FROM seat) AS seated
+""")
 
 
 async def check_in(
@@ -137,71 +162,53 @@ async def check_in(
     now: datetime,
     *,
     via: str,
-    location: tuple[float, float] | None,
+    location_since: datetime,
     rules: Rules,
 ) -> Result:
     """Check ``user_id`` in to ``shift`` (found by its code or scene), or say why not.
 
     This shift's own check-in is looked at first: one still open after the shift's end is
-    ALREADY_IN (a scan then checks out), not ENDED.
+    ALREADY_IN (a scan then checks out), not ENDED. A location shared since ``location_since``
+    is checked against the project's radius.
     """
-    mine = (
-        await s.execute(
-            select(CheckIn.checked_in_at, CheckIn.checked_out_at).where(
-                CheckIn.shift_id == shift.id, CheckIn.user_id == user_id
-            )
-        )
-    ).first()
-    if mine is not None:
-        return Result(Outcome.DONE if mine.checked_out_at else Outcome.ALREADY_IN, shift, mine.checked_in_at)
+    state = (await s.execute(_STATE, {"user": user_id, "shift": shift.id, "fresh": location_since})).one()
+    if state.mine_in is not None:
+        return Result(Outcome.DONE if state.mine_out else Outcome.ALREADY_IN, shift, state.mine_in)
     if now >= shift.ends_at:
         return Result(Outcome.ENDED, shift)
     if (shift.starts_at - now).total_seconds() > rules.opens_before:
         today = now.astimezone(rules.tz).date()
         day = shift.starts_at.astimezone(rules.tz).date()
         return Result(Outcome.OTHER_DAY if day != today else Outcome.TOO_EARLY, shift)
-    other = await _open_checkin(s, user_id)
-    if other is not None:
-        return Result(Outcome.ELSEWHERE, shift, other=other[2])
-    metres = distance_m(location[0], location[1], shift.latitude, shift.longitude) if location else None
-    if metres is not None and metres > shift.radius_m:
-        return Result(Outcome.TOO_FAR, shift, distance_m=metres)
-    signed_up = await s.scalar(
-        select(Signup.id).where(Signup.shift_id == shift.id, Signup.user_id == user_id, Signup.cancelled_at.is_(None))
-    )
-    try:
-        async with s.begin_nested():
-            made = await s.execute(
-                insert(CheckIn)
-                .values(
-                    shift_id=shift.id,
-                    user_id=user_id,
-                    checked_in_at=now,
-                    via=via,
-                    verified=metres is not None,
-                    distance_m=round(metres) if metres is not None else None,
-                    walk_in=signed_up is None,
-                )
-                # Either unique index: a concurrent twin (same shift) or a concurrent other shift.
-                .on_conflict_do_nothing()
-                .returning(CheckIn.id)
-            )
-            if made.first() is None:
-                raise _Undo(Outcome.ALREADY_IN)
-            if signed_up is None:
-                seat = await s.execute(
-                    update(Shift)
-                    .where(Shift.id == shift.id, Shift.taken < Shift.seats)
-                    .values(taken=Shift.taken + 1)
-                    .returning(Shift.id)
-                )
-                if seat.first() is None:
-                    raise _Undo(Outcome.FULL)
-    except _Undo as undo:
-        if undo.outcome is Outcome.FULL:
-            return Result(Outcome.FULL, shift)
+    if state.open_shift is not None:
+        return Result(Outcome.ELSEWHERE, shift, other=await shift_by_id(s, state.open_shift))
+    metres = None
+    if state.latitude is not None:
+        metres = distance_m(state.latitude, state.longitude, shift.latitude, shift.longitude)
+        if metres > shift.radius_m:
+            return Result(Outcome.TOO_FAR, shift, distance_m=metres)
+    walk_in = not state.signed_up
+    made = (
+        await s.execute(
+            _CHECK_IN,
+            {
+                "shift": shift.id,
+                "user": user_id,
+                "now": now,
+                "via": via,
+                "verified": metres is not None,
+                "distance": round(metres) if metres is not None else None,
+                "walk_in": walk_in,
+            },
+        )
+    ).one()
+    if made.checkin_id is None:
         # Lost a race: report what the winner left (this shift, or another one).
         return await _explain_conflict(s, user_id, shift)
+    if walk_in and not made.seated:
+        # No seat left: the check-in goes again, in this same transaction (nobody saw it).
+        await s.execute(text("DELETE FROM volunteer_checkins WHERE id = :id"), {"id": made.checkin_id})
+        return Result(Outcome.FULL, shift)
     return Result(Outcome.CHECKED_IN, shift, now, metres, metres is not None)
 
 

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from bot.db.models import User
 from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
@@ -65,7 +65,9 @@ async def user_id_of(s: AsyncSession, channel: str, external_id: str) -> int | N
     return int(found) if found is not None else None
 
 
-async def summary(s: AsyncSession, channel: str, external_id: str, year_start: date, recent: int = 3) -> Summary:
+async def summary(
+    s: AsyncSession | AsyncConnection, channel: str, external_id: str, year_start: date, recent: int = 3
+) -> Summary:
     """Totals (all time, this year), the number of services and the last ``recent`` lines."""
     rows = (
         await s.execute(
