@@ -77,6 +77,17 @@ class Settings(BaseSettings):
     content_dir: str = ""
     timezone: str = "Asia/Shanghai"
 
+    #: Volunteer hours: whole hours count in full; of the remainder, less than ``half_hour_from``
+    #: minutes counts as nothing, up to ``full_hour_above`` as half an hour, more as a full hour.
+    volunteer_half_hour_from: int = Field(default=15, ge=0, le=60)
+    volunteer_full_hour_above: int = Field(default=45, ge=0, le=60)
+    #: Seconds a shared location stays good for checking a check-in's distance.
+    volunteer_location_ttl: int = Field(default=600, gt=0)
+    #: Seconds before a shift's start from which its code and QR check volunteers in.
+    volunteer_checkin_opens: int = Field(default=3600, ge=0)
+    #: Kilometres around a sent location that 「附近」 searches.
+    volunteer_nearby_km: float = Field(default=5.0, gt=0, le=50)
+
     @field_validator("wechat_aes_key", mode="before")
     @classmethod
     def _empty_aes_is_none(cls, value: object) -> object:
@@ -133,6 +144,12 @@ class Settings(BaseSettings):
     def _token_present(self) -> Settings:
         if not self.wechat_token.get_secret_value():
             raise ValueError("LONGTUAN_WECHAT_TOKEN must not be empty")
+        return self
+
+    @model_validator(mode="after")
+    def _volunteer_rounding(self) -> Settings:
+        if self.volunteer_half_hour_from > self.volunteer_full_hour_above:
+            raise ValueError("LONGTUAN_VOLUNTEER_HALF_HOUR_FROM must not exceed LONGTUAN_VOLUNTEER_FULL_HOUR_ABOVE")
         return self
 
     @property

@@ -50,7 +50,17 @@ async def load_users(db: Database, folder: Path) -> int:
     return len(rows)
 
 
-LOADERS: list[tuple[str, Loader]] = [("users", load_users), ("care", load_care)]
+async def load_volunteer(db: Database, folder: Path) -> int:
+    from bot.db.volunteer import demo
+
+    return await demo.load(db, folder)
+
+
+LOADERS: list[tuple[str, Loader]] = [
+    ("users", load_users),
+    ("care", load_care),
+    ("volunteer projects", load_volunteer),
+]
 
 
 async def load_demo(db: Database, folder: Path) -> dict[str, int]:

@@ -89,6 +89,8 @@ class FakeWeChatAPI:
         self.calls: list[tuple[str, str]] = []
         self.token_requests = 0
         self.menu: dict[str, Any] | None = None
+        #: Scenes of the permanent QR codes created, in order.
+        self.qr_scenes: list[str] = []
         self.base_url = ""
         self.tokens: dict[str, float] = {}
         self._expired: set[str] = set()
@@ -99,6 +101,7 @@ class FakeWeChatAPI:
             "/cgi-bin/token": self._token,
             "/cgi-bin/message/custom/send": self._custom_send,
             "/cgi-bin/menu/create": self._menu_create,
+            "/cgi-bin/qrcode/create": self._qrcode_create,
         }
 
     async def start(self) -> str:
@@ -228,6 +231,19 @@ class FakeWeChatAPI:
                 raise _Failure(40017)
         self.menu = body
         return {}
+
+    async def _qrcode_create(self, request: web.Request) -> dict[str, Any]:
+        body = _parse_body(await request.read())
+        scene = body.get("action_info", {}).get("scene", {}) if isinstance(body.get("action_info"), dict) else {}
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not isinstance(scene, dict):
+            raise _Failure(40008)
+        value = scene.get("scene_str")
+        # Permanent string scenes: 1 to 64 characters.
+        if not isinstance(value, str) or not 1 <= len(value) <= 64:
+            raise _Failure(40008)
+        self.qr_scenes.append(value)
+        ticket = f"gQ{len(self.qr_scenes):06d}{secrets.token_urlsafe(12)}"
+        return {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:20]}"}
 
 
 def _check_name(button: dict[str, Any], limit: int, errcode: int) -> None:

@@ -156,6 +156,15 @@ class WeChatAPI:
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "/cgi-bin/menu/create", json=menu)
 
+    async def create_qr_scene(self, scene: str) -> dict[str, Any]:
+        """A permanent parametric QR code for ``scene`` (QR_LIMIT_STR_SCENE, 1-64 characters).
+
+        Returns WeChat's answer: ``ticket`` (show it at mp.weixin.qq.com/cgi-bin/showqrcode?ticket=…)
+        and ``url`` (the code's content). A scan arrives as SCAN, or as subscribe with ``qrscene_``.
+        """
+        body = {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+        return await self.call("POST", "/cgi-bin/qrcode/create", json=body)
+
     async def _request(
         self,
         method: str,

@@ -1,0 +1,333 @@
+"""Check-in and check-out of a shift, and the ledger entry a check-out writes.
+
+Every outcome is decided inside one transaction, and what must never happen twice is refused
+by the database: a second check-in of the same shift (unique (shift, user)), a second open
+check-in anywhere (partial unique index), a second service entry for one check-in (partial
+unique index on the ledger), a walk-in beyond the seats (CHECK taken <= seats).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, text, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.db.volunteer.rules import clipped_seconds, distance_m, round_hours
+from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift
+
+
+class Outcome(enum.StrEnum):
+    CHECKED_IN = "checked_in"
+    CHECKED_OUT = "checked_out"
+    UNKNOWN = "unknown"  # no such code or scene
+    OTHER_DAY = "other_day"  # the code is for a shift on another day
+    TOO_EARLY = "too_early"  # today, but check-in has not opened yet
+    ENDED = "ended"  # the shift is over
+    ALREADY_IN = "already_in"  # checked in to this shift and still there
+    DONE = "done"  # checked in and out of this shift already
+    ELSEWHERE = "elsewhere"  # an open check-in at another shift
+    TOO_FAR = "too_far"  # a recent location farther than the project's radius
+    FULL = "full"  # a walk-in with no seat left
+    NOT_IN = "not_in"  # check-out without an open check-in
+
+
+@dataclass(slots=True, frozen=True)
+class ShiftInfo:
+    id: int
+    code: str
+    project_id: int
+    title: str
+    place: str
+    starts_at: datetime
+    ends_at: datetime
+    latitude: float
+    longitude: float
+    radius_m: int
+
+
+@dataclass(slots=True, frozen=True)
+class Result:
+    outcome: Outcome
+    shift: ShiftInfo | None = None
+    at: datetime | None = None
+    #: Metres from the site when a recent location was known.
+    distance_m: float | None = None
+    verified: bool = False
+    hours: Decimal | None = None
+    #: For ELSEWHERE / NOT_IN: the check-in that is open elsewhere.
+    other: ShiftInfo | None = None
+    #: For CHECKED_OUT: the served span the hours were computed from (clipped to the shift).
+    began: datetime | None = None
+    ended: datetime | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Closed:
+    hours: Decimal
+    began: datetime
+    ended: datetime
+
+
+@dataclass(slots=True, frozen=True)
+class Rules:
+    """The settings a check-in obeys (from ``Settings``), passed in so the queries stay pure."""
+
+    opens_before: float
+    half_hour_from: int
+    full_hour_above: int
+    tz: ZoneInfo
+
+
+#: A shift with the project fields a check-in needs (the columns of ``ShiftInfo``, in order).
+_SHIFT = select(
+    Shift.id,
+    Shift.code,
+    Shift.project_id,
+    Project.title,
+    Project.place,
+    Shift.starts_at,
+    Shift.ends_at,
+    Project.latitude,
+    Project.longitude,
+    Project.radius_m,
+).join(Project, Project.id == Shift.project_id)
+
+
+async def shift_by_code(s: AsyncSession, code: str) -> ShiftInfo | None:
+    row = (await s.execute(_SHIFT.where(Shift.code == code))).first()
+    return ShiftInfo(**row._asdict()) if row else None
+
+
+async def shift_by_id(s: AsyncSession, shift_id: int) -> ShiftInfo | None:
+    row = (await s.execute(_SHIFT.where(Shift.id == shift_id))).first()
+    return ShiftInfo(**row._asdict()) if row else None
+
+
+async def _open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, ShiftInfo] | None:
+    row = (
+        await s.execute(
+            select(CheckIn.id, CheckIn.checked_in_at, CheckIn.shift_id).where(
+                CheckIn.user_id == user_id, CheckIn.checked_out_at.is_(None)
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    info = await shift_by_id(s, row.shift_id)
+    assert info is not None  # a foreign key
+    return row.id, row.checked_in_at, info
+
+
+#: What a check-in decides on, in one round trip: this shift's own check-in, an open one
+#: elsewhere, a live signup, and a location shared since :fresh.
+_STATE = text("""
+SELECT mine.checked_in_at AS mine_in, mine.checked_out_at AS mine_out,
+       (SELECT shift_id FROM volunteer_checkins WHERE user_id = :user AND checked_out_at IS NULL) AS open_shift,
+       EXISTS (SELECT 1 FROM volunteer_signups
+               WHERE shift_id = :shift AND user_id = :user AND cancelled_at IS NULL) AS signed_up,
+       loc.latitude, loc.longitude
+FROM (SELECT 1) AS one
+LEFT JOIN volunteer_checkins mine ON mine.shift_id = :shift AND mine.user_id = :user
+LEFT JOIN volunteer_locations loc ON loc.user_id = :user AND loc.at >= :fresh
+""")
+
+#: The check-in and, for a walk-in, its seat, in one statement: the shift's row (the one row every
+#: walk-in of a large event updates) stays locked only from here to the commit. ON CONFLICT DO
+#: NOTHING covers both unique indexes: a concurrent twin, or a concurrent check-in elsewhere.
+_CHECK_IN = text("""
+WITH ins AS (
+  INSERT INTO volunteer_checkins (shift_id, user_id, checked_in_at, via, verified, distance_m, walk_in, auto_closed)
+  VALUES (:shift, :user, :now, :via, :verified, :distance, :walk_in, FALSE)
+  ON CONFLICT DO NOTHING
+  RETURNING id
+), seat AS (
+  UPDATE volunteer_shifts SET taken = taken + 1
+  WHERE id = :shift AND :walk_in AND taken < seats AND EXISTS (SELECT 1 FROM ins)
+  RETURNING id
+)
+SELECT (SELECT id FROM ins) AS checkin_id, (SELECT count(*) FROM seat) AS seated
+""")
+
+
+async def check_in(
+    s: AsyncSession,
+    user_id: int,
+    shift: ShiftInfo,
+    now: datetime,
+    *,
+    via: str,
+    location_since: datetime,
+    rules: Rules,
+) -> Result:
+    """Check ``user_id`` in to ``shift`` (found by its code or scene), or say why not.
+
+    This shift's own check-in is looked at first: one still open after the shift's end is
+    ALREADY_IN (a scan then checks out), not ENDED. A location shared since ``location_since``
+    is checked against the project's radius.
+    """
+    state = (await s.execute(_STATE, {"user": user_id, "shift": shift.id, "fresh": location_since})).one()
+    if state.mine_in is not None:
+        return Result(Outcome.DONE if state.mine_out else Outcome.ALREADY_IN, shift, state.mine_in)
+    if now >= shift.ends_at:
+        return Result(Outcome.ENDED, shift)
+    if (shift.starts_at - now).total_seconds() > rules.opens_before:
+        today = now.astimezone(rules.tz).date()
+        day = shift.starts_at.astimezone(rules.tz).date()
+        return Result(Outcome.OTHER_DAY if day != today else Outcome.TOO_EARLY, shift)
+    if state.open_shift is not None:
+        return Result(Outcome.ELSEWHERE, shift, other=await shift_by_id(s, state.open_shift))
+    metres = None
+    if state.latitude is not None:
+        metres = distance_m(state.latitude, state.longitude, shift.latitude, shift.longitude)
+        if metres > shift.radius_m:
+            return Result(Outcome.TOO_FAR, shift, distance_m=metres)
+    walk_in = not state.signed_up
+    made = (
+        await s.execute(
+            _CHECK_IN,
+            {
+                "shift": shift.id,
+                "user": user_id,
+                "now": now,
+                "via": via,
+                "verified": metres is not None,
+                "distance": round(metres) if metres is not None else None,
+                "walk_in": walk_in,
+            },
+        )
+    ).one()
+    if made.checkin_id is None:
+        # Lost a race: report what the winner left (this shift, or another one).
+        return await _explain_conflict(s, user_id, shift)
+    if walk_in and not made.seated:
+        # No seat left: the check-in goes again, in this same transaction (nobody saw it).
+        await s.execute(text("DELETE FROM volunteer_checkins WHERE id = :id"), {"id": made.checkin_id})
+        return Result(Outcome.FULL, shift)
+    return Result(Outcome.CHECKED_IN, shift, now, metres, metres is not None)
+
+
+async def _explain_conflict(s: AsyncSession, user_id: int, shift: ShiftInfo) -> Result:
+    other = await _open_checkin(s, user_id)
+    if other is not None and other[2].id != shift.id:
+        return Result(Outcome.ELSEWHERE, shift, other=other[2])
+    at = other[1] if other else None
+    return Result(Outcome.ALREADY_IN if other else Outcome.DONE, shift, at)
+
+
+async def check_out(s: AsyncSession, user_id: int, now: datetime, *, shift: ShiftInfo | None, rules: Rules) -> Result:
+    """Close the open check-in (of ``shift`` if given) and write its ledger entry."""
+    found = await _open_checkin(s, user_id)
+    if found is None or (shift is not None and found[2].id != shift.id):
+        if shift is not None:
+            done = await s.scalar(
+                select(CheckIn.id).where(
+                    CheckIn.shift_id == shift.id, CheckIn.user_id == user_id, CheckIn.checked_out_at.is_not(None)
+                )
+            )
+            if done is not None:
+                return Result(Outcome.DONE, shift)
+        return Result(Outcome.NOT_IN, shift, other=found[2] if found else None)
+    checkin_id, checked_in_at, info = found
+    closed = await close(s, checkin_id, user_id, info, checked_in_at, now, rules=rules, auto=False)
+    if closed is None:
+        return Result(Outcome.NOT_IN, info)  # closed meanwhile (the job, a twin delivery)
+    return Result(Outcome.CHECKED_OUT, info, now, hours=closed.hours, began=closed.began, ended=closed.ended)
+
+
+async def close(
+    s: AsyncSession,
+    checkin_id: int,
+    user_id: int,
+    shift: ShiftInfo,
+    checked_in_at: datetime,
+    at: datetime,
+    *,
+    rules: Rules,
+    auto: bool,
+    written_at: datetime | None = None,
+) -> Closed | None:
+    """Close one check-in at ``at`` and append its service entry; None if it was already closed."""
+    updated = await s.execute(
+        update(CheckIn)
+        .where(CheckIn.id == checkin_id, CheckIn.checked_out_at.is_(None))
+        .values(checked_out_at=max(at, checked_in_at), auto_closed=auto)
+        .returning(CheckIn.id)
+    )
+    if updated.first() is None:
+        return None
+    seconds = clipped_seconds(checked_in_at, at, shift.starts_at, shift.ends_at)
+    hours = round_hours(seconds, rules.half_hour_from, rules.full_hour_above)
+    begin = max(checked_in_at, shift.starts_at)
+    end = max(begin, min(at, shift.ends_at))
+    await s.execute(
+        insert(LedgerEntry)
+        .values(
+            user_id=user_id,
+            kind="service",
+            hours=hours,
+            checkin_id=checkin_id,
+            project_id=shift.project_id,
+            served_on=_local_date(shift.starts_at, rules.tz),
+            started_at=begin,
+            ended_at=end,
+            created_at=written_at or at,
+        )
+        .on_conflict_do_nothing(index_elements=["checkin_id"], index_where=text("kind = 'service'"))
+    )
+    return Closed(hours, begin, end)
+
+
+def _local_date(at: datetime, tz: ZoneInfo) -> date:
+    return at.astimezone(tz).date()
+
+
+@dataclass(slots=True, frozen=True)
+class Forgotten:
+    checkin_id: int
+    user_id: int
+    channel: str
+    external_id: str
+    shift: ShiftInfo
+    hours: Decimal
+
+
+async def close_forgotten(s: AsyncSession, now: datetime, *, rules: Rules, limit: int = 500) -> list[Forgotten]:
+    """Close, at their shift's end, up to ``limit`` check-ins whose shift ended without a check-out.
+
+    ``SKIP LOCKED``: a check-out in flight keeps its row, and two runs never take the same one.
+    """
+    rows = (
+        await s.execute(
+            text("""
+                SELECT c.id, c.user_id, c.checked_in_at, c.shift_id, u.channel, u.external_id
+                FROM volunteer_checkins c
+                JOIN volunteer_shifts sh ON sh.id = c.shift_id
+                JOIN users u ON u.id = c.user_id
+                WHERE c.checked_out_at IS NULL AND sh.ends_at <= :now
+                ORDER BY sh.ends_at, c.id
+                LIMIT :limit
+                FOR UPDATE OF c SKIP LOCKED
+            """),
+            {"now": now, "limit": limit},
+        )
+    ).all()
+    done: list[Forgotten] = []
+    for row in rows:
+        info = await shift_by_id(s, row.shift_id)
+        assert info is not None
+        closed = await close(
+            s, row.id, row.user_id, info, row.checked_in_at, info.ends_at, rules=rules, auto=True, written_at=now
+        )
+        if closed is not None:
+            done.append(Forgotten(row.id, row.user_id, row.channel, row.external_id, info, closed.hours))
+    return done
+
+
+def opens_at(shift: ShiftInfo, rules: Rules) -> datetime:
+    return shift.starts_at - timedelta(seconds=rules.opens_before)

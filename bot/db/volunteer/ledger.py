@@ -1,0 +1,186 @@
+"""The hours ledger: a person's totals (always derived from the entries), corrections, the export.
+
+Entries are only ever inserted (a trigger refuses UPDATE and DELETE); a correction is an entry
+of kind ``correction`` with its hours (negative to take some away), reason and author. Totals
+are sums over the entries, so they cannot disagree with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from bot.db.models import User
+from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
+
+#: 「我的时长」 in one round trip: the person found by their channel id, the sums over their
+#: entries, and their last few lines (LEFT JOIN: the sums come back even without lines).
+_SUMMARY = text("""
+WITH u AS (SELECT id FROM users WHERE channel = :channel AND external_id = :external_id),
+t AS (
+  SELECT COALESCE(SUM(hours), 0) AS total,
+         COALESCE(SUM(hours) FILTER (WHERE served_on >= :year_start), 0) AS this_year,
+         COUNT(*) FILTER (WHERE kind = 'service') AS services
+  FROM volunteer_ledger WHERE user_id = (SELECT id FROM u)
+),
+r AS (
+  SELECT l.served_on, l.hours, l.kind, p.title, l.id
+  FROM volunteer_ledger l LEFT JOIN volunteer_projects p ON p.id = l.project_id
+  WHERE l.user_id = (SELECT id FROM u)
+  ORDER BY l.served_on DESC, l.id DESC
+  LIMIT :n
+)
+SELECT t.total, t.this_year, t.services, r.served_on, r.hours, r.kind, r.title
+FROM t LEFT JOIN r ON TRUE
+ORDER BY r.served_on DESC, r.id DESC
+""")
+
+_USER_ID = text("SELECT id FROM users WHERE channel = :channel AND external_id = :external_id")
+
+
+@dataclass(slots=True, frozen=True)
+class Line:
+    served_on: date
+    hours: Decimal
+    kind: str
+    title: str
+
+
+@dataclass(slots=True, frozen=True)
+class Summary:
+    total: Decimal
+    this_year: Decimal
+    services: int
+    recent: list[Line]
+
+
+async def user_id_of(s: AsyncSession, channel: str, external_id: str) -> int | None:
+    """A person's ``users.id`` without writing (a read-only answer needs no row created)."""
+    found = await s.scalar(_USER_ID, {"channel": channel, "external_id": external_id})
+    return int(found) if found is not None else None
+
+
+async def summary(
+    s: AsyncSession | AsyncConnection, channel: str, external_id: str, year_start: date, recent: int = 3
+) -> Summary:
+    """Totals (all time, this year), the number of services and the last ``recent`` lines."""
+    rows = (
+        await s.execute(
+            _SUMMARY, {"channel": channel, "external_id": external_id, "year_start": year_start, "n": recent}
+        )
+    ).all()
+    first = rows[0]
+    return Summary(
+        Decimal(first.total),
+        Decimal(first.this_year),
+        int(first.services),
+        [Line(r.served_on, Decimal(r.hours), r.kind, r.title or "") for r in rows if r.served_on is not None],
+    )
+
+
+async def total_hours(s: AsyncSession, user_id: int) -> Decimal:
+    total = await s.scalar(select(func.coalesce(func.sum(LedgerEntry.hours), 0)).where(LedgerEntry.user_id == user_id))
+    return Decimal(total or 0)
+
+
+async def correct(
+    s: AsyncSession,
+    user_id: int,
+    hours: Decimal,
+    *,
+    reason: str,
+    author: str,
+    now: datetime,
+    served_on: date,
+    corrects_id: int | None = None,
+) -> int:
+    """Append a correction; returns its id. ``corrects_id`` names the entry it amends (same person)."""
+    project_id = None
+    if corrects_id is not None:
+        target = (
+            await s.execute(select(LedgerEntry.user_id, LedgerEntry.project_id).where(LedgerEntry.id == corrects_id))
+        ).first()
+        if target is None or target.user_id != user_id:
+            raise ValueError(f"ledger entry {corrects_id} is not this person's")
+        project_id = target.project_id
+    entry = LedgerEntry(
+        user_id=user_id,
+        kind="correction",
+        hours=hours,
+        project_id=project_id,
+        served_on=served_on,
+        reason=reason,
+        author=author,
+        corrects_id=corrects_id,
+        created_at=now,
+    )
+    s.add(entry)
+    await s.flush()
+    return int(entry.id)
+
+
+async def entries(s: AsyncSession, user_id: int) -> list[LedgerEntry]:
+    """Every entry of a person, oldest first: the audit view."""
+    return list(
+        (await s.scalars(select(LedgerEntry).where(LedgerEntry.user_id == user_id).order_by(LedgerEntry.id))).all()
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class ExportRow:
+    name: str
+    id_number: str
+    project: str
+    organiser: str
+    served_on: date
+    started_at: datetime | None
+    ended_at: datetime | None
+    hours: Decimal
+    kind: str
+    reason: str
+
+
+def _export_query(since: date, until: date, team: str | None):  # type: ignore[no-untyped-def]
+    stmt = (
+        select(
+            func.coalesce(Volunteer.name, "").label("name"),
+            func.coalesce(Volunteer.id_number, "").label("id_number"),
+            func.coalesce(Project.title, "").label("project"),
+            func.coalesce(Team.name, "").label("organiser"),
+            LedgerEntry.served_on,
+            LedgerEntry.started_at,
+            LedgerEntry.ended_at,
+            LedgerEntry.hours,
+            LedgerEntry.kind,
+            LedgerEntry.reason,
+        )
+        .select_from(LedgerEntry)
+        .join(User, User.id == LedgerEntry.user_id)
+        .outerjoin(Volunteer, Volunteer.user_id == LedgerEntry.user_id)
+        .outerjoin(Project, Project.id == LedgerEntry.project_id)
+        .outerjoin(Team, Team.id == Project.team_id)
+        .where(LedgerEntry.served_on >= since, LedgerEntry.served_on <= until)
+    )
+    if team:
+        stmt = stmt.where(Team.code == team)
+    return stmt
+
+
+async def export_count(s: AsyncSession, since: date, until: date, team: str | None) -> int:
+    sub = _export_query(since, until, team).subquery()
+    return int(await s.scalar(select(func.count()).select_from(sub)) or 0)
+
+
+async def export_rows(
+    s: AsyncSession, since: date, until: date, team: str | None, batch: int = 2000
+) -> AsyncIterator[ExportRow]:
+    """The ledger lines served in [since, until], streamed from a server-side cursor (constant memory)."""
+    stmt = _export_query(since, until, team).order_by(LedgerEntry.served_on, LedgerEntry.id)
+    result = await s.stream(stmt.execution_options(yield_per=batch))
+    async for row in result:
+        yield ExportRow(*row)

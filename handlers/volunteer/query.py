@@ -1,0 +1,64 @@
+"""Reading a project search from what a volunteer wrote: where (street, nearby) and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.text import normalise
+
+#: A search names volunteering and what to look for; a how-question is the FAQ's.
+_TOPIC = ("志愿", "义工")
+_OBJECT = ("活动", "项目", "服务")
+_QUESTION = ("怎么", "如何", "是什么", "为什么", "能不能", "怎样")
+_NEARBY = ("附近", "身边", "周边", "离我近", "旁边")
+#: How far ahead a search without a date looks.
+DEFAULT_DAYS = 30
+
+
+@dataclass(slots=True, frozen=True)
+class Query:
+    since: datetime
+    until: datetime
+    street: str | None = None
+    nearby: bool = False
+    #: The date words as the volunteer wrote them (「周末」), for the heading; "" when none.
+    when: str = ""
+
+
+def _midnight(at: datetime) -> datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _window(text: str, now: datetime) -> tuple[datetime, datetime, str]:
+    """[since, until) for the date words in ``text``; ``now`` is local (Asia/Shanghai)."""
+    today = _midnight(now)
+    monday = today - timedelta(days=today.weekday())
+    if "下周末" in text:
+        start = monday + timedelta(days=12)
+        return start, start + timedelta(days=2), "下周末"
+    if "周末" in text:
+        start = monday + timedelta(days=5)
+        return max(start, now), start + timedelta(days=2), "周末"
+    if "下周" in text:
+        start = monday + timedelta(days=7)
+        return start, start + timedelta(days=7), "下周"
+    if "本周" in text or "这周" in text:
+        return now, monday + timedelta(days=7), "本周"
+    for word, offset in (("今天", 0), ("明天", 1), ("后天", 2)):
+        if word in text:
+            start = today + timedelta(days=offset)
+            return max(start, now), start + timedelta(days=1), word
+    return now, now + timedelta(days=DEFAULT_DAYS), ""
+
+
+def parse(text: str, streets: list[str], now: datetime) -> Query | None:
+    """A search, or None when ``text`` is not one (「志愿时长怎么查」 is a question, not a search)."""
+    norm = normalise(text)
+    if not any(t in norm for t in _TOPIC) or not any(o in norm for o in _OBJECT):
+        return None
+    if any(q in norm for q in _QUESTION) or "时长" in norm:
+        return None
+    found = [s for s in streets if s in norm]
+    since, until, when = _window(norm, now)
+    return Query(since, until, found[0] if len(found) == 1 else None, any(n in norm for n in _NEARBY), when)

@@ -1,0 +1,98 @@
+"""Signing up for a shift from a project's detail, and cancelling before it starts."""
+
+from __future__ import annotations
+
+import re
+
+from bot.content import Content
+from bot.context import Context
+from bot.db.users import ensure_user
+from bot.db.volunteer import projects
+from bot.db.volunteer.ledger import user_id_of
+from bot.model import Inbound, Reply
+from bot.router import Router
+from bot.router.filters import Command, HasText, InState
+from bot.session.base import State, StatesGroup
+from handlers.volunteer import format as fmt
+from handlers.volunteer.find import VolunteerBrowse, utc
+
+_SIGN_UP = re.compile(r"^(?:报名)?\s*第?\s*(\d{1,2})\s*(?:个|班次)?$")
+
+
+class VolunteerSignups(StatesGroup):
+    #: data: signups (ids in the order shown), labels (what each one was)
+    choosing = State()
+
+
+def router(content: Content) -> Router:
+    r = Router("volunteer.signups")
+
+    @r.on(InState(VolunteerBrowse.detail), HasText())
+    async def sign_up(msg: Inbound, ctx: Context, text: str) -> Reply | None:
+        m = _SIGN_UP.match(text.strip())
+        if m is None:
+            return None
+        shifts = ctx.data.get("shifts", [])
+        n = int(m.group(1))
+        if not 1 <= n <= len(shifts):
+            return Reply("volunteer.bad_choice")
+        shift_id = int(shifts[n - 1])
+        now = utc(ctx)
+        async with ctx.db() as s:
+            user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
+            outcome = await projects.sign_up(s, user_id, shift_id, now)
+            view = await projects.detail(s, int(ctx.data.get("project", 0)), now)
+        if outcome == "already":
+            return Reply("volunteer.signup_already")
+        if outcome == "full":
+            return Reply("volunteer.signup_full")
+        if outcome == "started":
+            return Reply("volunteer.signup_started")
+        ctx.finish()
+        shift = next((sh for sh in view.shifts if sh.id == shift_id), None) if view else None
+        when = fmt.span(ctx.content, shift.starts_at, shift.ends_at, ctx.services.tz) if shift else ""
+        return Reply(
+            "volunteer.signed_up",
+            {"title": view.title if view else "", "when": when, "place": view.place if view else ""},
+        )
+
+    @r.on(Command(content.commands["volunteer_signups"]))
+    async def mine(msg: Inbound, ctx: Context) -> Reply:
+        now = utc(ctx)
+        async with ctx.db() as s:
+            user_id = await user_id_of(s, msg.channel, msg.user_id)
+            found = await projects.my_signups(s, user_id, now) if user_id else []
+        if not found:
+            return Reply("volunteer.signups_none")
+        tz = ctx.services.tz
+        labels = [[f.title, fmt.span(ctx.content, f.starts_at, f.ends_at, tz)] for f in found]
+        ctx.enter(VolunteerSignups.choosing, signups=[f.signup_id for f in found], labels=labels)
+        lines = [
+            ctx.content.text("volunteer.signup_item", n=i, title=title, when=when)
+            for i, (title, when) in enumerate(labels, start=1)
+        ]
+        return Reply("volunteer.signups", {"items": "\n".join(lines)})
+
+    @r.on(InState(VolunteerSignups.choosing), HasText())
+    async def cancel(msg: Inbound, ctx: Context, text: str) -> Reply | None:
+        m = _SIGN_UP.match(text.strip())
+        if m is None:
+            return None
+        ids, labels = ctx.data.get("signups", []), ctx.data.get("labels", [])
+        n = int(m.group(1))
+        if not 1 <= n <= len(ids):
+            return Reply("volunteer.bad_choice")
+        async with ctx.db() as s:
+            user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
+            outcome = await projects.cancel(s, user_id, int(ids[n - 1]), utc(ctx))
+        ctx.finish()
+        if outcome == "started":
+            return Reply("volunteer.cancel_started")
+        if outcome == "checked_in":
+            return Reply("volunteer.cancel_checked_in")
+        if outcome == "gone":
+            return Reply("volunteer.cancel_gone")
+        title, when = labels[n - 1]
+        return Reply("volunteer.cancel_done", {"title": title, "when": when})
+
+    return r
