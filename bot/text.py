@@ -9,6 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import jieba
+import opencc
 
 #: Trailing punctuation people add to commands ("帮助！", "help?") that must not change the match.
 _TRAILING = " \t\r\n!！?？。.,，~～…、"
@@ -18,6 +19,17 @@ _TRAILING = " \t\r\n!！?？。.,，~～…、"
 def normalise(text: str) -> str:
     """NFKC (full-width letters and digits become ASCII), lower case, trimmed of trailing punctuation."""
     return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_TRAILING).strip()
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=8192)
+def to_simplified(text: str) -> str:
+    """Traditional characters to simplified (OpenCC t2s): 「會計實習」 is 「会计实习」."""
+    return str(_t2s().convert(text))
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,6 +68,13 @@ class Analyzer:
     def canonical(self, word: str) -> str:
         norm = normalise(word)
         return self._fold.get(norm, norm)
+
+    def cut(self, text: str, *, for_search: bool = False) -> list[str]:
+        """jieba's tokens of the normalised text, in order, unfolded; ``for_search`` adds the
+        shorter words inside long ones (「数据分析师」 also gives 「数据」「分析」), for an index."""
+        norm = normalise(text)
+        tokens = self._tokenizer.cut_for_search(norm) if for_search else self._tokenizer.cut(norm)
+        return [tok for tok in tokens if tok.strip()]
 
     def warm_up(self) -> None:
         """Load jieba's main dictionary now rather than on the first user's message."""

@@ -50,7 +50,13 @@ async def load_users(db: Database, folder: Path) -> int:
     return len(rows)
 
 
-LOADERS: list[tuple[str, Loader]] = [("users", load_users)]
+async def _internships(db: Database, folder: Path) -> int:
+    from bot.internships.demo import load_internships  # jieba and the programme load only when asked
+
+    return await load_internships(db, folder)
+
+
+LOADERS: list[tuple[str, Loader]] = [("users", load_users), ("internships", _internships)]
 
 
 async def load_demo(db: Database, folder: Path) -> dict[str, int]:
