@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     flow_timeout: int = Field(default=600, gt=0)
     dedupe_ttl: int = Field(default=300, gt=0)
     last_seen_resolution: float = Field(default=60, ge=0)
+    #: Keyword subscriptions one person may keep in 展翅计划.
+    internship_max_subscriptions: int = Field(default=5, ge=1, le=50)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

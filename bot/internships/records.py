@@ -11,14 +11,41 @@ from bot.db.internships.tables import SEASONS
 from bot.imports import ImportFailed, RowError, Table
 
 COLUMNS = (
-    "post_id", "title", "company", "street", "industry", "majors", "description", "positions", "pay",
-    "hmt_round", "season", "start_date", "deadline", "status", "contact_email",
-)  # fmt: skip
+    "post_id",
+    "title",
+    "company",
+    "street",
+    "industry",
+    "majors",
+    "description",
+    "positions",
+    "pay",
+    "hmt_round",
+    "season",
+    "start_date",
+    "deadline",
+    "status",
+    "contact_email",
+)
 
 INDUSTRIES = (
-    "软件与信息技术", "智能制造", "电子信息", "现代物流", "金融财会", "文化创意与设计", "新媒体与传播", "教育培训",
-    "医疗健康", "社会工作与公益", "商贸零售", "法律服务", "人力资源", "建筑与城市规划", "生物医药", "新能源",
-)  # fmt: skip
+    "软件与信息技术",
+    "智能制造",
+    "电子信息",
+    "现代物流",
+    "金融财会",
+    "文化创意与设计",
+    "新媒体与传播",
+    "教育培训",
+    "医疗健康",
+    "社会工作与公益",
+    "商贸零售",
+    "法律服务",
+    "人力资源",
+    "建筑与城市规划",
+    "生物医药",
+    "新能源",
+)
 
 _POST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,31}")
 _PAY = re.compile(r"(?P<n>[1-9][0-9]{0,5})元/(?P<unit>天|月)|无薪（[^（）]{1,50}）|面议")

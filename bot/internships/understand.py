@@ -58,12 +58,24 @@ class Query:
     def without(self, name: str) -> Query:
         """The same query with one filter (``street`` ...) or the keywords (``keywords``) dropped."""
         if name == "keywords":
-            return Query(street=self.street, industry=self.industry, season=self.season,
-                         hmt_round=self.hmt_round, paid=self.paid, trigger=self.trigger)  # fmt: skip
+            return Query(
+                street=self.street,
+                industry=self.industry,
+                season=self.season,
+                hmt_round=self.hmt_round,
+                paid=self.paid,
+                trigger=self.trigger,
+            )
         values = {
-            "groups": self.groups, "keywords": self.keywords, "street": self.street, "industry": self.industry,
-            "season": self.season, "hmt_round": self.hmt_round, "paid": self.paid, "trigger": self.trigger,
-        }  # fmt: skip
+            "groups": self.groups,
+            "keywords": self.keywords,
+            "street": self.street,
+            "industry": self.industry,
+            "season": self.season,
+            "hmt_round": self.hmt_round,
+            "paid": self.paid,
+            "trigger": self.trigger,
+        }
         values[name] = None
         return Query(**values)  # type: ignore[arg-type]
 

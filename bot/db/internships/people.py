@@ -66,9 +66,16 @@ VALUES (:u, :name, :mobile, :school, :major, :year, :now)
 ON CONFLICT (user_id) DO UPDATE SET name = excluded.name, mobile = excluded.mobile, school = excluded.school,
     major = excluded.major, graduation_year = excluded.graduation_year, updated_at = excluded.updated_at
 """),
-        {"u": user_id, "name": p.name, "mobile": p.mobile, "school": p.school, "major": p.major,
-         "year": p.graduation_year, "now": datetime.fromtimestamp(now, UTC)},
-    )  # fmt: skip
+        {
+            "u": user_id,
+            "name": p.name,
+            "mobile": p.mobile,
+            "school": p.school,
+            "major": p.major,
+            "year": p.graduation_year,
+            "now": datetime.fromtimestamp(now, UTC),
+        },
+    )
 
 
 async def apply(s: AsyncSession, user_id: int, post_id: int, p: Profile, today: date, now: float) -> str:
@@ -87,9 +94,18 @@ FROM internship_posts p WHERE p.id = :post AND p.status = 'open' AND p.deadline 
 ON CONFLICT (user_id, post_id) DO NOTHING
 RETURNING id
 """),
-            {"u": user_id, "post": post_id, "name": p.name, "mobile": p.mobile, "school": p.school,
-             "major": p.major, "year": p.graduation_year, "today": today, "now": datetime.fromtimestamp(now, UTC)},
-        )  # fmt: skip
+            {
+                "u": user_id,
+                "post": post_id,
+                "name": p.name,
+                "mobile": p.mobile,
+                "school": p.school,
+                "major": p.major,
+                "year": p.graduation_year,
+                "today": today,
+                "now": datetime.fromtimestamp(now, UTC),
+            },
+        )
     ).first()
     if row is not None:
         return "applied"
@@ -97,12 +113,13 @@ RETURNING id
 
 
 async def applied_at(s: AsyncSession, user_id: int, post_id: int) -> datetime | None:
-    return (  # type: ignore[no-any-return]
+    found: datetime | None = (
         await s.execute(
             text("SELECT created_at FROM internship_applications WHERE user_id = :u AND post_id = :p"),
             {"u": user_id, "p": post_id},
         )
     ).scalar_one_or_none()
+    return found
 
 
 async def applications(s: AsyncSession, user_id: int, limit: int = 10) -> list[Application]:
@@ -140,9 +157,18 @@ async def subscribe(
 INSERT INTO internship_subscriptions (user_id, label, query, street, industry, season, hmt_round, paid, created_at)
 VALUES (:u, :label, CAST(:q AS tsquery), :street, :industry, :season, :hmt, :paid, :now)
 """),
-        {"u": user_id, "label": label, "q": tsquery, "street": f.street, "industry": f.industry, "season": f.season,
-         "hmt": f.hmt_round, "paid": f.paid, "now": datetime.fromtimestamp(now, UTC)},
-    )  # fmt: skip
+        {
+            "u": user_id,
+            "label": label,
+            "q": tsquery,
+            "street": f.street,
+            "industry": f.industry,
+            "season": f.season,
+            "hmt": f.hmt_round,
+            "paid": f.paid,
+            "now": datetime.fromtimestamp(now, UTC),
+        },
+    )
     return "saved"
 
 

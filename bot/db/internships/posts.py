@@ -90,9 +90,7 @@ class Found:
     total: int
 
 
-async def upsert_posts(
-    s: AsyncSession, posts: Sequence[tuple[Post, str]], now: float, batch: int = 500
-) -> Written:
+async def upsert_posts(s: AsyncSession, posts: Sequence[tuple[Post, str]], now: float, batch: int = 500) -> Written:
     """Insert new posts, update changed ones; ``posts`` pairs each with its tsvector literal."""
     at = datetime.fromtimestamp(now, UTC)
     inserted: list[int] = []
@@ -107,13 +105,27 @@ async def upsert_posts(
 
 def _params(post: Post, vector: str, at: datetime) -> dict[str, Any]:
     return {
-        "post_id": post.post_id, "title": post.title, "company": post.company, "street": post.street,
-        "industry": post.industry, "majors": post.majors, "description": post.description,
-        "positions": post.positions, "pay": post.pay, "pay_kind": post.pay_kind, "paid": post.paid,
-        "hmt_round": post.hmt_round, "season": post.season, "start_date": post.start_date,
-        "deadline": post.deadline, "status": post.status, "contact_email": post.contact_email,
-        "search": vector, "digest": post.digest, "now": at,
-    }  # fmt: skip
+        "post_id": post.post_id,
+        "title": post.title,
+        "company": post.company,
+        "street": post.street,
+        "industry": post.industry,
+        "majors": post.majors,
+        "description": post.description,
+        "positions": post.positions,
+        "pay": post.pay,
+        "pay_kind": post.pay_kind,
+        "paid": post.paid,
+        "hmt_round": post.hmt_round,
+        "season": post.season,
+        "start_date": post.start_date,
+        "deadline": post.deadline,
+        "status": post.status,
+        "contact_email": post.contact_email,
+        "search": vector,
+        "digest": post.digest,
+        "now": at,
+    }
 
 
 def _where(filters: Filters, params: dict[str, Any]) -> str:
@@ -126,9 +138,7 @@ def _where(filters: Filters, params: dict[str, Any]) -> str:
     return " AND ".join(clauses)
 
 
-async def search(
-    s: AsyncSession, tsquery: str | None, filters: Filters, today: date, limit: int = 50
-) -> Found:
+async def search(s: AsyncSession, tsquery: str | None, filters: Filters, today: date, limit: int = 50) -> Found:
     """Open posts matching ``tsquery`` (None: any) and the filters, best first.
 
     Without keywords the newest posts come first; with them, ``ts_rank`` and then the nearest
@@ -143,10 +153,7 @@ async def search(
             f"WHERE search @@ q AND {where} ORDER BY ts_rank(search, q) DESC, deadline, id LIMIT :limit"
         )
     else:
-        sql = (
-            f"SELECT id, count(*) OVER () AS total FROM internship_posts WHERE {where} "
-            f"ORDER BY id DESC LIMIT :limit"
-        )
+        sql = f"SELECT id, count(*) OVER () AS total FROM internship_posts WHERE {where} ORDER BY id DESC LIMIT :limit"
     rows = (await s.execute(text(sql), params)).all()
     return Found([int(r.id) for r in rows], int(rows[0].total) if rows else 0)
 
@@ -164,7 +171,7 @@ async def posts_by_id(s: AsyncSession, ids: Sequence[int]) -> list[PostRow]:
     """The posts with these ids, in the order given (missing ones left out)."""
     if not ids:
         return []
-    rows = (await s.execute(text(f"SELECT {_COLUMNS} FROM internship_posts WHERE id = ANY(:ids)"), {"ids": list(ids)}))
+    rows = await s.execute(text(f"SELECT {_COLUMNS} FROM internship_posts WHERE id = ANY(:ids)"), {"ids": list(ids)})
     found = {r.id: PostRow(*r) for r in rows}
     return [found[i] for i in ids if i in found]
 

@@ -48,9 +48,7 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint("season IN ('寒假', '暑假', '学期中', '长期')", name="ck_internship_posts_season"),
         sa.CheckConstraint("status IN ('open', 'closed')", name="ck_internship_posts_status"),
-        sa.CheckConstraint(
-            "pay_kind IN ('day', 'month', 'unpaid', 'negotiable')", name="ck_internship_posts_pay_kind"
-        ),
+        sa.CheckConstraint("pay_kind IN ('day', 'month', 'unpaid', 'negotiable')", name="ck_internship_posts_pay_kind"),
         sa.CheckConstraint("positions > 0", name="ck_internship_posts_positions"),
     )
     op.create_index("ix_internship_posts_search", "internship_posts", ["search"], postgresql_using="gin")
@@ -72,9 +70,7 @@ def upgrade() -> None:
         "internship_applications",
         sa.Column("id", sa.BigInteger(), primary_key=True),
         sa.Column("user_id", sa.BigInteger(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-        sa.Column(
-            "post_id", sa.BigInteger(), sa.ForeignKey("internship_posts.id", ondelete="CASCADE"), nullable=False
-        ),
+        sa.Column("post_id", sa.BigInteger(), sa.ForeignKey("internship_posts.id", ondelete="CASCADE"), nullable=False),
         sa.Column("name", sa.String(32), nullable=False),
         sa.Column("mobile", sa.String(11), nullable=False),
         sa.Column("school", sa.String(64), nullable=False),
