@@ -89,8 +89,9 @@ class Understander:
 
     def _words(self, token: str) -> list[str]:
         """A long token no synonym knows is searched as the words inside it (「新媒体运营」 as
-        新媒体 and 运营): the posts are indexed with those, and say 「新媒体编辑」 or 「运营新媒体」 too."""
-        if len(token) < 3 or token in self.known or self.analyzer.canonical(token) != token:
+        新媒体 and 运营): the posts are indexed with those, and say 「新媒体编辑」 or 「运营新媒体」 too.
+        Three characters or fewer stay whole (「短视频」 is not 「短视」 and 「视频」)."""
+        if len(token) < 4 or token in self.known or self.analyzer.canonical(token) != token:
             return [token]
         inner = sorted(
             (w for w in self.analyzer.cut(token, for_search=True) if w != token and is_term(w)), key=len, reverse=True
