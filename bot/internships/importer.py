@@ -77,7 +77,7 @@ async def notify_matches(svc: Services, post_ids: Sequence[int], today: date) ->
     batch = min(post_ids)
     sent = 0
     for user_id, items in by_user.items():
-        labels = list(dict.fromkeys(m.label for m in items))
+        labels = list(dict.fromkeys(label for m in items for label in m.labels))
         lines = "\n".join(f"· {m.title}｜{m.company}（{m.street}）" for m in items[:NOTICE_LINES])
         more = f"\n……共 {len(items)} 个" if len(items) > NOTICE_LINES else ""
         reply = Reply(

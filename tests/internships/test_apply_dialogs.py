@@ -146,7 +146,7 @@ async def test_many_people_apply_at_once_and_one_person_only_once(gw: Gateway) -
     outcomes = await asyncio.gather(*(once() for _ in range(10)))
     assert sorted(outcomes) == ["applied"] + ["duplicate"] * 9
     async with gw.db.session() as s:
-        count = (await s.execute(text("SELECT count(*) FROM internship_applications WHERE post_id = :p"), {"p": post}))
+        count = await s.execute(text("SELECT count(*) FROM internship_applications WHERE post_id = :p"), {"p": post})
         assert count.scalar_one() == 21
 
 

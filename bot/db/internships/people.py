@@ -41,7 +41,8 @@ class Match:
     user_id: int
     channel: str
     external_id: str
-    label: str
+    #: The person's subscriptions that match this post, oldest first.
+    labels: list[str]
     post_id: int
     title: str
     company: str
@@ -196,13 +197,13 @@ async def matches(s: AsyncSession, post_ids: Sequence[int], today: date) -> list
     """Every (subscriber, open post) pair among ``post_ids`` that a subscription matches.
 
     The subscription's tsquery runs against the posts' vectors in the database, the same test
-    the search makes; a person with two matching subscriptions gets the post once.
+    the search makes; a person with two matching subscriptions gets the post once, with both labels.
     """
     if not post_ids:
         return []
     rows = await s.execute(
         text("""
-SELECT DISTINCT ON (u.id, p.id) u.id, u.channel, u.external_id, sub.label, p.id, p.title, p.company, p.street
+SELECT u.id, u.channel, u.external_id, array_agg(sub.label ORDER BY sub.id), p.id, p.title, p.company, p.street
 FROM internship_subscriptions sub
 JOIN users u ON u.id = sub.user_id AND u.subscribed
 JOIN internship_posts p ON p.id = ANY(:ids)
@@ -213,7 +214,8 @@ WHERE p.status = 'open' AND p.deadline >= :today
   AND (sub.season IS NULL OR p.season = sub.season)
   AND (sub.hmt_round IS NULL OR p.hmt_round = sub.hmt_round)
   AND (sub.paid IS NULL OR p.paid = sub.paid)
-ORDER BY u.id, p.id, sub.id
+GROUP BY u.id, p.id
+ORDER BY u.id, p.id
 """),
         {"ids": list(post_ids), "today": today},
     )
