@@ -30,7 +30,7 @@ WHERE u.external_id = :u ORDER BY a.id
 """),
             {"u": user},
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in rows]
 
 
 async def _close(gw: Gateway, title: str, **change: object) -> None:
