@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     courses_noshow_limit: int = Field(default=2, ge=1)
     courses_noshow_window_days: int = Field(default=90, gt=0)
     courses_block_days: int = Field(default=30, ge=0)
+    #: Keyword subscriptions one person may keep in 展翅计划.
+    internship_max_subscriptions: int = Field(default=5, ge=1, le=50)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)

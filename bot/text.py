@@ -39,6 +39,17 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_TRAILING).strip()
 
 
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+@lru_cache(maxsize=8192)
+def to_simplified(text: str) -> str:
+    """Traditional characters to simplified (OpenCC t2s): 「會計實習」 is 「会计实习」."""
+    return str(_t2s().convert(text))
+
+
 @dataclass(slots=True, frozen=True)
 class Analysed:
     norm: str
@@ -75,6 +86,13 @@ class Analyzer:
     def canonical(self, word: str) -> str:
         norm = normalise(word)
         return self._fold.get(norm, norm)
+
+    def cut(self, text: str, *, for_search: bool = False) -> list[str]:
+        """jieba's tokens of the normalised text, in order, unfolded; ``for_search`` adds the
+        shorter words inside long ones (「数据分析师」 also gives 「数据」「分析」), for an index."""
+        norm = normalise(text)
+        tokens = self._tokenizer.cut_for_search(norm) if for_search else self._tokenizer.cut(norm)
+        return [tok for tok in tokens if tok.strip()]
 
     def warm_up(self) -> None:
         """Load jieba's main dictionary now rather than on the first user's message."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.content import Content
 from bot.router import Router
 from bot.text import Analyzer
-from handlers import care, courses, events, faq, menu, profile, volunteer, welcome
+from handlers import care, courses, events, faq, internships, menu, profile, volunteer, welcome
 
 
 def build_router(content: Content, analyzer: Analyzer) -> Router:
@@ -16,6 +16,7 @@ def build_router(content: Content, analyzer: Analyzer) -> Router:
     root.include(profile.router(content))
     root.include(courses.router(content, analyzer))
     root.include(volunteer.router(content, analyzer))
+    root.include(internships.router(content, analyzer))
     # 「人工」, small talk, 「取消」 with nothing running, English: after every programme's flows.
     root.include(care.router(content, analyzer))
     root.include(welcome.router(content))

@@ -56,10 +56,17 @@ async def load_volunteer(db: Database, folder: Path) -> int:
     return await demo.load(db, folder)
 
 
+async def _internships(db: Database, folder: Path) -> int:
+    from bot.internships.demo import load_internships  # jieba and the programme load only when asked
+
+    return await load_internships(db, folder)
+
+
 LOADERS: list[tuple[str, Loader]] = [
     ("users", load_users),
     ("care", load_care),
     ("volunteer projects", load_volunteer),
+    ("internships", _internships),
 ]
 
 

@@ -1,0 +1,98 @@
+"""Importing posts: validate the whole file, write it in one transaction, tell matching subscribers.
+
+The same file again changes nothing (posts are keyed on ``post_id`` and an unchanged row is not
+written); a changed row updates its post. Posts new to the database are matched against every
+subscription in PostgreSQL, and each subscriber gets at most one ``internship_match`` notice
+for the import, listing the matches.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from bot.context import Services
+from bot.db import Database
+from bot.db.internships import people
+from bot.db.internships.posts import Written, upsert_posts
+from bot.imports import progress, read_rows
+from bot.internships.index import tsvector
+from bot.internships.records import Post, parse_posts
+from bot.model import Reply
+from bot.outbound import Notice
+from bot.text import Analyzer
+
+PURPOSE = "internship_match"
+#: Posts named in one notice; the rest are counted.
+NOTICE_LINES = 5
+
+
+@dataclass(slots=True, frozen=True)
+class Imported:
+    rows: int
+    written: Written
+    notified: int = 0
+
+
+def vector_of(analyzer: Analyzer, post: Post) -> str:
+    """The post's search vector: title A, industry and majors B, description C, company D."""
+    majors = post.majors.replace(";", " ")
+    return tsvector(
+        analyzer, [("A", post.title), ("B", f"{post.industry} {majors}"), ("C", post.description), ("D", post.company)]
+    )
+
+
+def read_posts(path: str | Path, streets: list[str]) -> list[Post]:
+    """Every row of a .csv or .xlsx file as a post; ``ImportFailed`` names each bad cell."""
+    return parse_posts(read_rows(path), streets)
+
+
+async def write_posts(db: Database, analyzer: Analyzer, posts: Sequence[Post], now: float) -> Written:
+    """All posts in one transaction (all or nothing)."""
+    pairs = [(post, vector_of(analyzer, post)) for post in progress(posts, len(posts), "索引")]
+    async with db.session() as s:
+        return await upsert_posts(s, pairs, now)
+
+
+async def import_file(svc: Services, path: str | Path) -> Imported:
+    posts = read_posts(path, svc.content.streets)
+    written = await write_posts(svc.db, svc.analyzer, posts, svc.now())
+    notified = await notify_matches(svc, written.inserted, svc.local_now().date())
+    return Imported(len(posts), written, notified)
+
+
+async def notify_matches(svc: Services, post_ids: Sequence[int], today: date) -> int:
+    """One notice per subscriber whose subscriptions match some of ``post_ids``; returns how many."""
+    if not post_ids:
+        return 0
+    async with svc.db.session() as s:
+        found = await people.matches(s, post_ids, today)
+    by_user: dict[int, list[people.Match]] = defaultdict(list)
+    for match in found:
+        by_user[match.user_id].append(match)
+    # The import's first new post names the import: the key is the same if the notices are retried.
+    batch = min(post_ids)
+    sent = 0
+    for user_id, items in by_user.items():
+        labels = list(dict.fromkeys(label for m in items for label in m.labels))
+        lines = "\n".join(f"· {m.title}｜{m.company}（{m.street}）" for m in items[:NOTICE_LINES])
+        more = f"\n……共 {len(items)} 个" if len(items) > NOTICE_LINES else ""
+        reply = Reply(
+            "internships.match_notice",
+            {"labels": "、".join(labels), "count": len(items), "lines": lines, "more": more, "again": labels[0]},
+        )
+        first = items[0]
+        notice = Notice(
+            first.channel,
+            first.external_id,
+            PURPOSE,
+            reply,
+            f"{PURPOSE}:{batch}:{user_id}",
+            {"keyword": "、".join(labels), "count": str(len(items)), "title": first.title, "company": first.company},
+        )
+        result = await svc.notify(notice)
+        sent += result.ok
+    return sent

@@ -1,0 +1,57 @@
+"""The one search function: the chat, the subscriptions' matching and ``bench.search`` all call it.
+
+``Searcher.find(session, text, today)`` understands the text (filters, keywords, traditional
+characters), asks PostgreSQL for every keyword at once and, when no post has them all, for any
+of them (ranked: posts with more of the words come first).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.content import Content
+from bot.db.internships import posts
+from bot.db.internships.posts import Filters, Found
+from bot.internships.index import tsquery
+from bot.internships.understand import Query, Understander
+from bot.internships.vocab import load_vocabulary
+from bot.text import Analyzer
+
+#: Result ids kept for paging: ten pages of five.
+RESULT_LIMIT = 50
+
+
+@dataclass(slots=True, frozen=True)
+class Result:
+    query: Query
+    found: Found
+    #: True when no post had every keyword and these are posts with some of them.
+    relaxed: bool = False
+
+
+def filters_of(query: Query) -> Filters:
+    return Filters(query.street, query.industry, query.season, query.hmt_round, query.paid)
+
+
+class Searcher:
+    def __init__(self, analyzer: Analyzer, content: Content) -> None:
+        self.analyzer = analyzer
+        self.understand = Understander(analyzer, load_vocabulary(content), frozenset(content.synonyms))
+
+    async def find(self, s: AsyncSession, text: str, today: date, limit: int = RESULT_LIMIT) -> Result:
+        return await self.run(s, self.understand(text), today, limit)
+
+    async def run(self, s: AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT) -> Result:
+        filters = filters_of(query)
+        every = tsquery(query.groups) or None
+        found = await posts.search(s, every, filters, today, limit)
+        if found.total or len(query.groups) < 2:
+            return Result(query, found)
+        found = await posts.search(s, tsquery(query.groups, any_group=True), filters, today, limit)
+        return Result(query, found, relaxed=bool(found.total))
+
+    async def count(self, s: AsyncSession, query: Query, today: date) -> int:
+        return await posts.count(s, tsquery(query.groups) or None, filters_of(query), today)

@@ -1,0 +1,195 @@
+"""Searching and browsing posts: free words in, five results a page, a number opens the detail."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from bot.content import Content
+from bot.context import Context
+from bot.db.internships import posts
+from bot.internships.search import Result, Searcher
+from bot.internships.understand import Query
+from bot.model import Button, Inbound, Kind, Reply
+from bot.router import Router
+from bot.router.filters import Command, InState, MenuKey
+from bot.text import Analyzer, normalise
+from handlers.faq import FaqIndex
+from handlers.internships import render
+from handlers.internships.flows import InternshipBrowse
+
+_NUMBER = re.compile(r"(?:第\s*)?(\d{1,3})\s*(?:个|号)?")
+#: Related words offered when nothing was found.
+_TIP_WORDS = 4
+
+
+class SearchIntent:
+    """A message that is a search: while browsing, any words; otherwise words about 实习/岗位
+    (not a question about the rules, which the FAQ answers), or, if nothing else would answer,
+    words that might find posts (「设计」) - then the handler answers only when it finds some.
+
+    Passes ``query`` and ``cold`` (True: answer only with results). Never while another
+    programme's flow waits for an answer.
+    """
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __init__(self, searcher: Searcher, faq: FaqIndex, commands: dict[str, list[str]]) -> None:
+        self.searcher = searcher
+        self.faq = faq
+        self.commands = frozenset(normalise(w) for words in commands.values() for w in words)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        if not msg.text.strip():
+            return False
+        browsing = ctx.session.in_state(InternshipBrowse.browsing)
+        if ctx.session.state is not None and not browsing:
+            return False
+        if normalise(msg.text) in self.commands:
+            return False
+        query = self.searcher.understand(msg.text)
+        if query.meta:
+            return False
+        entry = self.faq.match(msg.text)
+        if browsing:
+            if entry is not None and not entry.id.startswith("internship."):
+                return False  # 「夜校怎么报名」 while browsing goes to its own answer
+            return {"query": query, "cold": False} if not query.empty or query.trigger else False
+        if query.trigger:
+            return {"query": query, "cold": False}
+        if entry is not None or query.empty:
+            return False
+        return {"query": query, "cold": True}
+
+
+def _page_reply(ctx: Context, key: str, found: list[posts.PostRow], total: int, page: int, **params: Any) -> Reply:
+    more = (page + 1) * render.PAGE_SIZE < min(total, len(ctx.data.get("ids", [])) or total)
+    buttons = [Button("更多")] if more else []
+    base = {
+        "lines": render.lines(found, page * render.PAGE_SIZE + 1),
+        "total": total,
+        "more": ctx.content.text("internships.more_hint") if more else "",
+    }
+    if key == "internships.results":
+        return Reply(
+            "internships.results", {**base, "label": params["label"], "relaxed": params["relaxed"]}, buttons=buttons
+        )
+    if key == "internships.page":
+        return Reply("internships.page", {**base, "page": page + 1}, buttons=buttons)
+    return Reply("internships.results_latest", base, buttons=buttons)
+
+
+def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
+    r = Router("internships.browse")
+    intent = SearchIntent(searcher, FaqIndex(content.faq, analyzer), content.commands)
+
+    @r.on(MenuKey("INTERNSHIP"))
+    async def menu(msg: Inbound, ctx: Context, key: str) -> Reply:
+        ctx.enter(InternshipBrowse.browsing, ids=[], page=0, label="")
+        return Reply("internships.menu")
+
+    @r.on(InState(InternshipBrowse.browsing), Command(content.commands["internship_more"]))
+    async def more(msg: Inbound, ctx: Context) -> Reply:
+        ids: list[int] = ctx.data.get("ids", [])
+        page = int(ctx.data.get("page", 0)) + 1
+        chunk = ids[page * render.PAGE_SIZE : (page + 1) * render.PAGE_SIZE]
+        if not chunk:
+            return Reply("internships.no_more")
+        async with ctx.db() as s:
+            found = await posts.posts_by_id(s, chunk)
+        ctx.update(page=page)
+        return _page_reply(ctx, "internships.page", found, int(ctx.data.get("total", len(ids))), page)
+
+    @r.on(InState(InternshipBrowse.browsing), _Number())
+    async def open_post(msg: Inbound, ctx: Context, number: int) -> Reply:
+        ids: list[int] = ctx.data.get("ids", [])
+        if not ids:
+            return Reply("internships.search_first")
+        if not 1 <= number <= len(ids):
+            return Reply("internships.bad_number", {"number": number, "total": len(ids)})
+        async with ctx.db() as s:
+            found = await posts.posts_by_id(s, [ids[number - 1]])
+        if not found:
+            return Reply("internships.bad_number", {"number": number, "total": len(ids)})
+        ctx.update(post=found[0].id)
+        today = ctx.local_now().date()
+        buttons = [Button("申请"), Button("更多")] if found[0].is_open(today) else [Button("更多")]
+        reply = render.detail(ctx.content, found[0], today)
+        return Reply(reply.key, reply.params, buttons=buttons)
+
+    @r.on(intent)
+    async def search(msg: Inbound, ctx: Context, query: Query, cold: bool) -> Reply | None:
+        today = ctx.local_now().date()
+        async with ctx.db() as s:
+            result = await searcher.run(s, query, today)
+            if cold and not result.found.total:
+                return None  # not a search after all: the FAQ's fallback answers
+            if not result.found.total:
+                return await _nothing(ctx, s, searcher, query, today)
+            first = await posts.posts_by_id(s, result.found.ids[: render.PAGE_SIZE])
+        _remember(ctx, result)
+        if not query.label:
+            return _page_reply(ctx, "internships.results_latest", first, result.found.total, 0)
+        relaxed = ctx.content.text("internships.relaxed") if result.relaxed else ""
+        return _page_reply(ctx, "internships.results", first, result.found.total, 0, label=query.label, relaxed=relaxed)
+
+    return r
+
+
+def _remember(ctx: Context, result: Result) -> None:
+    ctx.enter(
+        InternshipBrowse.browsing,
+        ids=result.found.ids,
+        total=result.found.total,
+        page=0,
+        label=result.query.label,
+    )
+
+
+async def _nothing(ctx: Context, s: Any, searcher: Searcher, query: Query, today: Any) -> Reply:
+    """Say what was understood, how to loosen it, and show the latest posts instead of a dead end."""
+    content = ctx.content
+    tips: list[str] = []
+    for name, shown in (
+        ("street", query.street),
+        ("industry", query.industry),
+        ("season", query.season),
+        ("hmt_round", "港澳台专场" if query.hmt_round else None),
+        ("paid", "有报酬" if query.paid else None),
+    ):
+        if shown is None:
+            continue
+        looser = query.without(name)
+        n = await searcher.count(s, looser, today)
+        if n:
+            again = looser.label.replace(" · ", " ") or "实习"
+            tips.append(content.text("internships.tip_drop", filter=shown, count=n, query=again))
+    related: list[str] = []
+    for keyword in query.keywords:
+        canonical = searcher.understand.analyzer.canonical(keyword)
+        for word in [canonical, *content.synonyms.get(canonical, [])]:
+            if word != keyword and word not in related:
+                related.append(word)
+    if related:
+        tips.append(content.text("internships.tip_words", words="、".join(related[:_TIP_WORDS])))
+    tips.append(content.text("internships.tip_subscribe", label=query.label.replace(" · ", " ")))
+    latest = await searcher.run(s, Query(), today)
+    if not latest.found.total:
+        return Reply("internships.nothing_at_all")
+    rows = await posts.posts_by_id(s, latest.found.ids[: render.PAGE_SIZE])
+    _remember(ctx, latest)
+    return Reply(
+        "internships.nothing",
+        {"label": query.label, "tips": "\n".join(tips), "lines": render.lines(rows)},
+        buttons=[Button("更多")] if latest.found.total > render.PAGE_SIZE else [],
+    )
+
+
+class _Number:
+    """「3」「第3个」: a result's number; passes ``number``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        m = _NUMBER.fullmatch(normalise(msg.text))
+        return {"number": int(m.group(1))} if m else False
