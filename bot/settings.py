@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     content_dir: str = ""
     timezone: str = "Asia/Shanghai"
+    #: 青年大学习: seconds after a reminder rule's time in which a missed run still sends (6 hours).
+    study_reminder_window: int = Field(default=6 * 3600, gt=0, le=7 * 24 * 3600)
+    #: 青年大学习: members claimed per transaction while sending reminders.
+    study_reminder_batch: int = Field(default=200, gt=0, le=10_000)
 
     @field_validator("wechat_aes_key", mode="before")
     @classmethod

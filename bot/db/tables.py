@@ -7,6 +7,7 @@ one import line here.
 from __future__ import annotations
 
 from bot.db import models
+from bot.db.study import tables as _study  # noqa: F401 - registers the 青年大学习 tables
 
 metadata = models.Base.metadata
 

@@ -1,0 +1,43 @@
+"""A small known organisation for the study tests: three branches, two episodes, around a fixed clock."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.db import Database
+from bot.db.study import episodes, org
+from bot.db.study.org import BranchRow
+from bot.db.users import ensure_user
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+#: The current episode opened Monday 2026-11-30 10:00 and closes Sunday 2026-12-06 22:00 (the
+#: ``clock`` fixture says Tuesday 2026-12-01 10:00).
+OPENS = datetime(2026, 11, 30, 10, 0, tzinfo=SHANGHAI)
+CURRENT = 100
+
+BRANCHES = [
+    BranchRow("龙岗区", "坂田", "共青团坂田街道工作委员会", "BT01", "坂田街道第一团支部", 4),
+    BranchRow("龙岗区", "坂田", "共青团坂田街道工作委员会", "BT02", "坂田街道第二团支部", 2),
+    BranchRow("龙岗区", "布吉", "共青团布吉街道工作委员会", "BJ01", "布吉街道第一团支部", 5),
+]
+
+
+async def seed(db: Database) -> None:
+    """Branches, the current episode and the one before it."""
+    async with db.session() as s:
+        await org.load(s, BRANCHES)
+        for number, opens in ((CURRENT - 1, OPENS - timedelta(days=7)), (CURRENT, OPENS)):
+            await episodes.upsert(
+                s,
+                number,
+                f"第{number}期主题",
+                f"https://example.org/study/{number}",
+                opens,
+                opens + timedelta(days=6, hours=12),
+            )
+
+
+async def user_id(db: Database, openid: str, now: float) -> int:
+    async with db.session() as s:
+        return await ensure_user(s, "wechat", openid, now)
