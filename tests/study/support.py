@@ -9,6 +9,7 @@ from bot.db import Database
 from bot.db.study import episodes, org
 from bot.db.study.org import BranchRow
 from bot.db.users import ensure_user
+from tests.harness import Gateway
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 #: The current episode opened Monday 2026-11-30 10:00 and closes Sunday 2026-12-06 22:00 (the
@@ -41,3 +42,20 @@ async def seed(db: Database) -> None:
 async def user_id(db: Database, openid: str, now: float) -> int:
     async with db.session() as s:
         return await ensure_user(s, "wechat", openid, now)
+
+
+def this_week(gw: Gateway, status_key: str, number: int = CURRENT, **status: str) -> str:
+    """What 「这周学了吗」 reads for the current episode with the status line ``status_key``."""
+    return gw.expected(
+        "study.this_week",
+        number=number,
+        title=f"第{number}期主题",
+        link=f"https://example.org/study/{number}",
+        deadline=gw.expected("study.deadline_open", closes="12月6日（周日）22:00"),
+        status=gw.expected(status_key, **status),
+    )
+
+
+async def bind(gw: Gateway, openid: str, code: str = "BT01", name: str = "张三") -> None:
+    await gw.say(openid, code)
+    await gw.say(openid, name)

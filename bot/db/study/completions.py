@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import Executable, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -111,7 +111,7 @@ async def match(s: AsyncSession, rows: Sequence[OfficialRow]) -> Matching:
             by_no[member_no].append(candidate)
         if name:
             by_name[(branch_id, name)].append(candidate)
-    branches: dict[str, int] = {}
+    branches: dict[str, int] = {}  # code or name -> id (ids start at 1)
     for branch_id, code, name in await s.execute(select(StudyBranch.id, StudyBranch.code, StudyBranch.name)):
         branches[code.upper()] = branch_id
         branches.setdefault(name, branch_id)
@@ -124,9 +124,9 @@ async def match(s: AsyncSession, rows: Sequence[OfficialRow]) -> Matching:
         if not found and row.member_no:
             found = by_no.get(row.member_no, [])
         if not found and row.name:
-            branch_id = branches.get(row.branch) or branches.get(row.branch.upper())
-            if branch_id is not None:
-                found = by_name.get((branch_id, row.name), [])
+            named = branches.get(row.branch) or branches.get(row.branch.upper())
+            if named:
+                found = by_name.get((named, row.name), [])
         if len(found) == 1:
             result.matched.setdefault(found[0].user_id, (found[0].branch_id, row))
         elif found:
@@ -162,13 +162,13 @@ async def confirm(s: AsyncSession, episode_id: int, matching: Matching, now: dat
     new = upgraded = 0
     for start in range(0, len(rows), _CHUNK):
         stmt = insert(StudyCompletion).values(rows[start : start + _CHUNK])
-        stmt = stmt.on_conflict_do_update(
+        upsert: Executable = stmt.on_conflict_do_update(
             constraint="uq_study_completions_episode_user",
             set_={"confirmed_at": stmt.excluded.confirmed_at, "official_time": stmt.excluded.official_time},
             # An earlier import's confirmation stands: a re-import rewrites nothing.
             where=StudyCompletion.confirmed_at.is_(None),
         ).returning(literal_column("xmax = 0"))  # PostgreSQL: a row just inserted has no xmax
-        for (inserted,) in await s.execute(stmt):
+        for (inserted,) in await s.execute(upsert):
             if inserted:
                 new += 1
             else:

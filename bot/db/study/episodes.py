@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import literal_column, select
+from sqlalchemy import Executable, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,11 +31,15 @@ def _episode(row: StudyEpisode) -> Episode:
 
 async def upsert(s: AsyncSession, number: int, title: str, link: str, opens: datetime, closes: datetime) -> bool:
     """Add the episode, or correct the one with this number; True when it was new."""
-    stmt = insert(StudyEpisode).values(number=number, title=title, link=link, opens_at=opens, closes_at=closes)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["number"],
-        set_={"title": title, "link": link, "opens_at": opens, "closes_at": closes},
-    ).returning(literal_column("xmax = 0"))  # PostgreSQL: a row just inserted has no xmax
+    stmt: Executable = (
+        insert(StudyEpisode)
+        .values(number=number, title=title, link=link, opens_at=opens, closes_at=closes)
+        .on_conflict_do_update(
+            index_elements=["number"],
+            set_={"title": title, "link": link, "opens_at": opens, "closes_at": closes},
+        )
+        .returning(literal_column("xmax = 0"))  # PostgreSQL: a row just inserted has no xmax
+    )
     return bool((await s.execute(stmt)).scalar_one())
 
 

@@ -83,7 +83,7 @@ async def current(s: AsyncSession, user_id: int, *, lock: bool = False) -> Membe
     row = (await s.execute(stmt)).one_or_none()
     if row is None:
         return None
-    return Member(row[0], row[1], Branch(*row[2:8]), *row[8:13])
+    return Member(row[0], row[1], Branch(*row[2:8]), row[8], row[9], row[10], row[11], row[12])
 
 
 async def bind(s: AsyncSession, user_id: int, branch: Branch, now: float) -> tuple[Bound, Member | None]:

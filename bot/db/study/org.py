@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import literal_column, or_, select
+from sqlalchemy import Executable, literal_column, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,13 +35,14 @@ async def load(s: AsyncSession, rows: Sequence[BranchRow]) -> Loaded:
     for r in rows:
         orgs.setdefault((r.district, r.street), r.org)
     if orgs:
-        stmt = insert(StudyOrg).values([{"district": d, "street": st, "name": n} for (d, st), n in orgs.items()])
-        stmt = stmt.on_conflict_do_update(
-            constraint="uq_study_orgs_district_street",
-            set_={"name": stmt.excluded.name},
-            where=StudyOrg.name.is_distinct_from(stmt.excluded.name),
+        add_orgs = insert(StudyOrg).values([{"district": d, "street": st, "name": n} for (d, st), n in orgs.items()])
+        await s.execute(
+            add_orgs.on_conflict_do_update(
+                constraint="uq_study_orgs_district_street",
+                set_={"name": add_orgs.excluded.name},
+                where=StudyOrg.name.is_distinct_from(add_orgs.excluded.name),
+            )
         )
-        await s.execute(stmt)
     ids = {(d, st): i for i, d, st in await s.execute(select(StudyOrg.id, StudyOrg.district, StudyOrg.street))}
     added = updated = 0
     for start in range(0, len(rows), 5000):
@@ -53,7 +54,7 @@ async def load(s: AsyncSession, rows: Sequence[BranchRow]) -> Loaded:
             ]
         )
         new = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
+        upsert: Executable = stmt.on_conflict_do_update(
             index_elements=["code"],
             set_={"name": new.name, "org_id": new.org_id, "members": new.members},
             where=or_(
@@ -62,6 +63,6 @@ async def load(s: AsyncSession, rows: Sequence[BranchRow]) -> Loaded:
                 StudyBranch.members.is_distinct_from(new.members),
             ),
         ).returning(literal_column("xmax = 0"))  # PostgreSQL: a row just inserted has no xmax
-        for (inserted,) in await s.execute(stmt):
+        for (inserted,) in await s.execute(upsert):
             added, updated = (added + 1, updated) if inserted else (added, updated + 1)
     return Loaded(added, updated, len(rows) - added - updated)
