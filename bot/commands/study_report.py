@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -87,14 +88,20 @@ def _figures(line: Line) -> str:
     )
 
 
-#: Numbers first, names last: Chinese characters are two columns wide and would skew a padded column.
-HEADER = f"{'members':>7} {'confirm':>7} {'self':>7} {'ratio':>7} {'conf.%':>7}  "
+def _right(text: str, width: int) -> str:
+    """Right-align in terminal columns: a Chinese character takes two."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return " " * max(width - used, 0) + text
+
+
+#: Numbers first, names last, so names of any length leave the columns straight.
+HEADER = " ".join(_right(h, 7) for h in ("团员数", "已确认", "自报", "参学比", "确认比")) + "  "
 
 
 def as_text(current: list[Line], trend: dict[int, list[Line]], episode: Episode, street: str | None) -> str:
     out = [f"青年大学习参学比 · 第{episode.number}期「{episode.title}」" + (f" · {street}街道" if street else "")]
-    out.append("members = 组织名单团员数（绑定人数更多时取绑定人数）；confirm = 官方名单已确认；self = 自报待确认")
-    out.append("ratio = (confirm + self) / members；conf.% = confirm / members")
+    out.append("团员数 = 组织名单人数（绑定人数更多时取绑定人数）；已确认 = 官方名单有；自报 = 自报待确认")
+    out.append("参学比 = (已确认 + 自报) / 团员数；确认比 = 已确认 / 团员数")
     out.append("")
     out.append(HEADER + "支部 / 街道 / 全区")
     by_street: dict[tuple[str, str], list[Line]] = {}

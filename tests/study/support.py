@@ -6,8 +6,11 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.db import Database
-from bot.db.study import episodes, org
+from sqlalchemy import update
+
+from bot.db.study import completions, episodes, members, org
 from bot.db.study.org import BranchRow
+from bot.db.study.tables import StudyCompletion
 from bot.db.users import ensure_user
 from tests.harness import Gateway
 
@@ -59,3 +62,29 @@ def this_week(gw: Gateway, status_key: str, number: int = CURRENT, **status: str
 async def bind(gw: Gateway, openid: str, code: str = "BT01", name: str = "张三") -> None:
     await gw.say(openid, code)
     await gw.say(openid, name)
+
+
+async def member(db: Database, openid: str, code: str, name: str = "", mobile: str = "", now: float = 0.0) -> int:
+    """Bind ``openid`` to the branch ``code`` straight in the database; returns its users.id."""
+    async with db.session() as s:
+        uid = await ensure_user(s, "wechat", openid, now or OPENS.timestamp())
+        branch = await members.find_branch(s, code)
+        assert branch is not None
+        await members.bind(s, uid, branch, now or OPENS.timestamp())
+        if name or mobile:
+            await members.set_identity(s, uid, name, mobile)
+    return uid
+
+
+async def complete(db: Database, uid: int, number: int, *, confirmed: bool) -> None:
+    async with db.session() as s:
+        ep = await episodes.by_number(s, number)
+        m = await members.current(s, uid)
+        assert ep is not None and m is not None
+        await completions.self_report(s, ep.id, uid, m.branch.id, ep.opens_at)
+        if confirmed:
+            await s.execute(
+                update(StudyCompletion)
+                .where(StudyCompletion.episode_id == ep.id, StudyCompletion.user_id == uid)
+                .values(confirmed_at=ep.opens_at)
+            )
