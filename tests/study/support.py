@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.db import Database
 from sqlalchemy import update
 
+from bot.db import Database
 from bot.db.study import completions, episodes, members, org
 from bot.db.study.org import BranchRow
 from bot.db.study.tables import StudyCompletion

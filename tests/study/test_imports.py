@@ -134,7 +134,7 @@ async def test_the_official_list_is_matched_and_reimporting_changes_nothing(
         sheet = book.active
         assert sheet is not None
         for line in OFFICIAL_CSV.strip().splitlines():
-            cells: list[object] = line.split(",")
+            cells: list[object] = list(line.split(","))
             if cells[2] == "13800000001":
                 cells[2] = 13800000001.0  # Excel keeps a mobile as a number
             sheet.append(cells)
