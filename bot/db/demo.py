@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import Database
 from bot.db.models import User
+from bot.db.study.demo import load_study
 
 Loader = Callable[[Database, Path], Awaitable[int]]
 
@@ -50,7 +51,7 @@ async def load_users(db: Database, folder: Path) -> int:
     return len(rows)
 
 
-LOADERS: list[tuple[str, Loader]] = [("users", load_users)]
+LOADERS: list[tuple[str, Loader]] = [("users", load_users), ("study", load_study)]
 
 
 async def load_demo(db: Database, folder: Path) -> dict[str, int]:

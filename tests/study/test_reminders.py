@@ -207,6 +207,8 @@ def test_rules_are_data_and_checked(tmp_path: Path) -> None:
         ("thursday", "0 19 * * thu", "pending"),
         ("sunday", "0 12 * * sun", "pending"),
     ]
+    with pytest.raises(ConfigError, match="no study reminder rule 'nosuchrule'"):
+        find(Settings(), "nosuchrule")
     bad = tmp_path / "study.toml"
     bad.write_text('[[reminder]]\nid = "x"\ncron = "61 25 * * *"\naudience = "all"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="reminder 0"):

@@ -36,7 +36,7 @@ async def branches(s: AsyncSession, street: str | None = None) -> list[BranchFig
             StudyBranch.members,
         )
         .join(StudyOrg, StudyOrg.id == StudyBranch.org_id)
-        .order_by(StudyOrg.district, StudyOrg.street, StudyBranch.code)
+        .order_by(StudyOrg.id, StudyBranch.code)  # streets in the organisation file's order
     )
     if street:
         stmt = stmt.where(StudyOrg.street == street)
