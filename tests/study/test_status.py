@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import timedelta
 
@@ -148,3 +149,18 @@ async def test_pausing_between_episodes_pauses_until_resumed(make_gateway: Gatew
     clock.set(OPENS + timedelta(days=7))
     await gw.dialog("o-between", [("暂停提醒", "study.paused")])
     assert await paused(gw) == (True, None)
+
+
+async def test_self_reports_at_once_record_one_completion_each(make_gateway: GatewayFactory, clock: FixedClock) -> None:
+    gw = await started(make_gateway, clock)
+    users = [f"o-rush-{i}" for i in range(12)]
+    await asyncio.gather(*(bind(gw, u) for u in users))
+    # Everyone at once, and the first of them tapping four times (four distinct messages).
+    answers = await asyncio.gather(*(gw.say(u, "已学习") for u in [*users, users[0], users[0], users[0]]))
+    assert all(a.status == 200 for a in answers)
+    saved = gw.expected("study.done_saved", number=CURRENT)
+    again = gw.expected("study.done_already", number=CURRENT)
+    assert sum(a.text == saved for a in answers) == 12 and sum(a.text == again for a in answers) == 3
+    async with gw.db.session() as s:
+        rows = (await s.execute(select(StudyCompletion.user_id))).scalars().all()
+    assert len(rows) == len(set(rows)) == 12
