@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     log_json: bool = True
     content_dir: str = ""
     timezone: str = "Asia/Shanghai"
+    #: 青年大学习: seconds after a reminder rule's time in which a missed run still sends (6 hours).
+    study_reminder_window: int = Field(default=6 * 3600, gt=0, le=7 * 24 * 3600)
+    #: 青年大学习: members claimed per transaction while sending reminders.
+    study_reminder_batch: int = Field(default=200, gt=0, le=10_000)
 
     #: Volunteer hours: whole hours count in full; of the remainder, less than ``half_hour_from``
     #: minutes counts as nothing, up to ``full_hour_above`` as half an hour, more as a full hour.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.content import Content
 from bot.router import Router
 from bot.text import Analyzer
-from handlers import care, courses, events, faq, internships, menu, profile, volunteer, welcome
+from handlers import care, courses, events, faq, internships, menu, profile, study, volunteer, welcome
 
 
 def build_router(content: Content, analyzer: Analyzer) -> Router:
@@ -17,6 +17,7 @@ def build_router(content: Content, analyzer: Analyzer) -> Router:
     root.include(courses.router(content, analyzer))
     root.include(volunteer.router(content, analyzer))
     root.include(internships.router(content, analyzer))
+    root.include(study.router(content, analyzer))
     # 「人工」, small talk, 「取消」 with nothing running, English: after every programme's flows.
     root.include(care.router(content, analyzer))
     root.include(welcome.router(content))

@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql
 from bot.db import Database
 from bot.db.care_demo import load_care
 from bot.db.models import User
+from bot.db.study.demo import load_study
 
 Loader = Callable[[Database, Path], Awaitable[int]]
 
@@ -67,6 +68,7 @@ LOADERS: list[tuple[str, Loader]] = [
     ("care", load_care),
     ("volunteer projects", load_volunteer),
     ("internships", _internships),
+    ("study", load_study),
 ]
 
 

@@ -1,0 +1,208 @@
+"""青年大学习 for cadres: ``longtuan study episode …``, ``study remind``, the imports and ``report study``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.commands import Commands, with_services
+from bot.commands import study_imports as files
+from bot.commands.study_report import as_csv, as_text, lines
+from bot.context import Services
+from bot.db.study import completions, episodes, org, reminders
+from bot.db.study import report as figures
+from bot.errors import ConfigError
+from bot.imports import ImportFailed, read_rows
+
+
+def register(commands: Commands) -> None:
+    study = commands.root.add_parser("study", help="青年大学习: episodes and reminders")
+    sub = study.add_subparsers(dest="study_command", required=True)
+
+    episode = sub.add_parser("episode", help="episodes (期)").add_subparsers(dest="episode_command", required=True)
+    add = episode.add_parser("add", help="add an episode, or correct the one with this number")
+    add.add_argument("--number", type=int, required=True)
+    add.add_argument("--title", required=True)
+    add.add_argument("--link", required=True)
+    add.add_argument("--opens", required=True, help="2026-12-07 10:00 (local time)")
+    add.add_argument("--closes", help="default: the Sunday 22:00 after it opens")
+    add.set_defaults(func=with_services(episode_add))
+    listing = episode.add_parser("list", help="every episode")
+    listing.set_defaults(func=with_services(episode_list))
+
+    remind = sub.add_parser("remind", help="run a reminder rule now, or --plan: the numbers without sending")
+    remind.add_argument("rule", nargs="?", help="a rule id of content/study.toml (all rules with --plan)")
+    remind.add_argument("--plan", action="store_true", help="print who the rule would reach; send nothing")
+    remind.set_defaults(func=with_services(remind_rule))
+
+    branches = commands.imports.add_parser("branches", help="the organisation: district, street, branch, members")
+    branches.add_argument("file")
+    branches.set_defaults(func=with_services(import_branches))
+    eps = commands.imports.add_parser("study-episodes", help="青年大学习 episodes: number, title, link, opens, closes")
+    eps.add_argument("file")
+    eps.set_defaults(func=with_services(import_episodes))
+    done = commands.imports.add_parser("study-completions", help="the League's official completion list")
+    done.add_argument("file")
+    done.add_argument("--episode", type=int, required=True, help="the episode number")
+    done.set_defaults(func=with_services(import_completions))
+
+    rep = commands.reports.add_parser("study", help="participation ratio (参学比) per branch, street, district")
+    rep.add_argument("--episode", type=int, help="default: the latest episode that has opened")
+    rep.add_argument("--street", help="one street only, e.g. 坂田")
+    rep.add_argument("--trend", type=int, default=8, help="how many recent episodes the trend shows (default 8)")
+    rep.add_argument("--csv", nargs="?", const="-", metavar="FILE", help="CSV instead (to FILE, or stdout)")
+    rep.set_defaults(func=with_services(report_study))
+
+
+def _fail(message: str) -> int:
+    print(f"longtuan: {message}", file=sys.stderr)
+    return 1
+
+
+async def episode_add(svc: Services, args: argparse.Namespace) -> int:
+    try:
+        opens = files.parse_time(args.opens, svc.tz)
+        closes = files.parse_time(args.closes, svc.tz) if args.closes else files.default_close(opens)
+    except ValueError:
+        return _fail("times are written 2026-12-07 10:00")
+    if closes <= opens:
+        return _fail("--closes must be after --opens")
+    async with svc.db.session() as s:
+        new = await episodes.upsert(s, args.number, args.title, args.link, opens, closes)
+    state = "added" if new else "updated"
+    print(f"episode {args.number} {state}: {args.title} ({opens:%Y-%m-%d %H:%M} – {closes:%Y-%m-%d %H:%M})")
+    return 0
+
+
+async def episode_list(svc: Services, args: argparse.Namespace) -> int:
+    async with svc.db.session() as s:
+        found = await episodes.all_episodes(s)
+    for ep in found:
+        o, c = ep.opens_at.astimezone(svc.tz), ep.closes_at.astimezone(svc.tz)
+        print(f"{ep.number:>5}  {o:%Y-%m-%d %H:%M} – {c:%Y-%m-%d %H:%M}  {ep.title}  {ep.link}")
+    if not found:
+        print("no episodes yet: longtuan study episode add …")
+    return 0
+
+
+async def import_branches(svc: Services, args: argparse.Namespace) -> int:
+    try:
+        rows = files.branch_rows(read_rows(args.file))
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    async with svc.db.session() as s:
+        loaded = await org.load(s, rows)
+    streets = len({(r.district, r.street) for r in rows})
+    print(
+        f"{len(rows)} branches in {streets} streets: {loaded.added} added, {loaded.updated} updated, "
+        f"{loaded.unchanged} unchanged"
+    )
+    return 0
+
+
+async def import_episodes(svc: Services, args: argparse.Namespace) -> int:
+    try:
+        rows = files.episode_rows(read_rows(args.file), svc.tz)
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    added = 0
+    async with svc.db.session() as s:
+        for row in rows:
+            added += await episodes.upsert(s, *row)
+    print(f"{len(rows)} episodes: {added} added, {len(rows) - added} updated or unchanged")
+    return 0
+
+
+async def import_completions(svc: Services, args: argparse.Namespace) -> int:
+    try:
+        rows = files.completion_rows(read_rows(args.file))
+    except ImportFailed as exc:
+        return _fail(str(exc))
+    async with svc.db.session() as s:
+        episode = await episodes.by_number(s, args.episode)
+        if episode is None:
+            return _fail(f"no episode {args.episode}: longtuan study episode add … first")
+        matching = await completions.match(s, rows)
+        done = await completions.confirm(s, episode.id, matching, svc.local_now())
+    print(f"第{episode.number}期官方名单：{len(rows)} 行，对上 {len(matching.matched)} 人")
+    print(f"  新增确认 {done.new}，自报转为确认 {done.upgraded}，之前已确认 {done.unchanged}")
+    if matching.unmatched:
+        print(f"对不上任何已绑定团员的 {len(matching.unmatched)} 行（没有绑定，或登记的姓名、手机号不一致）：")
+        for row in matching.unmatched[:50]:
+            print(f"  第 {row.row} 行：{row.name or '（无姓名）'}  {row.branch}  {_masked(row.mobile)}")
+    if matching.ambiguous:
+        print(f"对上多人、没有记录的 {len(matching.ambiguous)} 行（请补上手机号或团员编号）：")
+        for row, count in matching.ambiguous[:50]:
+            print(f"  第 {row.row} 行：{row.name}  {row.branch}：{count} 人同名")
+    return 0
+
+
+def _masked(mobile: str) -> str:
+    return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) == 11 else mobile
+
+
+async def remind_rule(svc: Services, args: argparse.Namespace) -> int:
+    from handlers.study.jobs import run_rule
+    from handlers.study.rules import find, rules_of
+
+    try:
+        chosen = [find(svc.settings, args.rule)] if args.rule else rules_of(svc.settings)
+    except ConfigError as exc:
+        return _fail(str(exc))
+    if not args.plan and not args.rule:
+        return _fail("name the rule to run (or --plan for the numbers of every rule)")
+    now = svc.local_now()
+    async with svc.db.session() as s:
+        episode = await episodes.current(s, now)
+        plans = [await reminders.plan(s, episode.id, r.id, r.audience) for r in chosen] if episode else []
+    if episode is None or not episode.is_open(now):
+        print("no episode is open now: nothing to send")
+        return 0
+    if not args.plan:
+        run = await run_rule(svc, chosen[0])
+        other = ", ".join(f"{k} {v}" for k, v in sorted(run.other.items()))
+        print(f"rule {run.rule}, episode {run.episode}: {run.sent} sent" + (f", {other}" if other else ""))
+        return 0
+    print(
+        f"episode {episode.number}「{episode.title}」, open until {episode.closes_at.astimezone(svc.tz):%Y-%m-%d %H:%M}"
+    )
+    for rule, plan in zip(chosen, plans, strict=True):
+        last = rule.due(now, svc.settings.study_reminder_window)
+        nxt = rule.next_time(now)
+        print(f"\nrule {rule.id} ({rule.audience.value}, cron {rule.cron!r})")
+        print(f"  due now: {'yes, since ' + f'{last:%a %H:%M}' if last else 'no'}; next: {nxt:%Y-%m-%d %H:%M}")
+        print(f"  bound members        {plan.bound:>8}")
+        print(f"  not following        {plan.not_following:>8}")
+        print(f"  reminders paused     {plan.paused:>8}")
+        if rule.audience is reminders.Audience.PENDING:
+            print(f"  already studied      {plan.completed:>8}")
+        print(f"  reached before       {plan.already:>8}")
+        print(f"  to send              {plan.to_send:>8}")
+    return 0
+
+
+async def report_study(svc: Services, args: argparse.Namespace) -> int:
+    now = svc.local_now()
+    async with svc.db.session() as s:
+        episode = await episodes.by_number(s, args.episode) if args.episode else await episodes.current(s, now)
+        if episode is None:
+            return _fail(f"no episode {args.episode}" if args.episode else "no episode has opened yet")
+        window = await episodes.recent(s, max(now, episode.opens_at), max(args.trend, 1), up_to=episode.number)
+        branches = await figures.branches(s, args.street)
+        done = await figures.completions(s, [e.id for e in window])
+    if not branches:
+        return _fail(f"no branches in {args.street}" if args.street else "no branches: longtuan import branches FILE")
+    trend = {e.number: lines(branches, done, e) for e in window}
+    current = trend.get(episode.number) or lines(branches, done, episode)
+    if args.csv:
+        text = as_csv(row for e in window for row in trend[e.number])
+        if args.csv == "-":
+            sys.stdout.write(text)
+        else:
+            await asyncio.to_thread(Path(args.csv).write_text, text, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
+            print(f"written {args.csv}")
+        return 0
+    print(as_text(current, trend if len(window) > 1 else {}, episode, args.street))
+    return 0

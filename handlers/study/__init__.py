@@ -1,0 +1,20 @@
+"""青年大学习: binding to a branch, this week's episode, self-reports, pausing reminders.
+
+Each module registers its flow steps before its commands (an answer to 「请回复姓名」 must reach
+the flow); images come last, so only a picture nobody else wanted meets the screenshot answer.
+"""
+
+from __future__ import annotations
+
+from bot.content import Content
+from bot.router import Router
+from bot.text import Analyzer
+from handlers.study import binding, pause, status
+
+
+def router(content: Content, analyzer: Analyzer) -> Router:
+    r = Router("study")
+    binding.register(r, content)
+    pause.register(r, content)
+    status.register(r, content)
+    return r

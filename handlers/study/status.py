@@ -1,0 +1,80 @@
+"""This week's episode and the member's completion: 「这周学了吗」, 「已学习」, and screenshots."""
+
+from __future__ import annotations
+
+from bot.content import Content
+from bot.context import Context
+from bot.db.study import completions
+from bot.db.study.completions import Recorded
+from bot.model import Inbound, Kind, Reply
+from bot.router import Router
+from bot.router.filters import Command, Kinds, MenuKey
+from handlers.study.common import who
+from handlers.study.parse import when
+
+
+async def this_week(msg: Inbound, ctx: Context) -> Reply:
+    now = ctx.local_now()
+    async with ctx.db() as s:
+        w = await who(s, msg, ctx)
+        done = await completions.of(s, w.episode.id, w.user_id) if w.episode and w.member else None
+    ep = w.episode
+    if ep is None:
+        return Reply("study.none")
+    text = ctx.content.text
+    closes = when(ep.closes_at, ctx.services.tz)
+    is_open = ep.is_open(now)
+    deadline = text("study.deadline_open", closes=closes) if is_open else text("study.deadline_closed", closes=closes)
+    if w.member is None:
+        status = text("study.status_unbound")
+    elif done is not None and done.confirmed:
+        status = text("study.status_confirmed")
+    elif done is not None:
+        status = text("study.status_self")
+    elif is_open:
+        status = text("study.status_pending", branch=w.member.branch.name)
+    else:
+        status = text("study.status_missed")
+    return Reply(
+        "study.this_week",
+        {"number": ep.number, "title": ep.title, "link": ep.link, "deadline": deadline, "status": status},
+    )
+
+
+def register(r: Router, content: Content) -> None:
+    @r.on(Command(content.commands["study_status"]))
+    async def status(msg: Inbound, ctx: Context) -> Reply:
+        return await this_week(msg, ctx)
+
+    @r.on(MenuKey("STUDY"))
+    async def menu(msg: Inbound, ctx: Context, key: str) -> Reply:
+        return await this_week(msg, ctx)
+
+    @r.on(Command(content.commands["study_done"]))
+    async def self_report(msg: Inbound, ctx: Context) -> Reply:
+        async with ctx.db() as s:
+            w = await who(s, msg, ctx)
+            if w.member is None:
+                return Reply("study.done_unbound")
+            ep = w.episode
+            if ep is None or not ep.is_open(ctx.local_now()):
+                return Reply("study.done_no_episode")
+            outcome = await completions.self_report(s, ep.id, w.user_id, w.member.branch.id, ctx.local_now())
+        if outcome is Recorded.NEW:
+            return Reply("study.done_saved", {"number": ep.number})
+        if outcome is Recorded.CONFIRMED:
+            return Reply("study.done_confirmed", {"number": ep.number})
+        return Reply("study.done_already", {"number": ep.number})
+
+    @r.on(Kinds(Kind.IMAGE))
+    async def screenshot(msg: Inbound, ctx: Context) -> Reply | None:
+        """A member's picture during an open episode is most likely a study screenshot: say kindly
+        that it is no proof (the official list is) and how to report. Anyone else's picture goes on."""
+        async with ctx.db() as s:
+            w = await who(s, msg, ctx)
+            if w.member is None or w.episode is None or not w.episode.is_open(ctx.local_now()):
+                return None
+            done = await completions.of(s, w.episode.id, w.user_id)
+        if done is not None and done.confirmed:
+            return None
+        return Reply("study.screenshot")
