@@ -7,6 +7,7 @@ one import line here.
 from __future__ import annotations
 
 from bot.db import models
+from bot.db.delivery import tables as delivery_tables  # noqa: F401  (registers the tables)
 
 metadata = models.Base.metadata
 
