@@ -19,7 +19,6 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -110,7 +109,9 @@ class DeliveryAttempt(Base):
     __table_args__ = (Index("ix_delivery_attempts_at", "at"), Index("ix_delivery_attempts_outbox", "outbox_id"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    outbox_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=True)
+    outbox_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("outbox.id", ondelete="CASCADE"), nullable=True
+    )
     batch_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("outbox_batches.id", ondelete="CASCADE"), nullable=True
     )
@@ -159,7 +160,9 @@ class Campaign(Base):
 class CampaignApproval(Base):
     __tablename__ = "campaign_approvals"
 
-    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
     cadre: Mapped[str] = mapped_column(String(64), primary_key=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -180,7 +183,9 @@ class CampaignOpenid(Base):
 
     __tablename__ = "campaign_openids"
 
-    campaign_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
     external_id: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
