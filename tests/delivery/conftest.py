@@ -83,7 +83,8 @@ async def add_user(
             text("""
             INSERT INTO users (channel, external_id, subscribed, first_scene, first_seen, last_seen, street)
             VALUES (:c, :o, :sub, '', :seen, :seen, :street)
-            ON CONFLICT (channel, external_id) DO UPDATE SET last_seen = excluded.last_seen, subscribed = excluded.subscribed
+            ON CONFLICT (channel, external_id)
+            DO UPDATE SET last_seen = excluded.last_seen, subscribed = excluded.subscribed
             RETURNING id
             """),
             {
