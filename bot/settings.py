@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     #: Mass sends a follower may receive in a calendar month; calls a minute; openids a call.
     outbox_mass_monthly: int = Field(default=4, ge=0)
     outbox_mass_per_minute: int = Field(default=60, ge=1)
-    outbox_mass_batch: int = Field(default=10_000, ge=2, le=10_000)
+    #: At least 4, so that batches dealt round-robin hold 2 openids each at the least.
+    outbox_mass_batch: int = Field(default=10_000, ge=4, le=10_000)
     #: Purpose -> template configuration (TOML); empty means content/outbox.toml.
     outbox_purposes: str = ""
     #: A campaign to more people than this needs a second cadre's approval.

@@ -66,9 +66,9 @@ async def settle_batch(
     """
     await session.execute(
         text("""
-        UPDATE outbox_batches SET status = :status, attempts = attempts + 1, last_error = :error,
+        UPDATE outbox_batches SET status = CAST(:status AS text), attempts = attempts + 1, last_error = :error,
           msg_id = COALESCE(:msg_id, msg_id), next_attempt_at = :due,
-          sent_at = CASE WHEN :status = 'sent' THEN :now ELSE sent_at END
+          sent_at = CASE WHEN CAST(:status AS text) = 'sent' THEN :now ELSE sent_at END
         WHERE id = :id
         """),
         {
@@ -83,10 +83,10 @@ async def settle_batch(
     if rows_status != "pending":
         await session.execute(
             text("""
-            UPDATE outbox SET status = :status, last_error = :error, attempts = attempts + 1, updated_at = :now,
-              sent_at = CASE WHEN :status = 'sent' THEN :now ELSE sent_at END,
+            UPDATE outbox SET status = CAST(:status AS text), last_error = :error, attempts = attempts + 1, updated_at = :now,
+              sent_at = CASE WHEN CAST(:status AS text) = 'sent' THEN :now ELSE sent_at END,
               msg_id = COALESCE(:msg_id, msg_id),
-              batch_id = CASE WHEN :status = 'waiting' THEN NULL ELSE batch_id END
+              batch_id = CASE WHEN CAST(:status AS text) = 'waiting' THEN NULL ELSE batch_id END
             WHERE batch_id = :id AND status = 'pending'
             """),
             {"status": rows_status, "error": error[:200], "now": ts(now), "msg_id": msg_id, "id": batch.id},
