@@ -83,7 +83,8 @@ async def settle_batch(
     if rows_status != "pending":
         await session.execute(
             text("""
-            UPDATE outbox SET status = CAST(:status AS text), last_error = :error, attempts = attempts + 1, updated_at = :now,
+            UPDATE outbox SET status = CAST(:status AS text), last_error = :error, attempts = attempts + 1,
+              updated_at = :now,
               sent_at = CASE WHEN CAST(:status AS text) = 'sent' THEN :now ELSE sent_at END,
               msg_id = COALESCE(:msg_id, msg_id),
               batch_id = CASE WHEN CAST(:status AS text) = 'waiting' THEN NULL ELSE batch_id END
