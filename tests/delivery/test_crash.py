@@ -64,7 +64,7 @@ async def test_sigkill_mid_campaign_loses_nothing(
                     text("SELECT count(*) FROM outbox WHERE campaign_id = :c AND status <> 'sent'"), {"c": cid}
                 )
             ).scalar_one()
-        return left == 0
+        return int(left) == 0
 
     try:
         assert await poll(finished, within=40.0, interval=0.2), "the restarted worker did not finish the campaign"
