@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     outbox_purposes: str = ""
     #: A campaign to more people than this needs a second cadre's approval.
     campaign_two_person: int = Field(default=1000, ge=0)
+    #: Seconds the one-scheduler lock lives in Redis unless its holder extends it (a standby takes over then).
+    scheduler_lock_ttl: float = Field(default=30.0, ge=1)
 
     @field_validator("wechat_aes_key", mode="before")
     @classmethod

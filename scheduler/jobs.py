@@ -35,7 +35,7 @@ AddJob = Callable[[str, ServiceJob, Any], None]
 
 #: Modules with ``schedule(add: AddJob, tz: ZoneInfo) -> None``: each times its programme's jobs
 #: (stable ids such as ``courses.reminders``). A job is safe to run twice.
-PROGRAMMES: tuple[str, ...] = ()
+PROGRAMMES: tuple[str, ...] = ("bot.outbox.jobs",)
 
 #: Stable job ids: ``replace_existing=True`` matches on them, and logs name jobs by them.
 REFRESH_TOKEN = "wechat.refresh_token"

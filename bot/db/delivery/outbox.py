@@ -331,3 +331,17 @@ async def record_receipt(
     detail = status if not counts else f"{status} " + " ".join(f"{k}={v}" for k, v in sorted(counts.items()))
     await ledger(session, now, [(*line, way, "receipt", errors, detail, recipients)])
     return True
+
+
+async def roll_up(session: AsyncSession, since: float, until: float, tz: str) -> int:
+    """The ledger's attempts and recipients per local day, way and outcome; rewrites those days (rerunnable)."""
+    result = await session.execute(
+        text("""
+        INSERT INTO delivery_daily (day, way, outcome, attempts, recipients)
+        SELECT (at AT TIME ZONE :tz)::date, way, outcome, count(*), sum(recipients)
+        FROM delivery_attempts WHERE at >= :since AND at < :until GROUP BY 1, 2, 3
+        ON CONFLICT (day, way, outcome) DO UPDATE SET attempts = excluded.attempts, recipients = excluded.recipients
+        """),
+        {"tz": tz, "since": ts(since), "until": ts(until)},
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
