@@ -8,15 +8,18 @@ import contextlib
 import json
 import signal
 import sys
+import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.commands import Commands, with_services
-from bot.context import Services
+from bot.commands import Commands
+from bot.db import Database
 from bot.errors import ConfigError
 from bot.imports import ImportFailed, read_rows
+from bot.settings import Settings
 
 #: Rows of the progress bar, in the order they fill it.
 DONE = ("sent", "dropped", "cancelled", "waiting")
@@ -42,7 +45,7 @@ def register(commands: Commands) -> None:
     )
     create.add_argument("--openids", help="a file of openids (.txt one a line, or .csv/.xlsx with an openid column)")
     create.add_argument("--at", help="start at this local time, YYYY-MM-DD HH:MM (default: when sent)")
-    create.set_defaults(func=with_services(_create))
+    create.set_defaults(func=with_database(_create))
     for step, title, work in (
         ("plan", "count the audience, choose the ways and days, list who cannot be reached", _plan),
         ("approve", "approve a planned campaign", _approve),
@@ -52,16 +55,54 @@ def register(commands: Commands) -> None:
         parser = sub.add_parser(step, help=title)
         parser.add_argument("id", type=int)
         parser.add_argument("--by", required=step != "plan", default="system", help="the cadre doing it")
-        parser.set_defaults(func=with_services(work))
+        parser.set_defaults(func=with_database(work))
     status = sub.add_parser("status", help="state and progress")
     status.add_argument("id", type=int)
     status.add_argument("--watch", action="store_true", help="follow the progress until it ends")
     status.add_argument("--every", type=float, default=2.0)
-    status.set_defaults(func=with_services(_status))
+    status.set_defaults(func=with_database(_status))
     tag = sub.add_parser("tag", help="tag followers (audience tag:NAME) from a file of openids")
     tag.add_argument("tag")
     tag.add_argument("file")
-    tag.set_defaults(func=with_services(_tag))
+    tag.set_defaults(func=with_database(_tag))
+
+
+class Handles:
+    """What the campaign commands use: settings, the database and the clock (no content, no jieba)."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = time.time
+
+
+def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | None]]) -> Callable[..., None]:
+    """Like ``bot.commands.with_services`` but opening only the database: a campaign step starts in a
+    fraction of a second instead of waiting for the text analyser's dictionary."""
+
+    def run(args: argparse.Namespace) -> None:
+        from bot.logs import configure
+        from bot.settings import load_settings
+
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"longtuan: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        configure("WARNING", False)
+
+        async def main() -> int | None:
+            db = Database.from_url(settings.database_url)
+            try:
+                return await work(Handles(settings, db), args)
+            finally:
+                await db.close()
+
+        code = asyncio.run(main())
+        if code:
+            raise SystemExit(code)
+
+    return run
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
@@ -90,7 +131,7 @@ def cmd_worker(args: argparse.Namespace) -> None:
         asyncio.run(main())
 
 
-def _campaigns(svc: Services) -> Any:
+def _campaigns(svc: Handles) -> Any:
     from bot.outbox.campaigns import Campaigns
 
     return Campaigns(svc.settings, svc.db, svc.clock)
@@ -115,7 +156,7 @@ async def _failing(work: Any) -> int | None:
         return 1
 
 
-async def _create(svc: Services, args: argparse.Namespace) -> int | None:
+async def _create(svc: Handles, args: argparse.Namespace) -> int | None:
     from bot.outbox.audiences import parse
 
     async def work() -> int:
@@ -142,7 +183,7 @@ async def _create(svc: Services, args: argparse.Namespace) -> int | None:
     return await _failing(work)
 
 
-async def _plan(svc: Services, args: argparse.Namespace) -> int | None:
+async def _plan(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         summary = await _campaigns(svc).plan(args.id, by=args.by)
         print(render_plan(args.id, summary))
@@ -169,7 +210,7 @@ def render_plan(cid: int, summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-async def _approve(svc: Services, args: argparse.Namespace) -> int | None:
+async def _approve(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         state = await _campaigns(svc).approve(args.id, args.by)
         print(f"campaign {args.id}: {state}" + ("" if state == "approved" else " (a second cadre must approve)"))
@@ -178,7 +219,7 @@ async def _approve(svc: Services, args: argparse.Namespace) -> int | None:
     return await _failing(work)
 
 
-async def _send(svc: Services, args: argparse.Namespace) -> int | None:
+async def _send(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         state = await _campaigns(svc).send(args.id, args.by)
         print(f"campaign {args.id}: {state}" + (" (starts at its scheduled time)" if state == "approved" else ""))
@@ -187,7 +228,7 @@ async def _send(svc: Services, args: argparse.Namespace) -> int | None:
     return await _failing(work)
 
 
-async def _cancel(svc: Services, args: argparse.Namespace) -> int | None:
+async def _cancel(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         stopped = await _campaigns(svc).cancel(args.id, args.by)
         print(f"campaign {args.id}: cancelled, {stopped:,} not sent")
@@ -204,7 +245,7 @@ def bar(progress: dict[str, int], width: int = 30) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {done:,}/{total:,}  {counts}"
 
 
-async def _status(svc: Services, args: argparse.Namespace) -> int | None:
+async def _status(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         campaigns = _campaigns(svc)
         bar_ = None
@@ -233,7 +274,7 @@ async def _status(svc: Services, args: argparse.Namespace) -> int | None:
     return await _failing(work)
 
 
-async def _tag(svc: Services, args: argparse.Namespace) -> int | None:
+async def _tag(svc: Handles, args: argparse.Namespace) -> int | None:
     from bot.db.delivery.campaigns import tag_users
 
     async def work() -> int:

@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import Callable
 
+import pytest
 from sqlalchemy import text
 
 from bot.db import Database
@@ -24,6 +25,8 @@ CLAIM = 20
 LANES = 2
 
 
+# Real processes, each importing the whole service: minutes on a loaded two-core machine, not seconds.
+@pytest.mark.timeout(180)
 async def test_sigkill_mid_campaign_loses_nothing(
     db: Database, fake_wechat: FakeWeChatAPI, delivery_settings: Callable[..., Settings]
 ) -> None:

@@ -102,3 +102,13 @@ async def test_the_outbox_notifier_queues_once_per_key_and_nothing_for_a_rollbac
         seen = (await s.execute(text("SELECT extract(epoch FROM last_seen) FROM users"))).scalar_one()
     assert keys == ["n:1"]
     assert float(seen) == 0.0  # queuing a notice is not the user being seen
+
+
+async def test_the_web_metrics_show_the_outbox_when_it_is_on(make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway(outbox=True)
+    assert gw.http is not None
+    async with gw.http.get(gw.url("/metrics")) as resp:
+        body = await resp.text()
+    assert 'longtuan_outbox_depth{status="pending"}' in body
+    assert 'longtuan_delivery_quota_left{way="template"} 100000.0' in body
+    assert "longtuan_outbox_oldest_due_seconds" in body

@@ -8,6 +8,7 @@ import os
 import signal
 from typing import Any
 
+import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 
@@ -84,6 +85,8 @@ async def _event(proc: asyncio.subprocess.Process, event: str, within: float = 2
     return await asyncio.wait_for(read(), within)
 
 
+# Real processes, each importing the whole service: minutes on a loaded two-core machine, not seconds.
+@pytest.mark.timeout(180)
 async def test_a_second_scheduler_stands_by_and_takes_over_when_the_first_is_killed(
     redis_prefix: str, fake_wechat: FakeWeChatAPI, clean_db: None
 ) -> None:
