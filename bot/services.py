@@ -21,7 +21,9 @@ from bot.db import Database
 from bot.db.users import Users
 from bot.metrics import Metrics
 from bot.notifier import ChannelNotifier, WeChatNotifier
-from bot.outbound import Ledger, LogLedger, Notifier
+from bot.outbound import Ledger, Notifier
+from bot.outbox import build_notifier
+from bot.outbox.ledger import OutboxLedger
 from bot.session.base import Store
 from bot.session.memory import MemoryStore
 from bot.session.redis import RedisStore
@@ -78,6 +80,9 @@ async def open_services(
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         stack.push_async_callback(http.close)
         api = make_api(http, settings, redis, clock)
+        metrics = metrics or Metrics()
+        if notifier is None and settings.outbox:  # the delivery engine: notices go through the outbox
+            notifier = await build_notifier(stack, settings, db, api, metrics, clock)
         services = Services(
             settings=settings,
             content=content,
@@ -85,10 +90,10 @@ async def open_services(
             store=store,
             db=db,
             users=Users(db, resolution=settings.last_seen_resolution),
-            metrics=metrics or Metrics(),
+            metrics=metrics,
             notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api, clock)}),
             clock=clock,
-            ledger=ledger or LogLedger(),
+            ledger=ledger or OutboxLedger(db, clock),
             wechat=api,
         )
         yield services

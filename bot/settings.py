@@ -94,6 +94,37 @@ class Settings(BaseSettings):
     #: Kilometres around a sent location that 「附近」 searches.
     volunteer_nearby_km: float = Field(default=5.0, gt=0, le=50)
 
+    # The delivery engine (bot/outbox): WeChat's sending rules, every number a setting.
+    #: Notices go through the transactional outbox and ``longtuan worker`` (off: sent at once).
+    outbox: bool = False
+    #: API calls a second, all workers together (a limiter shared through Redis).
+    outbox_rate: float = Field(default=50.0, gt=0)
+    #: Rows a worker claims at a time (one transaction while they are sent).
+    outbox_claim: int = Field(default=50, ge=1, le=1000)
+    #: Seconds an idle worker waits before looking for due rows again.
+    outbox_poll: float = Field(default=0.5, gt=0)
+    #: First retry delay (seconds) for a busy platform (-1, 45011); doubled each attempt, with jitter.
+    outbox_retry_base: float = Field(default=5.0, gt=0)
+    outbox_max_attempts: int = Field(default=8, ge=1)
+    #: Seconds a notice no way can reach waits for the user's next interaction before it is dropped.
+    outbox_wait: int = Field(default=7 * 24 * 3600, ge=0)
+    #: Customer-service messages: seconds after the user last wrote, and messages in that window.
+    outbox_cs_window: int = Field(default=48 * 3600, gt=0)
+    outbox_cs_allowance: int = Field(default=5, ge=0)
+    #: Template messages a day for the whole account.
+    outbox_template_daily: int = Field(default=100_000, ge=0)
+    #: Mass sends a follower may receive in a calendar month; calls a minute; openids a call.
+    outbox_mass_monthly: int = Field(default=4, ge=0)
+    outbox_mass_per_minute: int = Field(default=60, ge=1)
+    #: At least 4, so that batches dealt round-robin hold 2 openids each at the least.
+    outbox_mass_batch: int = Field(default=10_000, ge=4, le=10_000)
+    #: Purpose -> template configuration (TOML); empty means content/outbox.toml.
+    outbox_purposes: str = ""
+    #: A campaign to more people than this needs a second cadre's approval.
+    campaign_two_person: int = Field(default=1000, ge=0)
+    #: Seconds the one-scheduler lock lives in Redis unless its holder extends it (a standby takes over then).
+    scheduler_lock_ttl: float = Field(default=30.0, ge=1)
+
     @field_validator("wechat_aes_key", mode="before")
     @classmethod
     def _empty_aes_is_none(cls, value: object) -> object:

@@ -39,17 +39,6 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_TRAILING).strip()
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
-@lru_cache(maxsize=8192)
-def to_simplified(text: str) -> str:
-    """Traditional characters to simplified (OpenCC t2s): 「會計實習」 is 「会计实习」."""
-    return str(_t2s().convert(text))
-
-
 @dataclass(slots=True, frozen=True)
 class Analysed:
     norm: str

@@ -25,6 +25,7 @@ from bot.services import open_services
 from bot.settings import Settings, load_settings
 from scheduler.context import JobContext
 from scheduler.jobs import schedule
+from scheduler.lock import SchedulerLock
 
 log = logging.getLogger("longtuan.scheduler")
 
@@ -70,13 +71,25 @@ class RunningJobs:
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Open the job context, schedule the jobs and run them until ``stop`` is set; then close all."""
     async with JobContext.open(settings) as ctx, open_services(settings, content=ctx.content) as services:
+        lock: SchedulerLock | None = None
+        lost = asyncio.Event()
+        if ctx.redis is not None:
+            lock = SchedulerLock(ctx.redis, f"{settings.redis_prefix}scheduler:lock", settings.scheduler_lock_ttl)
+            if not await lock.wait(stop):
+                log.info("scheduler stopped before it took the lock")
+                return
+        else:
+            log.warning("no Redis: the one-scheduler lock is not taken; run exactly one scheduler")
+        keeper = asyncio.create_task(lock.keep(lost)) if lock is not None else None
         scheduler = new_scheduler(settings)
         running = RunningJobs()
         scheduler.add_listener(running, RunningJobs.MASK)
         ids = schedule(scheduler, ctx, settings, services)
         scheduler.start()
         log.info("scheduler started", extra={"jobs": ids, "timezone": settings.timezone})
-        await stop.wait()
+        ended = asyncio.create_task(stop.wait())
+        await asyncio.wait([ended, asyncio.create_task(lost.wait())], return_when=asyncio.FIRST_COMPLETED)
+        ended.cancel()
 
         # Order: no new runs, let running jobs finish (bounded), cancel the rest, then close the
         # context's clients (the ``async with``), which the jobs were using until now.
@@ -94,7 +107,15 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1.0):
                 await running.idle.wait()
+        if keeper is not None and lock is not None:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+            if not lost.is_set():
+                await lock.release()  # the standby need not wait for the TTL
     log.info("scheduler stopped")
+    if lost.is_set():
+        raise SystemExit(3)
 
 
 async def _serve(settings: Settings) -> None:

@@ -36,7 +36,13 @@ AddJob = Callable[[str, ServiceJob, Any], None]
 
 #: Modules with ``schedule(add: AddJob, tz: ZoneInfo) -> None``: each times its programme's jobs
 #: (stable ids such as ``courses.reminders``). A job is safe to run twice.
-PROGRAMMES: tuple[str, ...] = ("handlers.care.jobs", "handlers.courses.jobs", "handlers.volunteer.jobs", "handlers.study.jobs")
+PROGRAMMES: tuple[str, ...] = (
+    "handlers.care.jobs",
+    "handlers.courses.jobs",
+    "handlers.volunteer.jobs",
+    "handlers.study.jobs",
+    "bot.outbox.jobs",
+)
 
 #: Stable job ids: ``replace_existing=True`` matches on them, and logs name jobs by them.
 REFRESH_TOKEN = "wechat.refresh_token"

@@ -19,7 +19,13 @@ from bot.context import Services
 from bot.errors import ConfigError
 
 #: Modules with ``register(commands: Commands) -> None``, in the order their help lists them.
-MODULES: tuple[str, ...] = ("bot.commands.care", "bot.commands.volunteer", "bot.commands.internships", "bot.commands.study")
+MODULES: tuple[str, ...] = (
+    "bot.commands.care",
+    "bot.commands.volunteer",
+    "bot.commands.internships",
+    "bot.commands.study",
+    "bot.commands.delivery",
+)
 
 SubParsers = Any  # argparse's _SubParsersAction is private; its add_parser is all we use
 

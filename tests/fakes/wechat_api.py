@@ -11,10 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.wechat_delivery import DeliveryRules, Refused
+
 TOKEN_TTL = 7200
-#: Customer-service messages: only within 48 h of the user's last message, at most 20 per window.
+#: Customer-service messages: only within 48 h of the user's last message (more in wechat_delivery).
 WINDOW_SECONDS = 48 * 3600
-MAX_SENDS_PER_WINDOW = 20
 MAX_TEXT_BYTES = 2048
 MAX_BUTTONS = 3
 MAX_SUB_BUTTONS = 5
@@ -58,7 +59,15 @@ ERRMSGS: dict[int, str] = {
     41001: "access_token missing",
     42001: "access_token expired",
     44004: "empty content",
+    40037: "invalid template_id",
+    40130: "invalid openid list size, at least two openid",
+    43004: "require subscribe",
+    43101: "user refuse to accept the msg",
     45002: "content size out of limit",
+    45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit",
+    45028: "has no masssend quota",
+    45065: "clientmsgid exist",
     45015: "response out of time limit or subscription is canceled",
     45047: "out of response count limit",
     47001: "data format error",
@@ -70,13 +79,10 @@ _UNICODE_ESCAPE = re.compile(r"(?<!\\)((?:\\\\)*)\\u")
 Handler = Callable[[web.Request], Awaitable[dict[str, Any]]]
 
 
-class _Failure(Exception):
-    def __init__(self, errcode: int) -> None:
-        super().__init__(errcode)
-        self.errcode = errcode
+_Failure = Refused
 
 
-class FakeWeChatAPI:
+class FakeWeChatAPI(DeliveryRules):
     """An aiohttp server on 127.0.0.1 speaking the WeChat server API's errcode protocol."""
 
     def __init__(self, app_id: str, app_secret: str, clock: Callable[[], float] = time.time) -> None:
@@ -94,7 +100,6 @@ class FakeWeChatAPI:
         self.base_url = ""
         self.tokens: dict[str, float] = {}
         self._expired: set[str] = set()
-        self._interactions: dict[str, tuple[float, int]] = {}
         self._failures: dict[str, list[int]] = {}
         self._runner: web.AppRunner | None = None
         self._routes: dict[str, Handler] = {
@@ -102,7 +107,11 @@ class FakeWeChatAPI:
             "/cgi-bin/message/custom/send": self._custom_send,
             "/cgi-bin/menu/create": self._menu_create,
             "/cgi-bin/qrcode/create": self._qrcode_create,
+            "/cgi-bin/message/template/send": self._template,
+            "/cgi-bin/message/subscribe/bizsend": self._subscribe,
+            "/cgi-bin/message/mass/send": self._mass,
         }
+        self._init_delivery()
 
     async def start(self) -> str:
         app = web.Application()
@@ -120,10 +129,6 @@ class FakeWeChatAPI:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    def interact(self, openid: str, at: float | None = None) -> None:
-        """The user messaged the account: opens the 48-hour window and resets the send count."""
-        self._interactions[openid] = (self.clock() if at is None else at, 0)
 
     def expire_tokens(self) -> None:
         self._expired.update(self.tokens)
@@ -147,8 +152,10 @@ class FakeWeChatAPI:
                 raise _Failure(queued.pop(0))
             if path != "/cgi-bin/token":
                 self._check_token(request)
+                self._pace(path)
             data = await handler(request)
         except _Failure as failure:
+            self.errors[failure.errcode] += 1
             self.calls.append((path, str(failure.errcode)))
             return _response(failure.errcode)
         self.calls.append((path, "ok"))
@@ -189,14 +196,7 @@ class FakeWeChatAPI:
     async def _custom_send(self, request: web.Request) -> dict[str, Any]:
         raw = await request.read()
         body = _parse_body(raw)
-        openid = body.get("touser")
-        if not isinstance(openid, str) or openid not in self._interactions:
-            raise _Failure(40003)
-        last, count = self._interactions[openid]
-        if self.clock() - last > WINDOW_SECONDS:
-            raise _Failure(45015)
-        if count >= MAX_SENDS_PER_WINDOW:
-            raise _Failure(45047)
+        window = self._custom_window(body)
         if body.get("msgtype") != "text":
             raise _Failure(40008)
         text = body.get("text")
@@ -205,10 +205,19 @@ class FakeWeChatAPI:
             raise _Failure(44004)
         if len(content.encode()) > MAX_TEXT_BYTES:
             raise _Failure(45002)
-        self._interactions[openid] = (last, count + 1)
+        self._custom(body, window, content)
         self.sent.append(body)
         self.raw_sent.append(raw)
         return {}
+
+    async def _template(self, request: web.Request) -> dict[str, Any]:
+        return self._template_send(_parse_body(await request.read()))
+
+    async def _subscribe(self, request: web.Request) -> dict[str, Any]:
+        return self._bizsend(_parse_body(await request.read()))
+
+    async def _mass(self, request: web.Request) -> dict[str, Any]:
+        return self._mass_send(_parse_body(await request.read()))
 
     async def _menu_create(self, request: web.Request) -> dict[str, Any]:
         body = _parse_body(await request.read())

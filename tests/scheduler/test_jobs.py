@@ -25,6 +25,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.channels.wechat.token import FallbackTokenStore, RedisTokenStore
 from bot.content import load_content
+from bot.outbox.jobs import DAILY_ROLLUP, START_DUE
 from bot.settings import Settings
 from scheduler.__main__ import RunningJobs, new_scheduler
 from scheduler.context import JobContext
@@ -291,7 +292,9 @@ async def test_python_m_scheduler_runs_its_start_up_jobs_and_stops_cleanly_on_si
     lines = json_lines(stderr)
     [started] = [line for line in lines if line["event"] == "scheduler started"]
     # The flow clean-up and the programmes' jobs (scheduler.jobs.PROGRAMMES) follow the channel's own.
-    assert started["jobs"][:3] == [REFRESH_TOKEN, PUSH_MENU, EXPIRE_FLOWS] and started["timezone"] == "Asia/Shanghai"
+    assert started["jobs"][:3] == [REFRESH_TOKEN, PUSH_MENU, EXPIRE_FLOWS]
+    assert {START_DUE, DAILY_ROLLUP} <= set(started["jobs"])
+    assert started["timezone"] == "Asia/Shanghai"
     assert [line["event"] for line in lines][-1] == "scheduler stopped"
     assert not [line for line in lines if line["level"] == "ERROR"]
     assert fake_wechat.menu == load_content().menu

@@ -18,9 +18,12 @@ def make_api(
     settings: Settings,
     redis: aioredis.Redis | None,
     clock: Callable[[], float] = time.time,
+    *,
+    retries: int = 3,
 ) -> WeChatAPI:
     """The API client of the configured account; the token is shared through Redis when there is one
-    (and kept in the process while Redis is unreachable)."""
+    (and kept in the process while Redis is unreachable). ``retries=0`` leaves a busy platform to the
+    caller (the delivery worker retries with its own back-off)."""
     tokens: TokenStore = MemoryTokenStore()
     if redis is not None:
         tokens = FallbackTokenStore(RedisTokenStore(redis, settings.wechat_app_id, settings.redis_prefix))
@@ -30,5 +33,6 @@ def make_api(
         settings.wechat_app_id,
         settings.wechat_app_secret.get_secret_value(),
         tokens,
+        retries=retries,
         clock=clock,
     )

@@ -7,7 +7,7 @@ import json as jsonlib
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -152,6 +152,41 @@ class WeChatAPI:
         """A customer-service text: allowed within 48 h of the user's last message, 20 per window."""
         body = {"touser": openid, "msgtype": "text", "text": {"content": text}}
         await self.call("POST", "/cgi-bin/message/custom/send", json=body)
+
+    async def send_template(
+        self, openid: str, template_id: str, data: Mapping[str, str], *, url: str = "", client_msg_id: str = ""
+    ) -> str:
+        """A template message (service notices only, about 100,000 a day per account); returns its msgid,
+        which the TEMPLATESENDJOBFINISH receipt names."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in data.items()},
+        }
+        if url:
+            body["url"] = url
+        if client_msg_id:
+            body["client_msg_id"] = client_msg_id  # the platform ignores a repeat of it
+        answer = await self.call("POST", "/cgi-bin/message/template/send", json=body)
+        return str(answer.get("msgid", ""))
+
+    async def send_subscribe(self, openid: str, template_id: str, data: Mapping[str, str], *, page: str = "") -> None:
+        """A subscription notice (bizsend): one per consent the user gave for ``template_id``."""
+        body: dict[str, Any] = {
+            "touser": openid,
+            "template_id": template_id,
+            "data": {name: {"value": value} for name, value in data.items()},
+        }
+        if page:
+            body["page"] = page
+        await self.call("POST", "/cgi-bin/message/subscribe/bizsend", json=body)
+
+    async def mass_send_text(self, openids: Sequence[str], text: str, clientmsgid: str) -> str:
+        """A mass send (群发) of a text to 2-10,000 openids; returns the job's msg_id (MASSSENDJOBFINISH
+        names it). The same ``clientmsgid`` again is refused with 45065 and sends nothing."""
+        body = {"touser": list(openids), "msgtype": "text", "text": {"content": text}, "clientmsgid": clientmsgid}
+        answer = await self.call("POST", "/cgi-bin/message/mass/send", json=body)
+        return str(answer.get("msg_id", ""))
 
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "/cgi-bin/menu/create", json=menu)

@@ -1,0 +1,287 @@
+"""``longtuan worker`` and ``longtuan campaign create|plan|approve|send|status|cancel|tag``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.commands import Commands
+from bot.db import Database
+from bot.errors import ConfigError
+from bot.imports import ImportFailed, read_rows
+from bot.settings import Settings
+
+#: Rows of the progress bar, in the order they fill it.
+DONE = ("sent", "dropped", "cancelled", "waiting")
+
+
+def register(commands: Commands) -> None:
+    worker = commands.root.add_parser("worker", help="send what the outbox has due (run one or more)")
+    worker.add_argument("--lanes", type=int, default=2, help="claims in flight at once (default 2)")
+    worker.add_argument("--metrics-port", type=int, help="serve this worker's /metrics on this port")
+    worker.add_argument("--metrics-host", default="127.0.0.1")
+    worker.set_defaults(func=cmd_worker)
+
+    campaign = commands.root.add_parser("campaign", help="broadcast campaigns to followers")
+    sub = campaign.add_subparsers(dest="step", required=True)
+    create = sub.add_parser("create", help="a new campaign (draft)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--by", required=True, help="the cadre making it")
+    create.add_argument("--text", default="")
+    create.add_argument("--template", default="", help="a template id (with --field name=value)")
+    create.add_argument("--field", action="append", default=[], help="a template field, name=value (repeatable)")
+    create.add_argument(
+        "--audience", default="all", help="all | streets:平湖,布吉 | tag:NAME | openids (with --openids) | SOURCE:k=v"
+    )
+    create.add_argument("--openids", help="a file of openids (.txt one a line, or .csv/.xlsx with an openid column)")
+    create.add_argument("--at", help="start at this local time, YYYY-MM-DD HH:MM (default: when sent)")
+    create.set_defaults(func=with_database(_create))
+    for step, title, work in (
+        ("plan", "count the audience, choose the ways and days, list who cannot be reached", _plan),
+        ("approve", "approve a planned campaign", _approve),
+        ("send", "start an approved campaign (or leave it to its scheduled time)", _send),
+        ("cancel", "stop whatever has not gone out", _cancel),
+    ):
+        parser = sub.add_parser(step, help=title)
+        parser.add_argument("id", type=int)
+        parser.add_argument("--by", required=step != "plan", default="system", help="the cadre doing it")
+        parser.set_defaults(func=with_database(work))
+    status = sub.add_parser("status", help="state and progress")
+    status.add_argument("id", type=int)
+    status.add_argument("--watch", action="store_true", help="follow the progress until it ends")
+    status.add_argument("--every", type=float, default=2.0)
+    status.set_defaults(func=with_database(_status))
+    tag = sub.add_parser("tag", help="tag followers (audience tag:NAME) from a file of openids")
+    tag.add_argument("tag")
+    tag.add_argument("file")
+    tag.set_defaults(func=with_database(_tag))
+
+
+class Handles:
+    """What the campaign commands use: settings, the database and the clock (no content, no jieba)."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = time.time
+
+
+def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | None]]) -> Callable[..., None]:
+    """Like ``bot.commands.with_services`` but opening only the database: a campaign step starts in a
+    fraction of a second instead of waiting for the text analyser's dictionary."""
+
+    def run(args: argparse.Namespace) -> None:
+        from bot.logs import configure
+        from bot.settings import load_settings
+
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"longtuan: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+        configure("WARNING", False)
+
+        async def main() -> int | None:
+            db = Database.from_url(settings.database_url)
+            try:
+                return await work(Handles(settings, db), args)
+            finally:
+                await db.close()
+
+        code = asyncio.run(main())
+        if code:
+            raise SystemExit(code)
+
+    return run
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    from bot.logs import configure
+    from bot.outbox.worker import check, run_worker
+    from bot.settings import load_settings
+
+    try:
+        settings = load_settings()
+        check(settings)
+    except ConfigError as exc:
+        print(f"longtuan: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure(settings.log_level, settings.log_json)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(
+            settings, stop, lanes=args.lanes, metrics_port=args.metrics_port, metrics_host=args.metrics_host
+        )
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+
+
+def _campaigns(svc: Handles) -> Any:
+    from bot.outbox.campaigns import Campaigns
+
+    return Campaigns(svc.settings, svc.db, svc.clock)
+
+
+def _openids(path: str) -> list[str]:
+    file = Path(path)
+    if file.suffix.lower() in (".csv", ".xlsx"):
+        table = read_rows(file)
+        table.require("openid")
+        return [row["openid"] for _, row in table.rows if row.get("openid")]
+    return [line.strip() for line in file.read_text(encoding="utf-8-sig").splitlines() if line.strip()]
+
+
+async def _failing(work: Any) -> int | None:
+    from bot.outbox.campaigns import CampaignError
+
+    try:
+        return int(await work() or 0)
+    except (CampaignError, ConfigError, ImportFailed) as exc:
+        print(f"longtuan: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _create(svc: Handles, args: argparse.Namespace) -> int | None:
+    from bot.outbox.audiences import parse
+
+    async def work() -> int:
+        at = None
+        if args.at:
+            local = datetime.strptime(args.at, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo(svc.settings.timezone))
+            at = local.timestamp()
+        fields = dict(f.split("=", 1) for f in args.field if "=" in f)
+        openids = _openids(args.openids) if args.openids else None
+        audience = parse(args.audience)
+        cid = await _campaigns(svc).create(
+            name=args.name,
+            by=args.by,
+            audience=audience,
+            text=args.text,
+            template_id=args.template,
+            fields=fields,
+            at=at,
+            openids=openids,
+        )
+        print(f"campaign {cid} created (draft); next: longtuan campaign plan {cid}")
+        return 0
+
+    return await _failing(work)
+
+
+async def _plan(svc: Handles, args: argparse.Namespace) -> int | None:
+    async def work() -> int:
+        summary = await _campaigns(svc).plan(args.id, by=args.by)
+        print(render_plan(args.id, summary))
+        return 0
+
+    return await _failing(work)
+
+
+def render_plan(cid: int, summary: dict[str, Any]) -> str:
+    lines = [f"campaign {cid}: {summary['recipients']:,} recipients"]
+    for way, n in sorted(summary["ways"].items()):
+        lines.append(f"  {way:<10} {n:>9,}")
+    lines.append("  by day:")
+    for day, ways in sorted(summary["days"].items()):
+        lines.append(f"    {day}  " + ", ".join(f"{w} {n:,}" for w, n in sorted(ways.items())))
+    if summary.get("custom_seconds"):
+        lines.append(
+            f"  customer-service messages take about {summary['custom_seconds']:,.0f} s at the configured rate"
+        )
+    if summary["unreachable"]:
+        lines.append("  cannot be reached now:")
+        for reason, n in sorted(summary["unreachable"].items()):
+            lines.append(f"    {reason:<16} {n:>9,}")
+    return "\n".join(lines)
+
+
+async def _approve(svc: Handles, args: argparse.Namespace) -> int | None:
+    async def work() -> int:
+        state = await _campaigns(svc).approve(args.id, args.by)
+        print(f"campaign {args.id}: {state}" + ("" if state == "approved" else " (a second cadre must approve)"))
+        return 0
+
+    return await _failing(work)
+
+
+async def _send(svc: Handles, args: argparse.Namespace) -> int | None:
+    async def work() -> int:
+        state = await _campaigns(svc).send(args.id, args.by)
+        print(f"campaign {args.id}: {state}" + (" (starts at its scheduled time)" if state == "approved" else ""))
+        return 0
+
+    return await _failing(work)
+
+
+async def _cancel(svc: Handles, args: argparse.Namespace) -> int | None:
+    async def work() -> int:
+        stopped = await _campaigns(svc).cancel(args.id, args.by)
+        print(f"campaign {args.id}: cancelled, {stopped:,} not sent")
+        return 0
+
+    return await _failing(work)
+
+
+def bar(progress: dict[str, int], width: int = 30) -> str:
+    total = sum(progress.values())
+    done = sum(progress.get(s, 0) for s in DONE)
+    filled = round(width * done / total) if total else width
+    counts = ", ".join(f"{k} {v:,}" for k, v in sorted(progress.items()))
+    return f"[{'#' * filled}{'-' * (width - filled)}] {done:,}/{total:,}  {counts}"
+
+
+async def _status(svc: Handles, args: argparse.Namespace) -> int | None:
+    async def work() -> int:
+        campaigns = _campaigns(svc)
+        bar_ = None
+        while True:
+            await campaigns.finish_done()
+            campaign, progress = await campaigns.status(args.id)
+            total = sum(progress.values())
+            done = sum(progress.get(s, 0) for s in DONE)
+            if args.watch and sys.stderr.isatty():
+                from tqdm import tqdm
+
+                bar_ = bar_ or tqdm(total=total, desc=f"campaign {args.id}", unit="人")
+                bar_.n = done
+                bar_.set_postfix_str(campaign.state)
+                bar_.refresh()
+            else:
+                print(f"campaign {args.id} {campaign.name!r}: {campaign.state}  {bar(progress)}", flush=True)
+            if not args.watch or campaign.state in ("done", "cancelled", "draft", "planned"):
+                break
+            await asyncio.sleep(args.every)
+        if bar_ is not None:
+            bar_.close()
+            print(json.dumps({"state": campaign.state, **progress}, ensure_ascii=False))
+        return 0
+
+    return await _failing(work)
+
+
+async def _tag(svc: Handles, args: argparse.Namespace) -> int | None:
+    from bot.db.delivery.campaigns import tag_users
+
+    async def work() -> int:
+        openids = _openids(args.file)
+        async with svc.db.session() as s:
+            tagged, unknown = await tag_users(s, args.tag, openids)
+        print(f"tag {args.tag}: {tagged:,} followers tagged, {unknown:,} openids unknown")
+        return 0
+
+    return await _failing(work)
