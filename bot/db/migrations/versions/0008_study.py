@@ -1,7 +1,7 @@
 """study: 青年大学习 organisations, branches, memberships, episodes, completions, reminder sends
 
 Revision ID: 0008
-Revises: 0002
+Revises: 0007
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0002"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
