@@ -128,7 +128,8 @@ def check_fields(fields: Mapping[str, str]) -> None:
         raise BadField(f"a QR scene of {len(key) - len(_SCENE_PREFIX)} characters")
 
 
-#: zlib's window bits for each Content-Encoding a client may send (gzip's header; zlib's).
+#: zlib's window bits for each Content-Encoding read: gzip's header and trailer, or the zlib
+#: stream that HTTP's "deflate" names.
 _CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
