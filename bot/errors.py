@@ -4,7 +4,7 @@ LongtuanError
 ├── ConfigError             bad settings or content; raised at start-up, the process exits
 ├── RequestRefused          an inbound request the gateway will not handle (maps to an HTTP status)
 │   ├── BadQuery            400: nonce, timestamp or echostr not a short run of [0-9A-Za-z]
-│   ├── BadSignature        403: forged, missing or malformed signature
+│   ├── BadSignature        403: forged or missing signature
 │   ├── StaleRequest        403: timestamp outside the replay window
 │   │   └── BadTimestamp    403: signed, but not a time at all (missing, 400 digits)
 │   ├── ReplayedRequest     403: (timestamp, nonce, signature) seen before with another body

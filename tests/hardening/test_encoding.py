@@ -8,6 +8,8 @@ import zlib
 
 import pytest
 
+from bot.channels.wechat.validate import decoded
+from bot.errors import RequestRefused
 from tests.channels import USER, fixture, restamp
 from tests.hardening.support import expect_refused, now, plain, post
 from tests.harness import Gateway
@@ -72,3 +74,24 @@ async def test_a_gzip_bomb_is_cut_off_at_the_body_limit(gateway: Gateway, caplog
         user=USER,
         headers={"Content-Encoding": "gzip"},
     )
+
+
+@pytest.mark.parametrize(
+    ("coding", "body", "outcome"),
+    [
+        ("", b"<xml/>", "<xml/>"),
+        ("identity", b"<xml/>", "<xml/>"),
+        (" GZIP ", gzip.compress(b"<xml/>"), "<xml/>"),
+        ("x-gzip", gzip.compress(b"<xml/>"), "<xml/>"),
+        ("gzip", gzip.compress(b"<xml/>") + b"more", "bad_encoding"),
+        ("br", b"<xml/>", "bad_encoding"),
+        ("gzip, identity", gzip.compress(b"<xml/>"), "bad_encoding"),
+        ("gzip", gzip.compress(b"x" * 70_000), "body_too_large"),
+    ],
+)
+def test_decoding_a_body(coding: str, body: bytes, outcome: str) -> None:
+    try:
+        result = decoded(body, coding, 64 * 1024).decode()
+    except RequestRefused as exc:
+        result = exc.reason
+    assert result == outcome

@@ -9,6 +9,11 @@ before anything is expanded (billion laughs, XXE). The pattern admits no ``<!``-
 CDATA, no ``<?``, no ``&``, so a hostile document always ends up in expat. expat costs ~12 us
 per text message (its Python callbacks); the pure-Python ElementTree parser that defusedxml can
 guard cost ~45 us. (Figures: CPython 3.11, the text fixture, best of several runs.)
+
+Both are bounded while they read, before anything is built: depth, element count, name length
+and the size of one piece of markup (``TooComplex``). The pattern declines a document it cannot
+bound cheaply (more "<" than ``MAX_ELEMENTS``); expat counts exactly. ``to_inbound`` then holds
+every numeric field to its shape and range (``validate.check_fields``).
 """
 
 from __future__ import annotations

@@ -110,9 +110,9 @@ def check_fields(fields: Mapping[str, str]) -> None:
 
     Absent fields are not checked here: what a kind requires, ``to_inbound`` asks for.
     """
-    for name, number in NUMBERS.items():
-        value = fields.get(name)
-        if value is None:
+    for name, value in fields.items():  # a callback has fewer fields than NUMBERS has names
+        number = NUMBERS.get(name)
+        if number is None:
             continue
         if not number.shape.fullmatch(value):
             raise BadField(f"{name} {_shown(value)} is not a number of its shape")
@@ -128,7 +128,8 @@ def check_fields(fields: Mapping[str, str]) -> None:
         raise BadField(f"a QR scene of {len(key) - len(_SCENE_PREFIX)} characters")
 
 
-#: zlib's window bits for each Content-Encoding a client may send (gzip's header; zlib's).
+#: zlib's window bits for each Content-Encoding read: gzip's header and trailer, or the zlib
+#: stream that HTTP's "deflate" names.
 _CODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 
 
