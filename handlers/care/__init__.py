@@ -109,11 +109,19 @@ def safety(content: Content, analyzer: Analyzer) -> Router:
 
     @r.on(_Crisis(words))
     async def crisis(msg: Inbound, ctx: Context, category: str) -> Reply:
-        context = {"via": "crisis", "recent": inbox.recent_context(ctx)}
+        again = ctx.session.in_state(InboxFlow.talking) and ctx.data.get("crisis")
+        context = {} if again else {"via": "crisis", "recent": inbox.recent_context(ctx)}
         await inbox.to_staff(ctx, msg, msg.text, reason=category, context=context)
-        inbox.enter(ctx, InboxFlow.talking)
-        key = _CRISIS_KEYS[category]
-        return Reply(key, {"hours": care.office.hours})
+        if again:
+            # The whole answer once is caring; the same block after every message is a machine.
+            return Reply("care.crisis_again")
+        inbox.enter(ctx, InboxFlow.talking, crisis=category)
+        return Reply(_CRISIS_KEYS[category], {"hours": care.office.hours})
+
+    @r.on(_InAny(InboxFlow.waiting, InboxFlow.talking), Command(content.commands["help"]))
+    async def help_leaves_the_inbox(msg: Inbound, ctx: Context) -> None:
+        # 「帮助」 is not a message for staff: the flow ends and the help route answers.
+        ctx.finish()
 
     @r.on(InState(InboxFlow.waiting), cancel)
     async def not_leaving_a_message(msg: Inbound, ctx: Context) -> Reply:

@@ -140,3 +140,18 @@ async def test_a_crisis_is_answered_while_the_database_is_down(make_gateway: Gat
     hours = care_content(gateway.services.content).office.hours
     answer = await gateway.say("o-care-5", "我想自杀")
     assert answer.text == gateway.expected("care.crisis_self_harm", hours=hours)
+
+
+async def test_a_second_crisis_message_gets_a_short_answer_and_help_leaves_the_flow(gateway: Gateway) -> None:
+    hours = care_content(gateway.services.content).office.hours
+    await gateway.dialog(
+        "o-care-6",
+        [
+            ("活着没意思", "care.crisis_self_harm", {"hours": hours}),
+            ("真的想死", "care.crisis_again"),
+            ("帮助", "help.main"),
+            ("被人打了", "care.crisis_abuse", {"hours": hours}),
+        ],
+    )
+    [(thread, texts)] = await _threads(gateway, "o-care-6")
+    assert thread.reason == "self_harm" and texts == ["活着没意思", "真的想死", "被人打了"]
