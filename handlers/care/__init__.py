@@ -81,8 +81,8 @@ _LAUGH = re.compile(r"(?:[哈呵嘿嘻h]{2,}|2333*|hahaha*|lo+l|[😂🤣😄�
 def _english(msg: Inbound, ctx: Context) -> bool:
     """Written in English: Latin words, no Chinese, more than a stray abbreviation ("QQ", "ok")."""
     text = msg.text
-    if not text or _HAN.search(text):
-        return False
+    if not text or _HAN.search(text) or "://" in text or "www." in text:
+        return False  # a pasted link is not someone writing English
     words = _LATIN_WORD.findall(text)
     return len(words) >= 2 or any(len(w) >= 4 for w in words)
 

@@ -36,6 +36,8 @@ def words() -> CrisisWords:
         ("我爸打我，不让我回家", "abuse"),
         ("被家暴了怎么办", "abuse"),
         ("在学校被霸凌", "bullying"),
+        ("班上有人霸凌我", "bullying"),
+        ("我被骗进传销了", "danger"),
         ("同学天天欺负我", "bullying"),
         ("救命！有人跟踪我", "danger"),
         ("被欺负得不想活了", "self_harm"),  # two categories: self-harm comes first
@@ -63,6 +65,10 @@ def test_crisis_phrases_are_caught(words: CrisisWords, text: str, category: str)
         "杀毒软件推荐",
         "这道题是救命稻草",
         "哈哈哈哈",
+        "今天被打了一针疫苗",
+        "怎么预防校园霸凌",
+        "传销是违法的吗",
+        "学校有预防性侵的讲座吗",
     ],
 )
 def test_jokes_and_everyday_words_are_not_crises(words: CrisisWords, text: str) -> None:

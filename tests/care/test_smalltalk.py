@@ -57,6 +57,7 @@ async def test_english_gets_a_short_english_answer(gateway: Gateway) -> None:
         answer = await gateway.say("o-talk-5", text)
         assert answer.text == gateway.expected("care.english"), text
     assert (await gateway.say("o-talk-5", "ok")).text == gateway.expected("care.ok")
+    assert (await gateway.say("o-talk-5", "https://mp.weixin.qq.com/s/abc")).text != gateway.expected("care.english")
     assert (await gateway.say("o-talk-5", "hi")).text == gateway.expected("care.greeting")
 
 
