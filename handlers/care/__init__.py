@@ -73,6 +73,20 @@ class _Words:
         return self.want in words and not any(u in words for u in self.unless)
 
 
+class _MessageForStaff:
+    """「人工：……」「留言 ……」: a word asking for staff, then the message; passes ``said``."""
+
+    kinds = _SAID
+
+    def __init__(self, words: list[str]) -> None:
+        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        self.pattern = re.compile(rf"^\s*(?:{alternatives})\s*[:：,，。!！\s]\s*(?P<said>\S.*)$", re.DOTALL)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        found = self.pattern.match(msg.text)
+        return {"said": found.group("said").strip()} if found else False
+
+
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _LAUGH = re.compile(r"(?:[哈呵嘿嘻h]{2,}|2333*|hahaha*|lo+l|[😂🤣😄😆]+)", re.IGNORECASE)
@@ -173,6 +187,15 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(Command(commands["human"]))
     async def human(msg: Inbound, ctx: Context) -> Reply:
         return await ask(msg, ctx, "人工")
+
+    @r.on(_MessageForStaff(commands["human"]))
+    async def human_with_message(msg: Inbound, ctx: Context, said: str) -> Reply:
+        # 「人工：志愿证书怎么开」 is the message itself: kept now, and the talk stays open for more.
+        await inbox.to_staff(
+            ctx, msg, said, reason="message", context={"via": "人工", "recent": inbox.recent_context(ctx)}
+        )
+        inbox.enter(ctx, InboxFlow.talking)
+        return Reply("care.inbox_saved", {"hours": care.office.hours})
 
     @r.on(MenuKey("CONTACT"))
     async def contact_menu(msg: Inbound, ctx: Context, key: str) -> Reply:
