@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -57,6 +58,12 @@ def _window(row: ThreadRow, now: float) -> str:
     return f"窗口还剩{_ago(left)}" if left > 0 else "窗口已关闭"
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-aligned in ``width`` terminal columns: a Chinese character takes two."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
+
+
 def _line(text: str, width: int = 40) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -71,7 +78,7 @@ async def inbox_list(svc: Services, args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         print(
-            f"#{row.id:<5} {REASONS.get(row.reason, row.reason):<6} {STATUSES.get(row.status, row.status)}  "
+            f"#{row.id:<5} {_pad(REASONS.get(row.reason, row.reason), 12)}{STATUSES.get(row.status, row.status)}  "
             f"{_ago(now - row.opened_at.timestamp())}前  {row.messages}条  {_window(row, now)}  "
             f"「{_line(row.first)}」"
         )
@@ -197,10 +204,10 @@ async def report_unanswered(svc: Services, args: argparse.Namespace) -> int:
     askers = len({who for _, who in rows})
     kept = svc.settings.unanswered_days
     print(f"近 {args.days} 天答不上的问题：{len(rows)} 条，{askers} 人问过（已脱敏，保留 {kept} 天）")
-    print(f"{'关键词':<8}{'次数':>4}{'人数':>4}  例子")
+    print(f"{_pad('关键词', 14)}{_pad('次数', 6)}{_pad('人数', 6)}例子")
     for word, texts, people in group_unanswered(svc.analyzer, rows)[: args.top]:
         examples = "  ".join(f"「{_line(t, 24)}」" for t in list(dict.fromkeys(texts))[:3])
-        print(f"{word or '（其他）':<8}{len(texts):>6}{people:>6}  {examples}")
+        print(f"{_pad(word or '（其他）', 14)}{len(texts):<6}{people:<6}{examples}")
     return 0
 
 
