@@ -161,3 +161,23 @@ async def test_a_second_crisis_message_gets_a_short_answer_and_help_leaves_the_f
     )
     [(thread, texts)] = await _threads(gateway, "o-care-6")
     assert thread.reason == "self_harm" and texts == ["活着没意思", "真的想死", "被人打了"]
+
+
+async def test_a_crisis_is_answered_while_redis_is_down(make_gateway: GatewayFactory) -> None:
+    # Nothing listens on port 9: every store call fails, the message is answered without state.
+    gateway = await make_gateway(redis_url="redis://127.0.0.1:9/0")
+    hours = care_content(gateway.services.content).office.hours
+    answer = await gateway.say("o-care-7", "我想自杀")
+    assert answer.text == gateway.expected("care.crisis_self_harm", hours=hours)
+    [(thread, texts)] = await _threads(gateway, "o-care-7")
+    assert thread.urgent and texts == ["我想自杀"]
+
+
+async def test_a_crisis_in_traditional_is_answered_in_traditional(gateway: Gateway) -> None:
+    from bot.text import to_traditional
+
+    hours = care_content(gateway.services.content).office.hours
+    answer = await gateway.say("o-care-8", "我真的不想活了，好想自殺")
+    assert answer.text == to_traditional(gateway.expected("care.crisis_self_harm", hours=hours))
+    [(thread, texts)] = await _threads(gateway, "o-care-8")
+    assert thread.hant and texts == ["我真的不想活了，好想自杀"]
