@@ -156,7 +156,8 @@ def safety(content: Content, analyzer: Analyzer) -> Router:
     async def message(msg: Inbound, ctx: Context, text: str) -> Reply:
         first = ctx.session.in_state(InboxFlow.waiting)
         context = {"via": ctx.data.get("via", "人工"), "recent": ctx.data.get("recent", [])} if first else {}
-        await inbox.to_staff(ctx, msg, text, reason="message", context=context)
+        if not await inbox.to_staff(ctx, msg, text, reason="message", context=context):
+            return Reply("care.inbox_not_saved")  # never "收到" for a message nobody will see
         if first:
             inbox.enter(ctx, InboxFlow.talking)
             return Reply("care.inbox_saved", {"hours": care.office.hours})
@@ -191,9 +192,9 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(_MessageForStaff(commands["human"]))
     async def human_with_message(msg: Inbound, ctx: Context, said: str) -> Reply:
         # 「人工：志愿证书怎么开」 is the message itself: kept now, and the talk stays open for more.
-        await inbox.to_staff(
-            ctx, msg, said, reason="message", context={"via": "人工", "recent": inbox.recent_context(ctx)}
-        )
+        context = {"via": "人工", "recent": inbox.recent_context(ctx)}
+        if not await inbox.to_staff(ctx, msg, said, reason="message", context=context):
+            return Reply("care.inbox_not_saved")
         inbox.enter(ctx, InboxFlow.talking)
         return Reply("care.inbox_saved", {"hours": care.office.hours})
 
