@@ -23,7 +23,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.outbound import Notice
 from bot.router import Router
 from bot.session.base import PENDING, Session, SessionKey
-from bot.text import to_simplified, to_traditional
+from bot.text import in_traditional, to_simplified
 
 log = logging.getLogger("longtuan.pipeline")
 
@@ -211,8 +211,7 @@ class Pipeline:
                 notice = svc.content.text(session.expired.timeout_key)
                 reply.text = f"{notice}\n\n{reply.text}" if reply.text else notice
             if hant:
-                buttons = [replace(b, text=to_traditional(b.text)) for b in reply.buttons]
-                reply = replace(reply, text=to_traditional(reply.text), buttons=buttons)
+                reply = in_traditional(reply)
         except Unavailable as exc:
             log.warning("handler could not reach a backend", extra={"route": route, "error": str(exc)})
             reply, route = svc.content.reply("system.busy"), "busy"
