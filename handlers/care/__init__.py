@@ -19,7 +19,7 @@ from bot.router.filters import Command, HasText, InState, Kinds, MenuKey
 from bot.text import Analyzer
 from handlers.care import inbox
 from handlers.care.config import care_content
-from handlers.care.crisis import LOW_MOOD, CrisisWords
+from handlers.care.crisis import LOW_MOOD, CrisisWords, crisis_words
 from handlers.care.inbox import InboxFlow
 
 _SAID = frozenset({Kind.TEXT, Kind.VOICE})
@@ -117,7 +117,7 @@ def safety(content: Content, analyzer: Analyzer) -> Router:
     """Crisis words and the staff-inbox flow: first of all routers."""
     r = Router("care.safety")
     care = care_content(content)
-    words = CrisisWords(care)
+    words = crisis_words(content)
     ends = Command([*content.commands["done"], *content.commands["ok"], *content.commands["thanks"]])
     cancel = Command(content.commands["cancel"])
 
@@ -170,7 +170,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     """「人工」, 联系我们, small talk, low mood, English, privacy: after the programmes, before the FAQ."""
     r = Router("care")
     care = care_content(content)
-    words = CrisisWords(care)
+    words = crisis_words(content)
     commands = content.commands
 
     async def ask(msg: Inbound, ctx: Context, via: str) -> Reply:
