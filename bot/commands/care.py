@@ -15,6 +15,7 @@ from bot.db.care import (
     ThreadRow,
     add_outgoing,
     close_thread,
+    forget_person,
     get_thread,
     list_threads,
     set_delivery,
@@ -161,6 +162,28 @@ async def inbox_close(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def privacy_forget(svc: Services, args: argparse.Namespace) -> int:
+    """What the privacy answer promises: a person who asks is deleted."""
+    from sqlalchemy.exc import IntegrityError
+
+    from handlers.care.fallback import user_hash
+
+    who = user_hash(svc.settings.unanswered_salt.get_secret_value(), args.channel, args.external_id)
+    try:
+        async with svc.db.session() as s:
+            found, questions = await forget_person(s, args.channel, args.external_id, who)
+    except IntegrityError as exc:
+        # A programme table that keeps its rows (no ON DELETE CASCADE) must be cleared first.
+        print(f"没有删除：还有数据引用这个用户（{exc.orig}）。", file=sys.stderr)
+        return 1
+    if not found and not questions:
+        print(f"没有 {args.channel} {args.external_id} 的数据。")
+        return 0
+    rows = "1条" if found else "0条"
+    print(f"已删除 {args.channel} {args.external_id}：用户记录{rows}（连同留言），未答问题{questions}条。")
+    return 0
+
+
 #: Words that say nothing about the topic of a question.
 _STOP = """
 怎么 什么 可以 我们 你们 他们 请问 一下 如何 哪里 为什么 是不是 有没有 能不能 可不可以 这个 那个 就是 还是
@@ -274,6 +297,13 @@ def register(commands: Commands) -> None:
     unanswered.add_argument("--days", type=int, default=7)
     unanswered.add_argument("--top", type=int, default=20, help="how many keyword groups")
     unanswered.set_defaults(func=with_services(report_unanswered))
+
+    privacy = commands.root.add_parser("privacy", help="act on a person's request about their data")
+    privacy_sub = privacy.add_subparsers(dest="action", required=True)
+    forget = privacy_sub.add_parser("forget", help="delete everything kept about one person")
+    forget.add_argument("external_id", help="the person's openid (see `longtuan inbox show`)")
+    forget.add_argument("--channel", default="wechat")
+    forget.set_defaults(func=with_services(privacy_forget))
 
     faq = commands.root.add_parser("faq", help="FAQ tools")
     faq_sub = faq.add_subparsers(dest="action", required=True)
