@@ -33,6 +33,8 @@ def words() -> CrisisWords:
         ("我想自杀", "self_harm"),
         ("今天又割腕了", "self_harm"),
         ("我好想死我真的撑不住了", "self_harm"),
+        ("好想消失", "self_harm"),
+        ("考试压力好大，撑不住了", LOW_MOOD),
         ("我爸打我，不让我回家", "abuse"),
         ("被家暴了怎么办", "abuse"),
         ("在学校被霸凌", "bullying"),
