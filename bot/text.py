@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
 import jieba
 import opencc
+
+from bot.model import Reply
 
 #: Trailing punctuation people add to commands ("帮助！", "help?") that must not change the match.
 _TRAILING = " \t\r\n!！?？。.,，~～…、"
@@ -31,6 +33,13 @@ def to_simplified(text: str) -> str:
 def to_traditional(text: str) -> str:
     """A reply's text for someone who wrote traditional; replies repeat, so each is converted once."""
     return text if text.isascii() else str(_converter("s2t").convert(text))
+
+
+def in_traditional(reply: Reply) -> Reply:
+    """A rendered reply for someone who wrote traditional: its text, and its choices with what they
+    send back (so tapping one keeps the answer traditional; it is folded to simplified on arrival)."""
+    buttons = tuple(replace(b, text=to_traditional(b.text), payload=to_traditional(b.payload)) for b in reply.buttons)
+    return replace(reply, text=to_traditional(reply.text), buttons=buttons)
 
 
 @lru_cache(maxsize=8192)

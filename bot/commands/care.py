@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import unicodedata
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,7 @@ from bot.db.care import (
     ThreadRow,
     add_outgoing,
     close_thread,
+    forget_person,
     get_thread,
     list_threads,
     set_delivery,
@@ -57,6 +59,12 @@ def _window(row: ThreadRow, now: float) -> str:
     return f"窗口还剩{_ago(left)}" if left > 0 else "窗口已关闭"
 
 
+def _pad(text: str, width: int) -> str:
+    """Left-aligned in ``width`` terminal columns: a Chinese character takes two."""
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
+
+
 def _line(text: str, width: int = 40) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
@@ -71,7 +79,7 @@ async def inbox_list(svc: Services, args: argparse.Namespace) -> int:
         return 0
     for row in rows:
         print(
-            f"#{row.id:<5} {REASONS.get(row.reason, row.reason):<6} {STATUSES.get(row.status, row.status)}  "
+            f"#{row.id:<5} {_pad(REASONS.get(row.reason, row.reason), 12)}{STATUSES.get(row.status, row.status)}  "
             f"{_ago(now - row.opened_at.timestamp())}前  {row.messages}条  {_window(row, now)}  "
             f"「{_line(row.first)}」"
         )
@@ -154,6 +162,28 @@ async def inbox_close(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def privacy_forget(svc: Services, args: argparse.Namespace) -> int:
+    """What the privacy answer promises: a person who asks is deleted."""
+    from sqlalchemy.exc import IntegrityError
+
+    from handlers.care.fallback import user_hash
+
+    who = user_hash(svc.settings.unanswered_salt.get_secret_value(), args.channel, args.external_id)
+    try:
+        async with svc.db.session() as s:
+            found, questions = await forget_person(s, args.channel, args.external_id, who)
+    except IntegrityError as exc:
+        # A programme table that keeps its rows (no ON DELETE CASCADE) must be cleared first.
+        print(f"没有删除：还有数据引用这个用户（{exc.orig}）。", file=sys.stderr)
+        return 1
+    if not found and not questions:
+        print(f"没有 {args.channel} {args.external_id} 的数据。")
+        return 0
+    rows = "1条" if found else "0条"
+    print(f"已删除 {args.channel} {args.external_id}：用户记录{rows}（连同留言），未答问题{questions}条。")
+    return 0
+
+
 #: Words that say nothing about the topic of a question.
 _STOP = """
 怎么 什么 可以 我们 你们 他们 请问 一下 如何 哪里 为什么 是不是 有没有 能不能 可不可以 这个 那个 就是 还是
@@ -197,10 +227,10 @@ async def report_unanswered(svc: Services, args: argparse.Namespace) -> int:
     askers = len({who for _, who in rows})
     kept = svc.settings.unanswered_days
     print(f"近 {args.days} 天答不上的问题：{len(rows)} 条，{askers} 人问过（已脱敏，保留 {kept} 天）")
-    print(f"{'关键词':<8}{'次数':>4}{'人数':>4}  例子")
+    print(f"{_pad('关键词', 14)}{_pad('次数', 6)}{_pad('人数', 6)}例子")
     for word, texts, people in group_unanswered(svc.analyzer, rows)[: args.top]:
         examples = "  ".join(f"「{_line(t, 24)}」" for t in list(dict.fromkeys(texts))[:3])
-        print(f"{word or '（其他）':<8}{len(texts):>6}{people:>6}  {examples}")
+        print(f"{_pad(word or '（其他）', 14)}{len(texts):<6}{people:<6}{examples}")
     return 0
 
 
@@ -267,6 +297,13 @@ def register(commands: Commands) -> None:
     unanswered.add_argument("--days", type=int, default=7)
     unanswered.add_argument("--top", type=int, default=20, help="how many keyword groups")
     unanswered.set_defaults(func=with_services(report_unanswered))
+
+    privacy = commands.root.add_parser("privacy", help="act on a person's request about their data")
+    privacy_sub = privacy.add_subparsers(dest="action", required=True)
+    forget = privacy_sub.add_parser("forget", help="delete everything kept about one person")
+    forget.add_argument("external_id", help="the person's openid (see `longtuan inbox show`)")
+    forget.add_argument("--channel", default="wechat")
+    forget.set_defaults(func=with_services(privacy_forget))
 
     faq = commands.root.add_parser("faq", help="FAQ tools")
     faq_sub = faq.add_subparsers(dest="action", required=True)

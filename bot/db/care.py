@@ -177,6 +177,21 @@ async def unanswered_since(s: AsyncSession, since: float) -> list[tuple[str, str
     return [(r[0], r[1]) for r in rows.all()]
 
 
+async def forget_person(s: AsyncSession, channel: str, external_id: str, user_hash: str) -> tuple[bool, int]:
+    """Delete a person on request: their users row (their inbox threads go with it, and every
+    programme row that cascades) and the unanswered questions kept under their hash.
+
+    Returns (whether a users row was found, how many questions went).
+    """
+    questions = await s.execute(
+        delete(CareUnanswered).where(CareUnanswered.user_hash == user_hash).returning(CareUnanswered.id)
+    )
+    users = await s.execute(
+        delete(User).where(User.channel == channel, User.external_id == external_id).returning(User.id)
+    )
+    return users.first() is not None, len(questions.all())
+
+
 async def forget(s: AsyncSession, now: float, *, unanswered_days: int, inbox_days: int) -> tuple[int, int]:
     """Delete unanswered questions and closed threads past their keeping time: (questions, threads)."""
     at = _at(now)

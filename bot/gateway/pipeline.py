@@ -29,7 +29,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.outbound import Notice
 from bot.router import Router
 from bot.session.base import PENDING, Session, SessionKey
-from bot.text import to_simplified, to_traditional
+from bot.text import in_traditional, to_simplified
 
 log = logging.getLogger("longtuan.pipeline")
 
@@ -228,8 +228,7 @@ class Pipeline:
         try:
             reply, route = await self.flows.run(msg, ctx, self.router)
             if hant:
-                buttons = tuple(replace(b, text=to_traditional(b.text)) for b in reply.buttons)
-                reply = replace(reply, text=to_traditional(reply.text), buttons=buttons)
+                reply = in_traditional(reply)
         except Unavailable as exc:
             log.warning("handler could not reach a backend", extra={"route": route, "error": str(exc)})
             reply, route = svc.content.reply("system.busy"), "busy"

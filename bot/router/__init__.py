@@ -37,8 +37,14 @@ class Route:
 
     @property
     def states(self) -> frozenset[str]:
-        """The flow states this route answers in (its ``InState`` filters); empty: any time."""
-        return frozenset(s.name for flt in self.filters if (s := getattr(flt, "state", None)) is not None)
+        """The flow states this route answers in: what its filters name as ``state`` (``InState``)
+        or ``states`` (a filter for several); empty: any time."""
+        names: set[str] = set()
+        for flt in self.filters:
+            one = getattr(flt, "state", None)
+            many = getattr(flt, "states", ())
+            names.update(s.name for s in ([one] if one is not None else []) + list(many))
+        return frozenset(names)
 
     @property
     def kinds(self) -> frozenset[Kind] | None:

@@ -19,7 +19,7 @@ from bot.router.filters import Command, HasText, InState, Kinds, MenuKey
 from bot.text import Analyzer
 from handlers.care import inbox
 from handlers.care.config import care_content
-from handlers.care.crisis import LOW_MOOD, CrisisWords
+from handlers.care.crisis import LOW_MOOD, CrisisWords, crisis_words
 from handlers.care.inbox import InboxFlow
 
 _SAID = frozenset({Kind.TEXT, Kind.VOICE})
@@ -73,6 +73,20 @@ class _Words:
         return self.want in words and not any(u in words for u in self.unless)
 
 
+class _MessageForStaff:
+    """「人工：……」「留言 ……」: a word asking for staff, then the message; passes ``said``."""
+
+    kinds = _SAID
+
+    def __init__(self, words: list[str]) -> None:
+        alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+        self.pattern = re.compile(rf"^\s*(?:{alternatives})\s*[:：,，。!！\s]\s*(?P<said>\S.*)$", re.DOTALL)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        found = self.pattern.match(msg.text)
+        return {"said": found.group("said").strip()} if found else False
+
+
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z]+")
 _LAUGH = re.compile(r"(?:[哈呵嘿嘻h]{2,}|2333*|hahaha*|lo+l|[😂🤣😄😆]+)", re.IGNORECASE)
@@ -81,8 +95,8 @@ _LAUGH = re.compile(r"(?:[哈呵嘿嘻h]{2,}|2333*|hahaha*|lo+l|[😂🤣😄�
 def _english(msg: Inbound, ctx: Context) -> bool:
     """Written in English: Latin words, no Chinese, more than a stray abbreviation ("QQ", "ok")."""
     text = msg.text
-    if not text or _HAN.search(text):
-        return False
+    if not text or _HAN.search(text) or "://" in text or "www." in text:
+        return False  # a pasted link is not someone writing English
     words = _LATIN_WORD.findall(text)
     return len(words) >= 2 or any(len(w) >= 4 for w in words)
 
@@ -103,17 +117,25 @@ def safety(content: Content, analyzer: Analyzer) -> Router:
     """Crisis words and the staff-inbox flow: first of all routers."""
     r = Router("care.safety")
     care = care_content(content)
-    words = CrisisWords(care)
+    words = crisis_words(content)
     ends = Command([*content.commands["done"], *content.commands["ok"], *content.commands["thanks"]])
     cancel = Command(content.commands["cancel"])
 
     @r.on(_Crisis(words))
     async def crisis(msg: Inbound, ctx: Context, category: str) -> Reply:
-        context = {"via": "crisis", "recent": inbox.recent_context(ctx)}
+        again = ctx.session.in_state(InboxFlow.talking) and ctx.data.get("crisis")
+        context = {} if again else {"via": "crisis", "recent": inbox.recent_context(ctx)}
         await inbox.to_staff(ctx, msg, msg.text, reason=category, context=context)
-        inbox.enter(ctx, InboxFlow.talking)
-        key = _CRISIS_KEYS[category]
-        return Reply(key, {"hours": care.office.hours})
+        if again:
+            # The whole answer once is caring; the same block after every message is a machine.
+            return Reply("care.crisis_again")
+        inbox.enter(ctx, InboxFlow.talking, crisis=category)
+        return Reply(_CRISIS_KEYS[category], {"hours": care.office.hours})
+
+    @r.on(_InAny(InboxFlow.waiting, InboxFlow.talking), Command(content.commands["help"]))
+    async def help_leaves_the_inbox(msg: Inbound, ctx: Context) -> None:
+        # 「帮助」 is not a message for staff: the flow ends and the help route answers.
+        ctx.finish()
 
     @r.on(InState(InboxFlow.waiting), cancel)
     async def not_leaving_a_message(msg: Inbound, ctx: Context) -> Reply:
@@ -134,7 +156,8 @@ def safety(content: Content, analyzer: Analyzer) -> Router:
     async def message(msg: Inbound, ctx: Context, text: str) -> Reply:
         first = ctx.session.in_state(InboxFlow.waiting)
         context = {"via": ctx.data.get("via", "人工"), "recent": ctx.data.get("recent", [])} if first else {}
-        await inbox.to_staff(ctx, msg, text, reason="message", context=context)
+        if not await inbox.to_staff(ctx, msg, text, reason="message", context=context):
+            return Reply("care.inbox_not_saved")  # never "收到" for a message nobody will see
         if first:
             inbox.enter(ctx, InboxFlow.talking)
             return Reply("care.inbox_saved", {"hours": care.office.hours})
@@ -147,7 +170,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     """「人工」, 联系我们, small talk, low mood, English, privacy: after the programmes, before the FAQ."""
     r = Router("care")
     care = care_content(content)
-    words = CrisisWords(care)
+    words = crisis_words(content)
     commands = content.commands
 
     async def ask(msg: Inbound, ctx: Context, via: str) -> Reply:
@@ -165,6 +188,15 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(Command(commands["human"]))
     async def human(msg: Inbound, ctx: Context) -> Reply:
         return await ask(msg, ctx, "人工")
+
+    @r.on(_MessageForStaff(commands["human"]))
+    async def human_with_message(msg: Inbound, ctx: Context, said: str) -> Reply:
+        # 「人工：志愿证书怎么开」 is the message itself: kept now, and the talk stays open for more.
+        context = {"via": "人工", "recent": inbox.recent_context(ctx)}
+        if not await inbox.to_staff(ctx, msg, said, reason="message", context=context):
+            return Reply("care.inbox_not_saved")
+        inbox.enter(ctx, InboxFlow.talking)
+        return Reply("care.inbox_saved", {"hours": care.office.hours})
 
     @r.on(MenuKey("CONTACT"))
     async def contact_menu(msg: Inbound, ctx: Context, key: str) -> Reply:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 
+from bot.content import Content
 from bot.text import normalise
-from handlers.care.config import CATEGORIES, CareContent
+from handlers.care.config import CATEGORIES, CareContent, care_content
 
 #: Everything that is not a letter or digit of some script: spaces, punctuation, emoji.
 _NOISE = re.compile(r"[\W_]+")
@@ -42,3 +44,14 @@ class CrisisWords:
         if found:
             return next(name for name in CATEGORIES if name in found)
         return LOW_MOOD if self._low.search(flat) else None
+
+
+_MATCHERS: dict[Path, CrisisWords] = {}
+
+
+def crisis_words(content: Content) -> CrisisWords:
+    """One matcher per content folder: both care routers share it, and its cache."""
+    found = _MATCHERS.get(content.directory)
+    if found is None:
+        found = _MATCHERS[content.directory] = CrisisWords(care_content(content))
+    return found

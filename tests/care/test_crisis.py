@@ -33,9 +33,13 @@ def words() -> CrisisWords:
         ("我想自杀", "self_harm"),
         ("今天又割腕了", "self_harm"),
         ("我好想死我真的撑不住了", "self_harm"),
+        ("好想消失", "self_harm"),
+        ("考试压力好大，撑不住了", LOW_MOOD),
         ("我爸打我，不让我回家", "abuse"),
         ("被家暴了怎么办", "abuse"),
         ("在学校被霸凌", "bullying"),
+        ("班上有人霸凌我", "bullying"),
+        ("我被骗进传销了", "danger"),
         ("同学天天欺负我", "bullying"),
         ("救命！有人跟踪我", "danger"),
         ("被欺负得不想活了", "self_harm"),  # two categories: self-harm comes first
@@ -63,6 +67,10 @@ def test_crisis_phrases_are_caught(words: CrisisWords, text: str, category: str)
         "杀毒软件推荐",
         "这道题是救命稻草",
         "哈哈哈哈",
+        "今天被打了一针疫苗",
+        "怎么预防校园霸凌",
+        "传销是违法的吗",
+        "学校有预防性侵的讲座吗",
     ],
 )
 def test_jokes_and_everyday_words_are_not_crises(words: CrisisWords, text: str) -> None:
@@ -140,3 +148,38 @@ async def test_a_crisis_is_answered_while_the_database_is_down(make_gateway: Gat
     hours = care_content(gateway.services.content).office.hours
     answer = await gateway.say("o-care-5", "我想自杀")
     assert answer.text == gateway.expected("care.crisis_self_harm", hours=hours)
+
+
+async def test_a_second_crisis_message_gets_a_short_answer_and_help_leaves_the_flow(gateway: Gateway) -> None:
+    hours = care_content(gateway.services.content).office.hours
+    await gateway.dialog(
+        "o-care-6",
+        [
+            ("活着没意思", "care.crisis_self_harm", {"hours": hours}),
+            ("真的想死", "care.crisis_again"),
+            ("帮助", "help.main"),
+            ("被人打了", "care.crisis_abuse", {"hours": hours}),
+        ],
+    )
+    [(thread, texts)] = await _threads(gateway, "o-care-6")
+    assert thread.reason == "self_harm" and texts == ["活着没意思", "真的想死", "被人打了"]
+
+
+async def test_a_crisis_is_answered_while_redis_is_down(make_gateway: GatewayFactory) -> None:
+    # Nothing listens on port 9: every store call fails, the message is answered without state.
+    gateway = await make_gateway(redis_url="redis://127.0.0.1:9/0")
+    hours = care_content(gateway.services.content).office.hours
+    answer = await gateway.say("o-care-7", "我想自杀")
+    assert answer.text == gateway.expected("care.crisis_self_harm", hours=hours)
+    [(thread, texts)] = await _threads(gateway, "o-care-7")
+    assert thread.urgent and texts == ["我想自杀"]
+
+
+async def test_a_crisis_in_traditional_is_answered_in_traditional(gateway: Gateway) -> None:
+    from bot.text import to_traditional
+
+    hours = care_content(gateway.services.content).office.hours
+    answer = await gateway.say("o-care-8", "我真的不想活了，好想自殺")
+    assert answer.text == to_traditional(gateway.expected("care.crisis_self_harm", hours=hours))
+    [(thread, texts)] = await _threads(gateway, "o-care-8")
+    assert thread.hant and texts == ["我真的不想活了，好想自杀"]

@@ -233,3 +233,29 @@ def test_the_office_phone_and_address_are_shown_once_staff_fill_them_in() -> Non
     filled = replace(care, office=replace(care.office, phone="0755-00000000", address="龙岗区某路1号"))
     text = content.text("care.contact", **contact_params(filled, content.text))
     assert "· 办公电话：0755-00000000\n· 办公地址：龙岗区某路1号" in text
+
+
+async def test_a_message_written_with_the_request_is_kept_at_once(gateway: Gateway) -> None:
+    hours = _hours(gateway)
+    await gateway.dialog(
+        "o-inbox-11",
+        [
+            ("人工：志愿证书怎么开？", "care.inbox_saved", {"hours": hours}),
+            ("学校下周要", "care.inbox_added"),
+        ],
+    )
+    async with gateway.db.session() as s:
+        texts = (await s.execute(select(CareMessage.text).order_by(CareMessage.id))).scalars().all()
+    assert texts == ["志愿证书怎么开？", "学校下周要"]
+
+
+async def test_a_message_that_could_not_be_stored_is_not_acknowledged(make_gateway: GatewayFactory) -> None:
+    gateway = await make_gateway(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/down")
+    await gateway.dialog(
+        "o-inbox-12",
+        [
+            ("人工", "care.inbox_ask", {"hours": _hours(gateway)}),
+            ("志愿证书怎么开", "care.inbox_not_saved"),
+            ("人工：志愿证书怎么开", "care.inbox_not_saved"),
+        ],
+    )

@@ -3,11 +3,15 @@ they really are, and the keeping times as configured; no placeholder links; figu
 
 from __future__ import annotations
 
+import argparse
 import re
 
-from sqlalchemy import text
+import pytest
+from sqlalchemy import func, select, text
 
 from bot.content import load_content
+from bot.db.care_tables import CareThread, CareUnanswered
+from bot.db.models import User
 from handlers.care.config import care_content
 from tests.conftest import GatewayFactory
 from tests.harness import Gateway
@@ -71,3 +75,20 @@ def test_no_placeholder_links_and_dated_figures() -> None:
         for paragraph in t.split("\n"):
             if figures.search(paragraph):
                 assert "2024年" in paragraph, paragraph
+
+
+async def test_a_person_who_asks_is_forgotten(gateway: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.commands.care import privacy_forget
+
+    await gateway.say("o-privacy-2", "团费怎么交")
+    await gateway.say("o-privacy-2", "人工：请删除我的数据")
+    await gateway.say("o-privacy-3", "团费怎么交")
+    await gateway.flush_users()
+    args = argparse.Namespace(channel="wechat", external_id="o-privacy-2")
+    assert await privacy_forget(gateway.services, args) == 0
+    assert "未答问题1条" in capsys.readouterr().out
+    async with gateway.db.session() as s:
+        users = (await s.execute(select(User.external_id))).scalars().all()
+        threads = (await s.execute(select(func.count()).select_from(CareThread))).scalar_one()
+        questions = (await s.execute(select(func.count()).select_from(CareUnanswered))).scalar_one()
+    assert users == ["o-privacy-3"] and threads == 0 and questions == 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from bot.text import to_traditional
 from tests.harness import Gateway
 
@@ -47,9 +49,12 @@ async def test_traditional_chinese_is_understood_and_answered_in_traditional(gat
     assert (await gateway.say("o-talk-3", "我想報名夜校")).text == to_traditional(signup)
     # A simplified writer on the same account still reads simplified.
     assert (await gateway.say("o-talk-4", "志愿时长怎么查")).text == hours_answer
-    # Buttons (tappable lines) are converted too; what they send back stays as it was.
-    answer = await gateway.say("o-talk-3", "聯繫我們")
-    assert to_traditional("我要留言") in answer.text and "msgmenucontent=%E6%88%91%E8%A6%81" in answer.text
+    # Choices are converted too, with what they send back: tapping one keeps the answer traditional.
+    answer = await gateway.say("o-talk-3", "志願者可以帶家屬嗎")
+    tapped = to_traditional("怎么成为志愿者")
+    assert quote(tapped, safe="") in answer.text
+    join = next(e.answer for e in content.faq if e.id == "volunteer.join")
+    assert (await gateway.say("o-talk-3", tapped)).text == to_traditional(join)
 
 
 async def test_english_gets_a_short_english_answer(gateway: Gateway) -> None:
@@ -57,6 +62,7 @@ async def test_english_gets_a_short_english_answer(gateway: Gateway) -> None:
         answer = await gateway.say("o-talk-5", text)
         assert answer.text == gateway.expected("care.english"), text
     assert (await gateway.say("o-talk-5", "ok")).text == gateway.expected("care.ok")
+    assert (await gateway.say("o-talk-5", "https://mp.weixin.qq.com/s/abc")).text != gateway.expected("care.english")
     assert (await gateway.say("o-talk-5", "hi")).text == gateway.expected("care.greeting")
 
 
