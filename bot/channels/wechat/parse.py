@@ -1,24 +1,15 @@
 """Parsing WeChat XML into the neutral ``Inbound``; every message and event type of the platform.
 
-Two readers give the same flat dict. What WeChat really sends (``<xml>`` holding only leaf
-elements, each a CDATA section or plain text) is read by one compiled regular expression
-(``_parse_fast``): a text message costs ~5 us there. Anything else, or anything that pattern is
-not sure of, goes to expat (``_parse_expat``), with the protections defusedxml applies: a
-DOCTYPE, an entity declaration or an external entity is refused the moment expat meets it,
-before anything is expanded (billion laughs, XXE). The pattern admits no ``<!``-construct but
-CDATA, no ``<?``, no ``&``, so a hostile document always ends up in expat. expat costs ~12 us
-per text message (its Python callbacks); the pure-Python ElementTree parser that defusedxml can
-guard cost ~45 us. (Figures: CPython 3.11, the text fixture, best of several runs.)
-
-Both are bounded while they read, before anything is built: depth, element count, name length
-and the size of one piece of markup (``TooComplex``). The pattern declines a document it cannot
-bound cheaply (more "<" than ``MAX_ELEMENTS``); expat counts exactly. ``to_inbound`` then holds
-every numeric field to its shape and range (``validate.check_fields``).
+One reader: expat, with the protections defusedxml applies: a DOCTYPE, an entity declaration or
+an external entity is refused the moment expat meets it, before anything is expanded (billion
+laughs, XXE). It is bounded while it reads, before anything is built: depth, element count,
+name length and the size of one piece of markup (``TooComplex``). ``to_inbound`` then holds every
+numeric field to its shape and range (``validate.check_fields``). (A regular-expression reader
+of the flat layout saved about 7 us a message, under the 20 us that earns hand-written code.)
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from xml.parsers import expat
 
@@ -96,64 +87,7 @@ def parse_xml(body: bytes | str) -> dict[str, str]:
     gives "SubscribeMsgPopupEvent.List.TemplateId" and "SubscribeMsgPopupEvent.List#2.TemplateId".
     Element text is trimmed, except in ``_VERBATIM`` elements. Refuses with ``BadPayload``.
     """
-    fields = _parse_fast(body)
-    return _parse_expat(body) if fields is None else fields
-
-
-#: White space between elements: XML's S without CR (which expat would normalise, see below).
-_S = " \t\n"
-#: What XML forbids in a document (controls, surrogates, U+FFFE/U+FFFF), and CR: expat turns
-#: "\r\n" and a lone "\r" into "\n" in text and CDATA; a document with a CR goes to expat.
-_NOT_CHAR = "\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff"
-#: One step of the fast reader, over what lies between <xml> and </xml>. Either a leaf:
-#: group 1 its name (ASCII XML names only, at most MAX_NAME), then group 2 the text of one CDATA section (up to
-#: the first "]]>": the atomic group keeps the lazy repeat from running on past it), or group
-#: 3 plain text (no markup, no reference, no ">", so no "]]>" either), or neither (<Name/>).
-#: Or, from the first character that is neither white space nor such a leaf, group 4: the
-#: rest, and the fast reader declines. findall tries the pattern at every position it has not
-#: consumed, and one of the two alternatives matches at any character but white space: the
-#: body is white space and leaves only, or group 4 says so. (One findall costs half of what a
-#: fullmatch to validate and a finditer to read would cost together.)
-_LEAF = re.compile(
-    rf"<([A-Za-z_][A-Za-z0-9_.\-]{{0,{MAX_NAME - 1}}})"
-    r"(?:/>"
-    rf"|>(?:<!\[CDATA\[(?>([^{_NOT_CHAR}]*?)\]\]>)|([^<&>{_NOT_CHAR}]*))</\1>)"
-    rf"|([^{_S}].*)",
-    re.DOTALL,
-)
-
-
-def _parse_fast(body: bytes | str) -> dict[str, str] | None:
-    """``parse_xml`` for the flat layout WeChat sends, or None when the document is anything else.
-
-    Accepts only ``<xml>`` (white space around it, no declaration, no attribute) holding white
-    space and leaves ``<Name><![CDATA[text]]></Name>``, ``<Name>text</Name>`` or ``<Name/>``,
-    each name once, in UTF-8 when bytes, with no character XML forbids and no CR. expat accepts
-    all of these and reads the same dict from them (tests/channels/test_parse_fastpath.py
-    compares the two on generated documents). It never refuses: whatever it declines, expat
-    reads or refuses, exactly as before.
-    """
-    if isinstance(body, str):
-        text = body
-    else:
-        try:
-            text = body.decode()
-        except UnicodeDecodeError:
-            return None  # expat refuses it with the position of the bad byte
-    text = text.strip(_S)
-    if not (text.startswith("<xml>") and text.endswith("</xml>")):
-        return None
-    if text.count("<") > MAX_ELEMENTS:
-        return None  # perhaps too many elements (or "<" typed in a CDATA): expat counts exactly
-    leaves = _LEAF.findall(text, 5, len(text) - 6)
-    fields: dict[str, str] = {}
-    for name, cdata, plain, rest in leaves:
-        if rest:
-            return None
-        value = cdata or plain
-        fields[name] = value if name in _VERBATIM else value.strip()
-    # A repeated name is numbered by expat ("Name#2"): rare enough to leave to it.
-    return fields if len(fields) == len(leaves) else None
+    return _parse_expat(body)
 
 
 def _parse_expat(body: bytes | str) -> dict[str, str]:

@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 
@@ -83,19 +82,8 @@ class _Responder:
         await response.write_eof()
 
 
-#: The safe-mode envelope exactly as WeChat sends it: nothing but base64 inside, no DOCTYPE
-#: possible. Anything else (compatible mode, other layouts) goes through the full XML parser.
-_ENVELOPE = re.compile(
-    rb"\s*<xml>\s*(?:<ToUserName><!\[CDATA\[[\w-]*\]\]></ToUserName>\s*)?"
-    rb"<Encrypt><!\[CDATA\[([A-Za-z0-9+/=]+)\]\]></Encrypt>\s*</xml>\s*"
-)
-
-
 def _envelope(body: bytes) -> str:
     """The Encrypt text of a safe-mode body ("" when absent)."""
-    match = _ENVELOPE.fullmatch(body)
-    if match is not None:
-        return match.group(1).decode()
     return parse_xml(body).get("Encrypt", "")
 
 
