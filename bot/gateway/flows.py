@@ -1,7 +1,8 @@
 """Flows around the router: escape words, paging, time-outs and their clean-ups.
 
 While a flow waits for an answer its own routes come first (``Router.routes_for``), but a few
-words always work: 「取消」 ends the flow (running its clean-up), a menu click leaves it, and
+words always work: 「取消」 ends the flow (running its clean-up) unless the flow answers it with
+a command route of its own, a menu click leaves it, and
 help / 菜单 answer as anywhere else and leave it paused, with a line that says so. A question the flow cannot
 take (its handler returns None) reaches the other routes the same way, so nobody is trapped
 in a flow. 「更多」 sends the payload of the last reply's next page.
@@ -50,14 +51,15 @@ class FlowGuard:
         state = session.state
         group = session.group
         if group is not None:
-            if self.cancel(msg, ctx):
+            if self.cancel(msg, ctx) and not router.flow_takes(msg, ctx):
                 await self._cleanup(group, ctx.channel, msg.bot_id, ctx.user_id, dict(session.data), "cancelled")
                 session.clear()
                 return content.reply("system.flow_cancelled", flow=self._title(group)), "flows.cancelled"
             if msg.kind is Kind.CLICK:
                 await self._cleanup(group, ctx.channel, msg.bot_id, ctx.user_id, dict(session.data), "left")
                 session.clear()
-                before.append(content.text("system.flow_left", flow=self._title(group)))
+                if not group.quiet:
+                    before.append(content.text("system.flow_left", flow=self._title(group)))
                 group = None
         found = await router.dispatch(msg, ctx, flow=group is None or not self.help(msg, ctx))
         if found is None:
@@ -65,10 +67,11 @@ class FlowGuard:
         else:
             route, reply = found
             reply, name = content.render(reply), route.name
-            if group is not None and state not in route.states and session.state == state and not reply.is_empty:
+            waiting = state not in route.states and session.state == state and not reply.is_empty
+            if group is not None and not group.quiet and waiting:
                 # Help, the menu or a question answered while the flow waits: it is still waiting.
-                paused = content.text("system.flow_paused", flow=self._title(group))
-                reply = reply.with_text(f"{reply.text}\n\n{paused}")
+                note = content.text("system.flow_paused", flow=self._title(group))
+                reply = reply.with_text(f"{reply.text}\n\n{note}")
         if before and not reply.is_empty:
             reply = reply.with_text("\n\n".join([*before, reply.text]))
         elif before:

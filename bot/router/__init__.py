@@ -34,6 +34,8 @@ class Route:
     handler: Handler
     filters: tuple[Filter, ...]
     name: str
+    #: Runs before a waiting flow's own routes (crisis words are heard inside any flow).
+    first: bool = False
 
     @property
     def states(self) -> frozenset[str]:
@@ -58,8 +60,10 @@ class Route:
 
 
 class Router:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, *, first: bool = False) -> None:
+        """``first``: this router's routes come before a waiting flow's (see ``routes_for``)."""
         self.name = name
+        self.first = first
         self._routes: list[Route | Router] = []
         #: Routes that can answer a kind (in a flow state), in priority order: a text message skips
         #: the CLICK and subscribe routes without asking their filters, and while a flow waits its
@@ -69,7 +73,7 @@ class Router:
     def on(self, *filters: Filter) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             name = f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}"
-            self._routes.append(Route(handler, filters, name))
+            self._routes.append(Route(handler, filters, name, self.first))
             self._by_kind.clear()
             return handler
 
@@ -89,13 +93,28 @@ class Router:
     def routes_for(self, kind: Kind, state: str | None = None) -> list[Route]:
         found = self._by_kind.get((kind, state))
         if found is None:
-            routes = [r for r in self.routes() if (k := r.kinds) is None or kind in k]
-            if state is not None:
-                routes = [r for r in routes if state in r.states] + [r for r in routes if not r.states]
+            able = [r for r in self.routes() if (k := r.kinds) is None or kind in k]
+            if state is None:
+                routes = [r for r in able if not r.states]
             else:
-                routes = [r for r in routes if not r.states]
+                # Routes marked first (crisis words), then the waiting flow's own, then the rest.
+                first = [r for r in able if r.first and (not r.states or state in r.states)]
+                flow = [r for r in able if not r.first and state in r.states]
+                routes = first + flow + [r for r in able if not r.first and not r.states]
             found = self._by_kind[(kind, state)] = routes
         return found
+
+    def flow_takes(self, msg: Inbound, ctx: Context) -> bool:
+        """Whether the waiting flow has a command route of its own that takes ``msg`` (its own 「取消」)."""
+        from bot.router.filters import Command  # filters import this module's neighbours, not it
+
+        state = ctx.session.state
+        for route in self.routes_for(msg.kind, state):
+            if state not in route.states or not any(isinstance(f, Command) for f in route.filters):
+                continue
+            if all(f(msg, ctx) is True for f in route.filters):
+                return True
+        return False
 
     async def dispatch(self, msg: Inbound, ctx: Context, *, flow: bool = True) -> tuple[Route, Reply] | None:
         """Run the first matching handler; returns its route and reply.

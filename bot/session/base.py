@@ -74,6 +74,9 @@ class StatesGroup:
     registry: ClassVar[dict[str, State]] = {}
     title_key: ClassVar[str] = "system.flow_default"
     cleanup: ClassVar[Cleanup | None] = None
+    #: A browsing context (a list on screen whose numbers open items) rather than a question:
+    #: leaving it or asking something else in between needs no "still waiting" line.
+    quiet: ClassVar[bool] = False
 
     def __init_subclass__(cls) -> None:
         for value in vars(cls).values():

@@ -115,7 +115,7 @@ _CRISIS_KEYS = {
 
 def safety(content: Content, analyzer: Analyzer) -> Router:
     """Crisis words and the staff-inbox flow: first of all routers."""
-    r = Router("care.safety")
+    r = Router("care.safety", first=True)
     care = care_content(content)
     words = crisis_words(content)
     ends = Command([*content.commands["done"], *content.commands["ok"], *content.commands["thanks"]])

@@ -29,6 +29,7 @@ RECENT_SECONDS = 1800
 
 
 class InboxFlow(StatesGroup):
+    title_key = "flows.care_inbox"
     waiting = State()  # LONGTUAN_FLOW_TIMEOUT: asked for a person, nothing written yet
     talking = State(timeout=1800, timeout_key="care.inbox_timeout")
 

@@ -22,6 +22,7 @@ from handlers.profile import pick_street
 class CourseSignupFlow(StatesGroup):
     """Asked once, the first time a person signs up: name, mobile, then street (unless saved)."""
 
+    title_key = "flows.course_signup"
     name = State()
     mobile = State()
     street = State()

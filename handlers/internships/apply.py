@@ -210,7 +210,7 @@ def router(content: Content) -> Router:
     )
     step(InternshipApply.year, "year", year_ok, "internships.bad_year", None, "")
 
-    @r.on(InState(InternshipApply.confirm), Command(content.commands["internship_confirm"]))
+    @r.on(InState(InternshipApply.confirm), Command([*content.commands["internship_confirm"], "ok"]))
     async def confirmed(msg: Inbound, ctx: Context) -> Reply:
         return await _submit(ctx, msg)
 

@@ -88,7 +88,9 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         ctx.enter(InternshipBrowse.browsing, ids=[], page=0, label="")
         return Reply("internships.menu")
 
-    @r.on(InState(InternshipBrowse.browsing), Command(content.commands["internship_more"]))
+    more_words = Command([*content.commands["more"], *content.commands["internship_more"]])
+
+    @r.on(InState(InternshipBrowse.browsing), more_words)
     async def more(msg: Inbound, ctx: Context) -> Reply:
         ids: list[int] = ctx.data.get("ids", [])
         page = int(ctx.data.get("page", 0)) + 1

@@ -16,6 +16,7 @@ from handlers.study.parse import BranchCode, BranchScene, any_code, bare_code, i
 
 
 class StudyBindFlow(StatesGroup):
+    title_key = "flows.study_bind"
     code = State()  # waiting for a branch code after 「绑定支部」
     name = State()  # waiting for the name the official list knows the member by
 

@@ -18,6 +18,7 @@ UNTIL_RESUMED = frozenset({"2", "一直", "一直暂停", "长期", "全部"})
 
 
 class StudyPauseFlow(StatesGroup):
+    title_key = "flows.study_pause"
     choosing = State()
 
 

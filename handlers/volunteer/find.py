@@ -22,6 +22,8 @@ PAGE = 5
 
 
 class VolunteerBrowse(StatesGroup):
+    title_key = "flows.volunteer_browse"
+    quiet = True
     #: data: items ([project id, line] pairs), page, heading
     listing = State()
     #: data: project, shifts (ids in the order shown)

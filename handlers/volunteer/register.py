@@ -14,6 +14,7 @@ from bot.session.base import State, StatesGroup
 
 
 class VolunteerRegister(StatesGroup):
+    title_key = "flows.volunteer_register"
     name = State()
     #: data: name
     id_number = State()

@@ -20,6 +20,8 @@ _SIGN_UP = re.compile(r"^(?:报名)?\s*第?\s*(\d{1,2})\s*(?:个|班次)?$")
 
 
 class VolunteerSignups(StatesGroup):
+    title_key = "flows.volunteer_signups"
+    quiet = True
     #: data: signups (ids in the order shown), labels (what each one was)
     choosing = State()
 
