@@ -61,7 +61,9 @@ class FlowGuard:
                 if not group.quiet:
                     before.append(content.text("system.flow_left", flow=self._title(group)))
                 group = None
-        found = await router.dispatch(msg, ctx, flow=group is None or not self.help(msg, ctx))
+        # Help inside a flow is answered as anywhere, unless the flow has a help route of its own.
+        outside = group is not None and self.help(msg, ctx) and not router.flow_takes(msg, ctx)
+        found = await router.dispatch(msg, ctx, flow=not outside)
         if found is None:
             reply, name = Reply.nothing(), "none"
         else:
