@@ -225,3 +225,17 @@ def test_the_scheduler_runs_the_rules_every_five_minutes() -> None:
     trigger = added[0][2]
     fire = trigger.get_next_fire_time(None, datetime(2026, 12, 3, 19, 1, tzinfo=SHANGHAI))
     assert fire == datetime(2026, 12, 3, 19, 5, tzinfo=SHANGHAI)
+
+
+async def test_a_finished_rule_is_not_walked_again_by_the_tick_but_a_cadre_can(
+    services: Services, clock: FixedClock
+) -> None:
+    await seed(services.db)
+    await member(services.db, "o-early", "BT01")
+    clock.set(THURSDAY_19_05)
+    assert await send_reminders(services) == 1
+    await member(services.db, "o-late", "BT01")  # binds after Thursday's run
+    clock.advance(300)
+    assert await send_reminders(services) == 0  # the rule finished for this episode
+    run = await run_rule(services, find(services.settings, "thursday"))  # longtuan study remind thursday
+    assert run.sent == 1 and reached(services) == ["o-early", "o-late"]
