@@ -32,6 +32,10 @@ def register(commands: Commands) -> None:
     listing = episode.add_parser("list", help="every episode")
     listing.set_defaults(func=with_services(episode_list))
 
+    qr = sub.add_parser("qr", help="a permanent QR code for each branch (scene branch-<code>) to print")
+    qr.add_argument("codes", nargs="*", help="branch codes (default: every branch)")
+    qr.set_defaults(func=with_services(branch_qr))
+
     remind = sub.add_parser("remind", help="run a reminder rule now, or --plan: the numbers without sending")
     remind.add_argument("rule", nargs="?", help="a rule id of content/study.toml (all rules with --plan)")
     remind.add_argument("--plan", action="store_true", help="print who the rule would reach; send nothing")
@@ -141,6 +145,35 @@ async def import_completions(svc: Services, args: argparse.Namespace) -> int:
 
 def _masked(mobile: str) -> str:
     return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) == 11 else mobile
+
+
+async def branch_qr(svc: Services, args: argparse.Namespace) -> int:
+    """Ask WeChat for each branch's permanent QR code; scanning it binds the member (handlers/study)."""
+    from urllib.parse import quote
+
+    from bot.channels.wechat.api import WeChatAPIError
+    from handlers.study.parse import SCENE_PREFIX
+
+    async with svc.db.session() as s:
+        found = [(b.code, b.name) for b in await figures.branches(s)]
+    wanted = {c.upper() for c in args.codes}
+    chosen = [(code, name) for code, name in found if not wanted or code in wanted]
+    unknown = wanted - {code for code, _ in chosen}
+    if unknown:
+        return _fail(f"no branch with code {', '.join(sorted(unknown))}")
+    if svc.wechat is None:
+        return _fail("no WeChat API client configured")
+    for code, name in chosen:
+        scene = {"scene": {"scene_str": f"{SCENE_PREFIX}{code}"}}
+        try:
+            data = await svc.wechat.call(
+                "POST", "/cgi-bin/qrcode/create", json={"action_name": "QR_LIMIT_STR_SCENE", "action_info": scene}
+            )
+        except WeChatAPIError as exc:
+            return _fail(f"WeChat refused the QR code of {code}: errcode {exc.errcode}")
+        image = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=" + quote(str(data["ticket"]))
+        print(f"{code}\t{name}\t{image}")
+    return 0
 
 
 async def remind_rule(svc: Services, args: argparse.Namespace) -> int:

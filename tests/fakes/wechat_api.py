@@ -99,7 +99,10 @@ class FakeWeChatAPI:
             "/cgi-bin/token": self._token,
             "/cgi-bin/message/custom/send": self._custom_send,
             "/cgi-bin/menu/create": self._menu_create,
+            "/cgi-bin/qrcode/create": self._qrcode_create,
         }
+        #: Permanent QR scenes created (qrcode/create with QR_LIMIT_STR_SCENE), in order.
+        self.qr_scenes: list[str] = []
 
     async def start(self) -> str:
         app = web.Application()
@@ -228,6 +231,18 @@ class FakeWeChatAPI:
                 raise _Failure(40017)
         self.menu = body
         return {}
+
+    async def _qrcode_create(self, request: web.Request) -> dict[str, Any]:
+        """Permanent string scenes only (what branches print): 1 to 64 characters, as the platform allows."""
+        body = _parse_body(await request.read())
+        if body.get("action_name") != "QR_LIMIT_STR_SCENE":
+            raise _Failure(40097)
+        scene = body.get("action_info", {}).get("scene", {}).get("scene_str")
+        if not isinstance(scene, str) or not 1 <= len(scene) <= 64:
+            raise _Failure(40097)
+        self.qr_scenes.append(scene)
+        ticket = f"ticket-{len(self.qr_scenes)}-{scene}"
+        return {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket}"}
 
 
 def _check_name(button: dict[str, Any], limit: int, errcode: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 from datetime import datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.commands.study import branch_qr
 from bot.commands.study_report import lines
 from bot.content import DEFAULT_DIR
 from bot.context import Services
@@ -18,6 +20,8 @@ from bot.db.study import report as figures
 from bot.db.study.demo import load_study
 from bot.db.study.tables import StudyCompletion, StudyEpisode, StudyMembership, StudyOrg
 from tests.conftest import PG_URL
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.study.support import seed
 
 
 async def counts(svc: Services) -> tuple[int, ...]:
@@ -83,3 +87,15 @@ async def test_the_cadre_commands_from_the_shell(
     code, out, err = await longtuan(capsys, "report", "study", "--csv")
     assert code == 0, err
     assert out.splitlines()[0].startswith("episode,level,district,street,branch_code")
+
+
+async def test_branch_qr_codes_come_from_wechat_with_the_branch_scene(
+    services: Services, fake_wechat: FakeWeChatAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed(services.db)
+    assert await branch_qr(services, argparse.Namespace(codes=["bt02", "BJ01"])) == 0
+    assert fake_wechat.qr_scenes == ["branch-BT02", "branch-BJ01"]  # in the organisation's order
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("BJ01\t布吉街道第一团支部\thttps://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=ticket-2-")
+    assert await branch_qr(services, argparse.Namespace(codes=["ZZ01"])) == 1
+    assert "no branch with code ZZ01" in capsys.readouterr().err
