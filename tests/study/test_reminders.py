@@ -239,3 +239,18 @@ async def test_a_finished_rule_is_not_walked_again_by_the_tick_but_a_cadre_can(
     assert await send_reminders(services) == 0  # the rule finished for this episode
     run = await run_rule(services, find(services.settings, "thursday"))  # longtuan study remind thursday
     assert run.sent == 1 and reached(services) == ["o-early", "o-late"]
+
+
+def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
+    from bot.content import DEFAULT_DIR, load_content
+    from bot.text import Analyzer
+    from handlers.study import router
+
+    for f in DEFAULT_DIR.rglob("*.t*"):
+        target = tmp_path / f.relative_to(DEFAULT_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.read_bytes())
+    (tmp_path / "study.toml").write_text('[[reminder]]\nid = "x"\ncron = "every day"\naudience = "all"\n')
+    content = load_content(tmp_path)
+    with pytest.raises(ConfigError, match="study.toml reminder 0"):
+        router(content, Analyzer(content.synonyms))
