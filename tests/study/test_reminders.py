@@ -250,7 +250,8 @@ def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
         target = tmp_path / f.relative_to(DEFAULT_DIR)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(f.read_bytes())
-    (tmp_path / "study.toml").write_text('[[reminder]]\nid = "x"\ncron = "every day"\naudience = "all"\n')
+    bad = '[[reminder]]\nid = "x"\ncron = "every day"\naudience = "all"\n'
+    (tmp_path / "study.toml").write_text(bad, encoding="utf-8")
     content = load_content(tmp_path)
-    with pytest.raises(ConfigError, match="study.toml reminder 0"):
+    with pytest.raises(ConfigError, match=r"study\.toml reminder 0"):
         router(content, Analyzer(content.synonyms))
