@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.commands.study import import_branches, import_completions, import_episodes
 from bot.context import Services
+from bot.db.study import completions, episodes, members
 from bot.db.study.tables import StudyBranch, StudyCompletion, StudyEpisode, StudyOrg
 from tests.study.support import OPENS, member, seed
 
@@ -99,8 +100,6 @@ async def members_for_the_list(services: Services) -> dict[str, int]:
         "王五": await member(services.db, "o-wang", "BJ01", "王五"),
     }
     async with services.db.session() as s:
-        from bot.db.study import completions, episodes
-
         ep = await episodes.by_number(s, 100)
         assert ep is not None
         branch = await s.execute(select(StudyBranch.id).where(StudyBranch.code == "BJ01"))
@@ -175,8 +174,6 @@ async def test_a_member_id_finds_a_member_whose_name_differs(
     await seed(services.db)
     uid = await member(services.db, "o-no", "BT01", "张小三")
     async with services.db.session() as s:
-        from bot.db.study import members
-
         await members.set_identity(s, uid, "张小三", member_no="4403071234")
     text = "姓名,团员编号,学习时间\n张三,4403071234,2026-12-01 08:00\n"
     args = argparse.Namespace(file=write(tmp_path, "ids.csv", text), episode=100)
