@@ -218,15 +218,16 @@ async def remind_rule(svc: Services, args: argparse.Namespace) -> int:
 
 async def report_study(svc: Services, args: argparse.Namespace) -> int:
     now = svc.local_now()
+    street = args.street.strip().removesuffix("街道") if args.street else None  # 「坂田」 or 「坂田街道」
     async with svc.db.session() as s:
         episode = await episodes.by_number(s, args.episode) if args.episode else await episodes.current(s, now)
         if episode is None:
             return _fail(f"no episode {args.episode}" if args.episode else "no episode has opened yet")
         window = await episodes.recent(s, max(now, episode.opens_at), max(args.trend, 1), up_to=episode.number)
-        branches = await figures.branches(s, args.street)
+        branches = await figures.branches(s, street)
         done = await figures.completions(s, [e.id for e in window])
     if not branches:
-        return _fail(f"no branches in {args.street}" if args.street else "no branches: longtuan import branches FILE")
+        return _fail(f"no branches in {street}" if street else "no branches: longtuan import branches FILE")
     trend = {e.number: lines(branches, done, e) for e in window}
     current = trend.get(episode.number) or lines(branches, done, episode)
     if args.csv:
@@ -237,5 +238,5 @@ async def report_study(svc: Services, args: argparse.Namespace) -> int:
             await asyncio.to_thread(Path(args.csv).write_text, text, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
             print(f"written {args.csv}")
         return 0
-    print(as_text(current, trend if len(window) > 1 else {}, episode, args.street))
+    print(as_text(current, trend if len(window) > 1 else {}, episode, street))
     return 0
