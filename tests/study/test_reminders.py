@@ -255,3 +255,14 @@ def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
     content = load_content(tmp_path)
     with pytest.raises(ConfigError, match=r"study\.toml reminder 0"):
         router(content, Analyzer(content.synonyms))
+
+
+async def test_a_pause_for_one_episode_ends_with_it(services: Services, clock: FixedClock) -> None:
+    await cast(services)
+    nxt = OPENS + timedelta(days=7)
+    async with services.db.session() as s:
+        await episodes.upsert(s, CURRENT + 1, "下一期", "https://example.org/study/101", nxt, nxt + timedelta(days=6))
+    clock.set(nxt + timedelta(minutes=5))
+    await send_reminders(services)
+    assert reached(services) == ["o-A", "o-B", "o-D", "o-F"]  # D is back; C paused until resumed
+    assert all(n.key.startswith(f"study_reminder:{CURRENT + 1}:") for n in recorder(services).notices)
