@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -78,10 +78,11 @@ async def test_the_cadre_commands_from_the_shell(
     code, out, err = await longtuan(capsys, "import", "branches", "org.csv")
     assert code == 0, err
     assert "2 branches in 2 streets: 2 added" in out
-    opens = datetime.now(services.tz).replace(hour=0, minute=0).strftime("%Y-%m-%d %H:%M")
+    real = datetime.now(services.tz)  # the command runs on the real clock
+    opens, closes = ((real + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M") for h in (-1, 48))
     code, out, err = await longtuan(
         capsys, "study", "episode", "add", "--number", "7", "--title", "测试一期", "--link", "https://example.org/7",
-        "--opens", opens,
+        "--opens", opens, "--closes", closes,
     )  # fmt: skip
     assert code == 0 and "episode 7 added" in out, err
     code, out, err = await longtuan(capsys, "study", "remind", "--plan", "thursday")
