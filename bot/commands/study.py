@@ -32,6 +32,10 @@ def register(commands: Commands) -> None:
     listing = episode.add_parser("list", help="every episode")
     listing.set_defaults(func=with_services(episode_list))
 
+    qr = sub.add_parser("qr", help="a permanent QR code for each branch (scene branch-<code>) to print")
+    qr.add_argument("codes", nargs="*", help="branch codes (default: every branch)")
+    qr.set_defaults(func=with_services(branch_qr))
+
     remind = sub.add_parser("remind", help="run a reminder rule now, or --plan: the numbers without sending")
     remind.add_argument("rule", nargs="?", help="a rule id of content/study.toml (all rules with --plan)")
     remind.add_argument("--plan", action="store_true", help="print who the rule would reach; send nothing")
@@ -143,6 +147,35 @@ def _masked(mobile: str) -> str:
     return f"{mobile[:3]}****{mobile[-4:]}" if len(mobile) == 11 else mobile
 
 
+async def branch_qr(svc: Services, args: argparse.Namespace) -> int:
+    """Ask WeChat for each branch's permanent QR code; scanning it binds the member (handlers/study)."""
+    from urllib.parse import quote
+
+    from bot.channels.wechat.api import WeChatAPIError
+    from handlers.study.parse import SCENE_PREFIX
+
+    async with svc.db.session() as s:
+        found = [(b.code, b.name) for b in await figures.branches(s)]
+    wanted = {c.upper() for c in args.codes}
+    chosen = [(code, name) for code, name in found if not wanted or code in wanted]
+    unknown = wanted - {code for code, _ in chosen}
+    if unknown:
+        return _fail(f"no branch with code {', '.join(sorted(unknown))}")
+    if svc.wechat is None:
+        return _fail("no WeChat API client configured")
+    for code, name in chosen:
+        scene = {"scene": {"scene_str": f"{SCENE_PREFIX}{code}"}}
+        try:
+            data = await svc.wechat.call(
+                "POST", "/cgi-bin/qrcode/create", json={"action_name": "QR_LIMIT_STR_SCENE", "action_info": scene}
+            )
+        except WeChatAPIError as exc:
+            return _fail(f"WeChat refused the QR code of {code}: errcode {exc.errcode}")
+        image = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=" + quote(str(data["ticket"]))
+        print(f"{code}\t{name}\t{image}")
+    return 0
+
+
 async def remind_rule(svc: Services, args: argparse.Namespace) -> int:
     from handlers.study.jobs import run_rule
     from handlers.study.rules import find, rules_of
@@ -185,15 +218,16 @@ async def remind_rule(svc: Services, args: argparse.Namespace) -> int:
 
 async def report_study(svc: Services, args: argparse.Namespace) -> int:
     now = svc.local_now()
+    street = args.street.strip().removesuffix("街道") if args.street else None  # 「坂田」 or 「坂田街道」
     async with svc.db.session() as s:
         episode = await episodes.by_number(s, args.episode) if args.episode else await episodes.current(s, now)
         if episode is None:
             return _fail(f"no episode {args.episode}" if args.episode else "no episode has opened yet")
         window = await episodes.recent(s, max(now, episode.opens_at), max(args.trend, 1), up_to=episode.number)
-        branches = await figures.branches(s, args.street)
+        branches = await figures.branches(s, street)
         done = await figures.completions(s, [e.id for e in window])
     if not branches:
-        return _fail(f"no branches in {args.street}" if args.street else "no branches: longtuan import branches FILE")
+        return _fail(f"no branches in {street}" if street else "no branches: longtuan import branches FILE")
     trend = {e.number: lines(branches, done, e) for e in window}
     current = trend.get(episode.number) or lines(branches, done, episode)
     if args.csv:
@@ -204,5 +238,5 @@ async def report_study(svc: Services, args: argparse.Namespace) -> int:
             await asyncio.to_thread(Path(args.csv).write_text, text, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
             print(f"written {args.csv}")
         return 0
-    print(as_text(current, trend if len(window) > 1 else {}, episode, args.street))
+    print(as_text(current, trend if len(window) > 1 else {}, episode, street))
     return 0

@@ -8,6 +8,8 @@ still reaches them), where recording after the send would, after a crash, nag so
 which is what members complain of and what the platform's quotas punish. A send the platform
 answers "later" (retry) gives its claim back at the end of the run, so the next tick tries
 again; a "dropped" one (not following, outside the window) is recorded and not retried.
+A run with nothing left to retry records the rule as finished for the episode, so the ticks
+after it in the window skip the rule instead of walking every member again.
 """
 
 from __future__ import annotations
@@ -67,44 +69,55 @@ def notice_for(rule: Rule, episode: Episode, target: Target, tz: ZoneInfo) -> No
     )
 
 
-async def run_rule(svc: Services, rule: Rule) -> Run:
-    """Send ``rule``'s reminder for the open episode to every member it has not reached yet."""
+async def run_rule(svc: Services, rule: Rule, *, again: bool = True) -> Run:
+    """Send ``rule``'s reminder for the open episode to every member it has not reached yet.
+
+    ``again`` False (the scheduled tick) skips a rule that already finished for this episode;
+    a cadre's ``longtuan study remind RULE`` walks the members again (members bound since).
+    """
     run = Run(rule.id)
     now = svc.local_now()
     async with svc.db.session() as s:
         episode = await episodes.current(s, now)
-    if episode is None or not episode.is_open(now):
-        return run
+        if episode is None or not episode.is_open(now):
+            return run
+        if not again and await reminders.finished(s, episode.id, rule.id):
+            run.episode = episode.number
+            return run
     run.episode = episode.number
     batch = svc.settings.study_reminder_batch
     later: list[int] = []
+    after = 0
     while True:
         async with svc.db.session() as s:
-            targets = await reminders.claim(s, episode.id, rule.id, rule.audience, batch, now.astimezone(UTC))
-        if not targets:
+            claimed = await reminders.claim(s, episode.id, rule.id, rule.audience, batch, now.astimezone(UTC), after)
+        if claimed.last is None:
             break
+        after = claimed.last
         outcomes: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for target in targets:
+        for target in claimed.targets:
             try:
                 result = await svc.notify(notice_for(rule, episode, target, svc.tz))
             except Exception:
                 log.exception("study reminder failed", extra={"rule": rule.id, "user": target.user_id})
                 result = SendResult(Status.RETRY, "error")
             if result.status is Status.RETRY:
-                later.append(target.user_id)
+                later.append(target.send_id)
             else:
-                outcomes[(result.status.value, result.reason)].append(target.user_id)
+                outcomes[(result.status.value, result.reason)].append(target.send_id)
             if result.ok:
                 run.sent += 1
             else:
                 run.other[result.status.value] = run.other.get(result.status.value, 0) + 1
         async with svc.db.session() as s:
             for (status, reason), ids in outcomes.items():
-                await reminders.mark(s, episode.id, rule.id, ids, status, reason)
-    if later:
-        # Given back only now: released at once, the same run would claim them again at once.
-        async with svc.db.session() as s:
-            await reminders.release(s, episode.id, rule.id, later)
+                await reminders.mark(s, ids, status, reason)
+    async with svc.db.session() as s:
+        if later:
+            # Given back at the end, so the next tick (not this run) tries them again.
+            await reminders.release(s, later)
+        else:
+            await reminders.finish(s, episode.id, rule.id, now)
     log.info("study reminders", extra={"rule": rule.id, "episode": episode.number, "sent": run.sent, **run.other})
     return run
 
@@ -115,7 +128,7 @@ async def send_reminders(svc: Services) -> int:
     sent = 0
     for rule in rules_of(svc.settings):
         if rule.due(now, svc.settings.study_reminder_window) is not None:
-            sent += (await run_rule(svc, rule)).sent
+            sent += (await run_rule(svc, rule, again=False)).sent
     return sent
 
 

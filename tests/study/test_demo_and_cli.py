@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.cli import main
+from bot.commands.study import branch_qr
 from bot.commands.study_report import lines
 from bot.content import DEFAULT_DIR
 from bot.context import Services
@@ -18,6 +20,8 @@ from bot.db.study import report as figures
 from bot.db.study.demo import load_study
 from bot.db.study.tables import StudyCompletion, StudyEpisode, StudyMembership, StudyOrg
 from tests.conftest import PG_URL
+from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.study.support import seed
 
 
 async def counts(svc: Services) -> tuple[int, ...]:
@@ -37,12 +41,15 @@ async def test_the_demo_is_idempotent_and_near_eighty_percent(services: Services
     assert await counts(services) == first
     streets, eps, members, _ = first
     assert (streets, eps, members) == (11, 8, bound) and bound > 300
+    now = datetime.now(services.tz)  # the demo is dated from the real now, not the fixture's clock
     async with services.db.session() as s:
-        recent = await episodes.recent(s, services.local_now(), 8)
+        recent = await episodes.recent(s, now, 8)
         branches = await figures.branches(s)
         done = await figures.completions(s, [e.id for e in recent])
-    assert len(recent) == 8 and recent[-1].is_open(services.local_now())  # this week's is running
-    for ep in recent[:-1]:
+    # Between Sunday 22:00 and Monday 10:00 no episode is open: all eight have closed.
+    closed = [ep for ep in recent if not ep.is_open(now)]
+    assert len(recent) == 8 and len(closed) >= 7
+    for ep in closed:
         district = next(r for r in lines(branches, done, ep) if r.level == "district")
         assert 0.72 <= district.ratio <= 0.88, (ep.number, district.ratio)
         assert district.confirmed > district.self_reported
@@ -71,10 +78,11 @@ async def test_the_cadre_commands_from_the_shell(
     code, out, err = await longtuan(capsys, "import", "branches", "org.csv")
     assert code == 0, err
     assert "2 branches in 2 streets: 2 added" in out
-    opens = datetime.now(services.tz).replace(hour=0, minute=0).strftime("%Y-%m-%d %H:%M")
+    real = datetime.now(services.tz)  # the command runs on the real clock
+    opens, closes = ((real + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M") for h in (-1, 48))
     code, out, err = await longtuan(
         capsys, "study", "episode", "add", "--number", "7", "--title", "测试一期", "--link", "https://example.org/7",
-        "--opens", opens,
+        "--opens", opens, "--closes", closes,
     )  # fmt: skip
     assert code == 0 and "episode 7 added" in out, err
     code, out, err = await longtuan(capsys, "study", "remind", "--plan", "thursday")
@@ -83,3 +91,15 @@ async def test_the_cadre_commands_from_the_shell(
     code, out, err = await longtuan(capsys, "report", "study", "--csv")
     assert code == 0, err
     assert out.splitlines()[0].startswith("episode,level,district,street,branch_code")
+
+
+async def test_branch_qr_codes_come_from_wechat_with_the_branch_scene(
+    services: Services, fake_wechat: FakeWeChatAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed(services.db)
+    assert await branch_qr(services, argparse.Namespace(codes=["bt02", "BJ01"])) == 0
+    assert fake_wechat.qr_scenes == ["branch-BT02", "branch-BJ01"]  # in the organisation's order
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].startswith("BJ01\t布吉街道第一团支部\thttps://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=ticket-2-")
+    assert await branch_qr(services, argparse.Namespace(codes=["ZZ01"])) == 1
+    assert "no branch with code ZZ01" in capsys.readouterr().err

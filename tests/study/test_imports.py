@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from bot.commands.study import import_branches, import_completions, import_episodes
 from bot.context import Services
+from bot.db.study import completions, episodes, members
 from bot.db.study.tables import StudyBranch, StudyCompletion, StudyEpisode, StudyOrg
 from tests.study.support import OPENS, member, seed
 
@@ -99,8 +100,6 @@ async def members_for_the_list(services: Services) -> dict[str, int]:
         "王五": await member(services.db, "o-wang", "BJ01", "王五"),
     }
     async with services.db.session() as s:
-        from bot.db.study import completions, episodes
-
         ep = await episodes.by_number(s, 100)
         assert ep is not None
         branch = await s.execute(select(StudyBranch.id).where(StudyBranch.code == "BJ01"))
@@ -167,3 +166,17 @@ async def test_a_list_for_an_unknown_episode_or_without_names_is_refused(
     assert await import_completions(services, argparse.Namespace(file=bad, episode=100)) == 1
     assert "第 1 行「姓名」列：缺少这一列" in capsys.readouterr().err
     assert [r for r in await completion_rows(services) if r[2]] == []
+
+
+async def test_a_member_id_finds_a_member_whose_name_differs(
+    services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await seed(services.db)
+    uid = await member(services.db, "o-no", "BT01", "张小三")
+    async with services.db.session() as s:
+        await members.set_identity(s, uid, "张小三", member_no="4403071234")
+    text = "姓名,团员编号,学习时间\n张三,4403071234,2026-12-01 08:00\n"
+    args = argparse.Namespace(file=write(tmp_path, "ids.csv", text), episode=100)
+    assert await import_completions(services, args) == 0
+    assert "对上 1 人" in capsys.readouterr().out
+    assert [r[0] for r in await completion_rows(services)] == [uid]

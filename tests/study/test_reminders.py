@@ -225,3 +225,44 @@ def test_the_scheduler_runs_the_rules_every_five_minutes() -> None:
     trigger = added[0][2]
     fire = trigger.get_next_fire_time(None, datetime(2026, 12, 3, 19, 1, tzinfo=SHANGHAI))
     assert fire == datetime(2026, 12, 3, 19, 5, tzinfo=SHANGHAI)
+
+
+async def test_a_finished_rule_is_not_walked_again_by_the_tick_but_a_cadre_can(
+    services: Services, clock: FixedClock
+) -> None:
+    await seed(services.db)
+    await member(services.db, "o-early", "BT01")
+    clock.set(THURSDAY_19_05)
+    assert await send_reminders(services) == 1
+    await member(services.db, "o-late", "BT01")  # binds after Thursday's run
+    clock.advance(300)
+    assert await send_reminders(services) == 0  # the rule finished for this episode
+    run = await run_rule(services, find(services.settings, "thursday"))  # longtuan study remind thursday
+    assert run.sent == 1 and reached(services) == ["o-early", "o-late"]
+
+
+def test_a_bad_rules_file_stops_the_start(tmp_path: Path) -> None:
+    from bot.content import DEFAULT_DIR, load_content
+    from bot.text import Analyzer
+    from handlers.study import router
+
+    for f in DEFAULT_DIR.rglob("*.t*"):
+        target = tmp_path / f.relative_to(DEFAULT_DIR)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(f.read_bytes())
+    bad = '[[reminder]]\nid = "x"\ncron = "every day"\naudience = "all"\n'
+    (tmp_path / "study.toml").write_text(bad, encoding="utf-8")
+    content = load_content(tmp_path)
+    with pytest.raises(ConfigError, match=r"study\.toml reminder 0"):
+        router(content, Analyzer(content.synonyms))
+
+
+async def test_a_pause_for_one_episode_ends_with_it(services: Services, clock: FixedClock) -> None:
+    await cast(services)
+    nxt = OPENS + timedelta(days=7)
+    async with services.db.session() as s:
+        await episodes.upsert(s, CURRENT + 1, "下一期", "https://example.org/study/101", nxt, nxt + timedelta(days=6))
+    clock.set(nxt + timedelta(minutes=5))
+    await send_reminders(services)
+    assert reached(services) == ["o-A", "o-B", "o-D", "o-F"]  # D is back; C paused until resumed
+    assert all(n.key.startswith(f"study_reminder:{CURRENT + 1}:") for n in recorder(services).notices)

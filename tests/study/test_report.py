@@ -65,7 +65,7 @@ async def test_report_prints_the_episode_and_the_trend(services: Services, capsy
     assert "= 龙岗区" in out and "41.7%" in out  # 5 of 12
     trend = out.split("最近几期趋势（全区）：")[1]
     assert "58.3%" in trend and f"第{CURRENT - 1}期" in trend  # 7 of 12 the week before
-    args = argparse.Namespace(episode=CURRENT - 1, street="布吉", trend=8, csv=None)
+    args = argparse.Namespace(episode=CURRENT - 1, street="布吉街道", trend=8, csv=None)
     assert await report_study(services, args) == 0
     out = capsys.readouterr().out
     assert "· 布吉街道" in out and "100.0%" in out and "坂田" not in out

@@ -121,11 +121,15 @@ class StudyCompletion(Base):
 
 
 class StudyReminderSend(Base):
-    """One reminder rule's claim on one member for one episode: the idempotency key of a send."""
+    """One reminder rule's claim on one member for one episode: the idempotency key of a send.
+
+    The key's columns run (episode, rule, member): a run marks and checks the members of one
+    episode and rule, which the index then finds directly instead of filtering every send.
+    """
 
     __tablename__ = "study_reminder_sends"
     __table_args__ = (
-        UniqueConstraint("episode_id", "user_id", "rule", name="uq_study_reminder_sends_key"),
+        UniqueConstraint("episode_id", "rule", "user_id", name="uq_study_reminder_sends_key"),
         CheckConstraint("status IN ('claimed', 'sent', 'queued', 'dropped')", name="ck_study_reminder_sends_status"),
     )
 
@@ -136,3 +140,17 @@ class StudyReminderSend(Base):
     status: Mapped[str] = mapped_column(String(16), default="claimed")
     reason: Mapped[str] = mapped_column(String(64), default="")
     claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StudyRuleRun(Base):
+    """A reminder rule that has reached every member it could for an episode: later ticks skip it.
+
+    Without it, every five-minute tick of the rule's window would walk all members again only
+    to find each one claimed already.
+    """
+
+    __tablename__ = "study_rule_runs"
+
+    episode_id: Mapped[int] = mapped_column(ForeignKey("study_episodes.id", ondelete="CASCADE"), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(32), primary_key=True)
+    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,4 +1,4 @@
-"""study: 青年大学习 organisations, branches, memberships, episodes, completions, reminder sends
+"""study: 青年大学习 organisations, branches, memberships, episodes, completions, reminder sends and runs
 
 Revision ID: 0008
 Revises: 0007
@@ -93,12 +93,24 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False, server_default="claimed"),
         sa.Column("reason", sa.String(64), nullable=False, server_default=""),
         sa.Column("claimed_at", _TS, nullable=False),
-        sa.UniqueConstraint("episode_id", "user_id", "rule", name="uq_study_reminder_sends_key"),
+        sa.UniqueConstraint("episode_id", "rule", "user_id", name="uq_study_reminder_sends_key"),
         sa.CheckConstraint("status IN ('claimed', 'sent', 'queued', 'dropped')", name="ck_study_reminder_sends_status"),
+    )
+    op.create_table(
+        "study_rule_runs",
+        sa.Column(
+            "episode_id",
+            sa.Integer(),
+            sa.ForeignKey("study_episodes.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("rule", sa.String(32), primary_key=True),
+        sa.Column("finished_at", _TS, nullable=False),
     )
 
 
 def downgrade() -> None:
+    op.drop_table("study_rule_runs")
     op.drop_table("study_reminder_sends")
     op.drop_index("ix_study_completions_episode_branch", table_name="study_completions")
     op.drop_table("study_completions")
