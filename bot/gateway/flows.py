@@ -54,7 +54,7 @@ class FlowGuard:
             if self.cancel(msg, ctx) and not router.flow_takes(msg, ctx):
                 await self._cleanup(group, ctx.channel, msg.bot_id, ctx.user_id, dict(session.data), "cancelled")
                 session.clear()
-                return content.reply("system.flow_cancelled", flow=self._title(group)), "flows.cancelled"
+                return content.reply("system.cancelled"), "flows.cancelled"
             if msg.kind is Kind.CLICK:
                 await self._cleanup(group, ctx.channel, msg.bot_id, ctx.user_id, dict(session.data), "left")
                 session.clear()

@@ -57,7 +57,7 @@ async def test_a_question_inside_a_flow_is_answered_not_trapped(gateway: Gateway
 
 async def test_cancel_ends_the_flow_and_says_which(gateway: Gateway) -> None:
     await gateway.say(USER, "设置街道")
-    await gateway.dialog(USER, [("取消", "system.flow_cancelled", {"flow": "设置街道"})])
+    await gateway.dialog(USER, [("取消", "system.cancelled")])
     assert await state_of(gateway, USER) is None
     await gateway.flush_users()
     user = await gateway.services.users.get("wechat", USER)
@@ -136,7 +136,7 @@ async def test_cancel_runs_the_flows_clean_up(make_gateway: GatewayFactory) -> N
     CLEANED.clear()
     gateway = await make_gateway(router=holding_router())
     await gateway.say(USER, "占座")
-    await gateway.dialog(USER, [("取消", "system.flow_cancelled", {"flow": "设置街道"})])
+    await gateway.dialog(USER, [("取消", "system.cancelled")])
     assert [reason for _, _, reason in CLEANED] == ["cancelled"]
     assert await expire_flows(gateway.services) == 0, "a cancelled flow is no longer tracked"
 

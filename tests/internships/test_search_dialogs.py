@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from bot.text import to_traditional
+
 import re
 
 from tests.harness import Gateway
@@ -76,8 +78,9 @@ async def test_a_number_opens_the_detail(gw: Gateway) -> None:
 async def test_traditional_characters_find_the_same_posts(gw: Gateway) -> None:
     simplified = await gw.say("o-simplified", "寒假 会计实习")
     traditional = await gw.say("o-traditional", "寒假 會計實習")
-    assert numbered(traditional.text) == numbered(simplified.text) != []
-    assert "「寒假 · 会计」" in traditional.text
+    # The same posts, told in traditional to the one who wrote traditional.
+    assert numbered(traditional.text) == [to_traditional(t) for t in numbered(simplified.text)] != []
+    assert to_traditional("「寒假 · 会计」") in traditional.text
 
 
 async def test_nothing_found_says_what_was_understood_and_shows_the_latest(gw: Gateway) -> None:

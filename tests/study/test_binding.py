@@ -101,7 +101,7 @@ async def test_a_bare_code_binds_an_explicit_wrong_one_is_corrected(
     await gw.dialog(
         "o-bare",
         [
-            ("iphone15", "fallback.text"),  # shaped like a code, but no branch: not corrected
+            ("iphone15", "care.english"),  # shaped like a code, but no branch: not corrected
             ("支部码 QQ12", "study.code_unknown", {"code": "QQ12"}),
             ("BT02", "study.bound", {**BT01, "branch": "坂田街道第二团支部"}),
             ("李四", "study.name_saved", {"name": "李四"}),
