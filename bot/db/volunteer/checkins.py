@@ -124,18 +124,88 @@ async def _open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, S
     return row.id, row.checked_in_at, info
 
 
-#: What a check-in decides on, in one round trip: this shift's own check-in, an open one
-#: elsewhere, a live signup, and a location shared since :fresh.
-_STATE = text("""
-SELECT mine.checked_in_at AS mine_in, mine.checked_out_at AS mine_out,
-       (SELECT shift_id FROM volunteer_checkins WHERE user_id = :user AND checked_out_at IS NULL) AS open_shift,
+#: Everything a check-in decides on, in one round trip: the person (created if new, the same
+#: upsert as ``bot.db.users.ensure_user``), the shift by its code or id, this shift's own
+#: check-in, an open one elsewhere, a live signup, and a location shared since :fresh.
+_ARRIVE = text("""
+WITH u AS (
+  INSERT INTO users (channel, external_id, subscribed, first_scene, first_seen, last_seen, street)
+  VALUES (:channel, :openid, TRUE, '', :now, :now, '')
+  ON CONFLICT (channel, external_id) DO UPDATE SET last_seen = GREATEST(users.last_seen, excluded.last_seen)
+  RETURNING id
+), sh AS (
+  SELECT s.id, s.code, s.project_id, p.title, p.place, s.starts_at, s.ends_at, p.latitude, p.longitude, p.radius_m
+  FROM volunteer_shifts s JOIN volunteer_projects p ON p.id = s.project_id
+  WHERE s.code = CAST(:code AS text) OR s.id = CAST(:shift_id AS integer)
+  LIMIT 1
+)
+SELECT u.id AS user_id, sh.id, sh.code, sh.project_id, sh.title, sh.place, sh.starts_at, sh.ends_at,
+       sh.latitude, sh.longitude, sh.radius_m,
+       mine.checked_in_at AS mine_in, mine.checked_out_at AS mine_out,
+       (SELECT shift_id FROM volunteer_checkins WHERE user_id = u.id AND checked_out_at IS NULL) AS open_shift,
        EXISTS (SELECT 1 FROM volunteer_signups
-               WHERE shift_id = :shift AND user_id = :user AND cancelled_at IS NULL) AS signed_up,
-       loc.latitude, loc.longitude
-FROM (SELECT 1) AS one
-LEFT JOIN volunteer_checkins mine ON mine.shift_id = :shift AND mine.user_id = :user
-LEFT JOIN volunteer_locations loc ON loc.user_id = :user AND loc.at >= :fresh
+               WHERE shift_id = sh.id AND user_id = u.id AND cancelled_at IS NULL) AS signed_up,
+       loc.latitude AS here_lat, loc.longitude AS here_lng
+FROM u
+LEFT JOIN sh ON TRUE
+LEFT JOIN volunteer_checkins mine ON mine.shift_id = sh.id AND mine.user_id = u.id
+LEFT JOIN volunteer_locations loc ON loc.user_id = u.id AND loc.at >= :fresh
 """)
+
+
+@dataclass(slots=True, frozen=True)
+class Arrival:
+    """A volunteer at a site, as ``arrive`` found them: who, which shift, and where they stand."""
+
+    user_id: int
+    shift: ShiftInfo | None
+    mine_in: datetime | None = None
+    mine_out: datetime | None = None
+    open_shift: int | None = None
+    signed_up: bool = False
+    here: tuple[float, float] | None = None
+
+
+async def arrive(
+    s: AsyncSession,
+    channel: str,
+    external_id: str,
+    now: datetime,
+    *,
+    code: str = "",
+    shift_id: int | None = None,
+    location_since: datetime,
+) -> Arrival:
+    row = (
+        await s.execute(
+            _ARRIVE,
+            {
+                "channel": channel,
+                "openid": external_id,
+                "now": now,
+                "code": code or None,
+                "shift_id": shift_id,
+                "fresh": location_since,
+            },
+        )
+    ).one()
+    shift = None
+    if row.id is not None:
+        shift = ShiftInfo(
+            row.id,
+            row.code,
+            row.project_id,
+            row.title,
+            row.place,
+            row.starts_at,
+            row.ends_at,
+            row.latitude,
+            row.longitude,
+            row.radius_m,
+        )
+    here = (row.here_lat, row.here_lng) if row.here_lat is not None else None
+    return Arrival(row.user_id, shift, row.mine_in, row.mine_out, row.open_shift, bool(row.signed_up), here)
+
 
 #: The check-in and, for a walk-in, its seat, in one statement: the shift's row (the one row every
 #: walk-in of a large event updates) stays locked only from here to the commit. ON CONFLICT DO
@@ -155,39 +225,31 @@ SELECT (SELECT id FROM ins) AS checkin_id, (SELECT count(*) FROM seat) AS seated
 """)
 
 
-async def check_in(
-    s: AsyncSession,
-    user_id: int,
-    shift: ShiftInfo,
-    now: datetime,
-    *,
-    via: str,
-    location_since: datetime,
-    rules: Rules,
-) -> Result:
-    """Check ``user_id`` in to ``shift`` (found by its code or scene), or say why not.
+async def check_in(s: AsyncSession, arrival: Arrival, now: datetime, *, via: str, rules: Rules) -> Result:
+    """Check the arriving volunteer in to their shift (found by its code or scene), or say why not.
 
     This shift's own check-in is looked at first: one still open after the shift's end is
-    ALREADY_IN (a scan then checks out), not ENDED. A location shared since ``location_since``
-    is checked against the project's radius.
+    ALREADY_IN (a scan then checks out), not ENDED. A location shared recently is checked
+    against the project's radius.
     """
-    state = (await s.execute(_STATE, {"user": user_id, "shift": shift.id, "fresh": location_since})).one()
-    if state.mine_in is not None:
-        return Result(Outcome.DONE if state.mine_out else Outcome.ALREADY_IN, shift, state.mine_in)
+    shift, user_id = arrival.shift, arrival.user_id
+    assert shift is not None
+    if arrival.mine_in is not None:
+        return Result(Outcome.DONE if arrival.mine_out else Outcome.ALREADY_IN, shift, arrival.mine_in)
     if now >= shift.ends_at:
         return Result(Outcome.ENDED, shift)
     if (shift.starts_at - now).total_seconds() > rules.opens_before:
         today = now.astimezone(rules.tz).date()
         day = shift.starts_at.astimezone(rules.tz).date()
         return Result(Outcome.OTHER_DAY if day != today else Outcome.TOO_EARLY, shift)
-    if state.open_shift is not None:
-        return Result(Outcome.ELSEWHERE, shift, other=await shift_by_id(s, state.open_shift))
+    if arrival.open_shift is not None:
+        return Result(Outcome.ELSEWHERE, shift, other=await shift_by_id(s, arrival.open_shift))
     metres = None
-    if state.latitude is not None:
-        metres = distance_m(state.latitude, state.longitude, shift.latitude, shift.longitude)
+    if arrival.here is not None:
+        metres = distance_m(arrival.here[0], arrival.here[1], shift.latitude, shift.longitude)
         if metres > shift.radius_m:
             return Result(Outcome.TOO_FAR, shift, distance_m=metres)
-    walk_in = not state.signed_up
+    walk_in = not arrival.signed_up
     made = (
         await s.execute(
             _CHECK_IN,
