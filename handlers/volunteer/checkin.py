@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.content import Content
 from bot.context import Context
-from bot.db.volunteer import checkins, ledger
+from bot.db.volunteer import checkins, checkouts, ledger
 from bot.db.volunteer.checkins import Outcome, Result, Rules
 from bot.db.volunteer.rules import format_distance, format_hours
 from bot.model import Inbound, Kind, Reply
@@ -82,13 +82,13 @@ async def run(ctx: Context, msg: Inbound, verb: str, *, code: str = "", shift_id
                 return None
             return Reply("volunteer.checkin_unknown", {"code": code or scene_of(shift_id or 0)})
         if verb == "out" or shift is None:
-            result = await checkins.check_out(s, user_id, now, shift=shift, rules=rule)
+            result = await checkouts.check_out(s, user_id, now, shift=shift, rules=rule)
         else:
             via = "qr" if shift_id is not None else "code"
             result = await checkins.check_in(s, arrival, now, via=via, rules=rule)
             toggled = verb == "toggle" or shift_id is not None
             if toggled and result.outcome is Outcome.ALREADY_IN and result.at and now - result.at >= REPEAT_GUARD:
-                result = await checkins.check_out(s, user_id, now, shift=shift, rules=rule)
+                result = await checkouts.check_out(s, user_id, now, shift=shift, rules=rule)
         total = await ledger.total_hours(s, user_id) if result.outcome is Outcome.CHECKED_OUT else None
     return answer(ctx, result, total)
 

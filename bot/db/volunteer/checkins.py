@@ -1,25 +1,24 @@
-"""Check-in and check-out of a shift, and the ledger entry a check-out writes.
+"""Check-in to a shift: who arrives where, the decision, the row; and the organiser's roster.
 
 Every outcome is decided inside one transaction, and what must never happen twice is refused
 by the database: a second check-in of the same shift (unique (shift, user)), a second open
-check-in anywhere (partial unique index), a second service entry for one check-in (partial
-unique index on the ledger), a walk-in beyond the seats (CHECK taken <= seats).
+check-in anywhere (partial unique index), a walk-in beyond the seats (CHECK taken <= seats).
+Check-outs and their ledger entries are ``checkouts``'.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.volunteer.rules import clipped_seconds, distance_m, round_hours
-from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift
+from bot.db.volunteer.rules import distance_m
+from bot.db.volunteer.tables import CheckIn, Project, Shift
 
 
 class Outcome(enum.StrEnum):
@@ -68,13 +67,6 @@ class Result:
 
 
 @dataclass(slots=True, frozen=True)
-class Closed:
-    hours: Decimal
-    began: datetime
-    ended: datetime
-
-
-@dataclass(slots=True, frozen=True)
 class Rules:
     """The settings a check-in obeys (from ``Settings``), passed in so the queries stay pure."""
 
@@ -109,7 +101,7 @@ async def shift_by_id(s: AsyncSession, shift_id: int) -> ShiftInfo | None:
     return ShiftInfo(**row._asdict()) if row else None
 
 
-async def _open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, ShiftInfo] | None:
+async def open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, ShiftInfo] | None:
     row = (
         await s.execute(
             select(CheckIn.id, CheckIn.checked_in_at, CheckIn.shift_id).where(
@@ -275,120 +267,11 @@ async def check_in(s: AsyncSession, arrival: Arrival, now: datetime, *, via: str
 
 
 async def _explain_conflict(s: AsyncSession, user_id: int, shift: ShiftInfo) -> Result:
-    other = await _open_checkin(s, user_id)
+    other = await open_checkin(s, user_id)
     if other is not None and other[2].id != shift.id:
         return Result(Outcome.ELSEWHERE, shift, other=other[2])
     at = other[1] if other else None
     return Result(Outcome.ALREADY_IN if other else Outcome.DONE, shift, at)
-
-
-async def check_out(s: AsyncSession, user_id: int, now: datetime, *, shift: ShiftInfo | None, rules: Rules) -> Result:
-    """Close the open check-in (of ``shift`` if given) and write its ledger entry."""
-    found = await _open_checkin(s, user_id)
-    if found is None or (shift is not None and found[2].id != shift.id):
-        if shift is not None:
-            done = await s.scalar(
-                select(CheckIn.id).where(
-                    CheckIn.shift_id == shift.id, CheckIn.user_id == user_id, CheckIn.checked_out_at.is_not(None)
-                )
-            )
-            if done is not None:
-                return Result(Outcome.DONE, shift)
-        return Result(Outcome.NOT_IN, shift, other=found[2] if found else None)
-    checkin_id, checked_in_at, info = found
-    closed = await close(s, checkin_id, user_id, info, checked_in_at, now, rules=rules, auto=False)
-    if closed is None:
-        return Result(Outcome.NOT_IN, info)  # closed meanwhile (the job, a twin delivery)
-    return Result(Outcome.CHECKED_OUT, info, now, hours=closed.hours, began=closed.began, ended=closed.ended)
-
-
-async def close(
-    s: AsyncSession,
-    checkin_id: int,
-    user_id: int,
-    shift: ShiftInfo,
-    checked_in_at: datetime,
-    at: datetime,
-    *,
-    rules: Rules,
-    auto: bool,
-    written_at: datetime | None = None,
-) -> Closed | None:
-    """Close one check-in at ``at`` and append its service entry; None if it was already closed."""
-    updated = await s.execute(
-        update(CheckIn)
-        .where(CheckIn.id == checkin_id, CheckIn.checked_out_at.is_(None))
-        .values(checked_out_at=max(at, checked_in_at), auto_closed=auto)
-        .returning(CheckIn.id)
-    )
-    if updated.first() is None:
-        return None
-    seconds = clipped_seconds(checked_in_at, at, shift.starts_at, shift.ends_at)
-    hours = round_hours(seconds, rules.half_hour_from, rules.full_hour_above)
-    begin = max(checked_in_at, shift.starts_at)
-    end = max(begin, min(at, shift.ends_at))
-    await s.execute(
-        insert(LedgerEntry)
-        .values(
-            user_id=user_id,
-            kind="service",
-            hours=hours,
-            checkin_id=checkin_id,
-            project_id=shift.project_id,
-            served_on=_local_date(shift.starts_at, rules.tz),
-            started_at=begin,
-            ended_at=end,
-            created_at=written_at or at,
-        )
-        .on_conflict_do_nothing(index_elements=["checkin_id"], index_where=text("kind = 'service'"))
-    )
-    return Closed(hours, begin, end)
-
-
-def _local_date(at: datetime, tz: ZoneInfo) -> date:
-    return at.astimezone(tz).date()
-
-
-@dataclass(slots=True, frozen=True)
-class Forgotten:
-    checkin_id: int
-    user_id: int
-    channel: str
-    external_id: str
-    shift: ShiftInfo
-    hours: Decimal
-
-
-async def close_forgotten(s: AsyncSession, now: datetime, *, rules: Rules, limit: int = 500) -> list[Forgotten]:
-    """Close, at their shift's end, up to ``limit`` check-ins whose shift ended without a check-out.
-
-    ``SKIP LOCKED``: a check-out in flight keeps its row, and two runs never take the same one.
-    """
-    rows = (
-        await s.execute(
-            text("""
-                SELECT c.id, c.user_id, c.checked_in_at, c.shift_id, u.channel, u.external_id
-                FROM volunteer_checkins c
-                JOIN volunteer_shifts sh ON sh.id = c.shift_id
-                JOIN users u ON u.id = c.user_id
-                WHERE c.checked_out_at IS NULL AND sh.ends_at <= :now
-                ORDER BY sh.ends_at, c.id
-                LIMIT :limit
-                FOR UPDATE OF c SKIP LOCKED
-            """),
-            {"now": now, "limit": limit},
-        )
-    ).all()
-    done: list[Forgotten] = []
-    for row in rows:
-        info = await shift_by_id(s, row.shift_id)
-        assert info is not None
-        closed = await close(
-            s, row.id, row.user_id, info, row.checked_in_at, info.ends_at, rules=rules, auto=True, written_at=now
-        )
-        if closed is not None:
-            done.append(Forgotten(row.id, row.user_id, row.channel, row.external_id, info, closed.hours))
-    return done
 
 
 def opens_at(shift: ShiftInfo, rules: Rules) -> datetime:
