@@ -16,9 +16,13 @@ What it does, in order:
    clock starts, sent over ``--connections`` keep-alive connections (closed loop, volunteers
    partitioned between connections so the per-user lock is never contended by the benchmark). The
    first 5 % warm up and are not measured. A sample of replies is decrypted and checked.
-4. The burst: one large event (a shift that starts now with room for everyone), ``--burst``
-   volunteers send 「签到 <code>」 at once over the same connections. Every reply must be the
-   check-in confirmation, and the database must hold exactly ``--burst`` check-ins for the shift.
+4. The burst: one large event (a shift that starts in 20 minutes with room for everyone),
+   ``--burst`` volunteers send 「签到 <code>」 at once over the same connections. A large event
+   registers its volunteers beforehand: all but ``--walk-ins`` (default 200) have a signup. A
+   walk-in also takes a seat, an UPDATE of the shift's one row, so walk-ins of one shift check in
+   one after the other (each holds that row from its check-in statement to its commit); signed-up
+   volunteers touch only their own rows. Every reply must be the check-in confirmation, and the
+   database must hold exactly ``--burst`` check-ins for the shift.
 5. Prints a table, then one JSON line with ``checkins``, ``p99_ms``, ``burst_checkins``,
    ``burst_max_ms`` (and more).
 

@@ -11,8 +11,10 @@ import os
 import random
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +23,7 @@ from typing import Any
 import bench.hours
 from bench.gateway.errors import BenchError
 from bench.gateway.processes import TICKS_PER_S, process_cpu_ticks
-from bench.gateway.profiler import ProfileSpec
+from bench.gateway.profiler import PROFILE_OUT_ENV, ProfileSpec
 from bench.gateway.server import Server, free_port, log_summary, server_env
 from bench.gateway.services import check_redis, delete_redis_keys
 from bench.hours import data, drive
@@ -35,16 +37,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--requests", type=int, default=20_000, help="「我的时长」 requests (default 20,000)")
     p.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections (default 64)")
     p.add_argument("--burst", type=int, default=2_000, help="volunteers checking in to one event (default 2,000)")
+    p.add_argument("--walk-ins", type=int, default=200, help="of the burst, volunteers without a signup (default 200)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--profile", action="store_true", help="cProfile the server during 「我的时长」 and print the top")
     args = p.parse_args(argv)
     if min(args.checkins, args.volunteers, args.requests, args.connections, args.burst) < 1:
         p.error("every count must be at least 1")
     if args.burst > args.volunteers:
         p.error("--burst cannot exceed --volunteers")
+    if not 0 <= args.walk_ins <= args.burst:
+        p.error("--walk-ins must be between 0 and --burst")
     return args
 
 
-async def measure(args: argparse.Namespace, port: int, token: str, app_id: str, aes_key: str) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace, port: int, token: str, app_id: str, aes_key: str, server: Server
+) -> dict[str, Any]:
     rng = random.Random(args.seed)
     url = f"http://127.0.0.1:{port}/wechat"
     payloads = drive.Payloads(url, token, app_id, aes_key)
@@ -53,10 +61,16 @@ async def measure(args: argparse.Namespace, port: int, token: str, app_id: str, 
     # The first 5 % of each lane warm the server's pools and caches; they are not measured.
     warm = max(1, len(lanes[0]) // 20)
     await drive.run_phase("127.0.0.1", port, [lane[:warm] for lane in lanes])
+    if args.profile:
+        os.kill(server.pid, signal.SIGUSR1)
     hours = await drive.run_phase("127.0.0.1", port, [lane[warm:] for lane in lanes], keep_every=8)
+    if args.profile:
+        os.kill(server.pid, signal.SIGUSR2)
     hours.errors.update(drive.check_replies(payloads, hours.replies, "你的志愿时长"))
 
-    burst_users = rng.sample(users, args.burst)
+    # The event's volunteers: the first of them signed up beforehand (data.load), the rest walk in.
+    burst_users = users[: args.burst]
+    rng.shuffle(burst_users)
     burst_lanes = [
         [payloads.make(u, "签到 000001") for u in lane] for lane in drive.partition(burst_users, args.connections)
     ]
@@ -107,22 +121,30 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     try:
         check_redis()
         print(f"loading the ledger into {data.DB_NAME} ...", file=sys.stderr)
-        loaded = asyncio.run(data.load(args.volunteers, args.checkins, args.burst))
+        loaded = asyncio.run(data.load(args.volunteers, args.checkins, args.burst, args.walk_ins))
         port = free_port()
         env = server_env(port, prefix, token, app_id, aes_key, ProfileSpec())
         env["LONGTUAN_DATABASE_URL"] = data.DATABASE_URL
         print(f"starting the server on 127.0.0.1:{port} ...", file=sys.stderr)
-        server = Server(port, env, workdir / "server.log", ProfileSpec())
+        spec = ProfileSpec("cprofile", "", str(workdir / "profile.pstats")) if args.profile else ProfileSpec()
+        if args.profile:
+            env[PROFILE_OUT_ENV] = spec.out
+        server = Server(port, env, workdir / "server.log", spec)
         server.wait_healthy()
         with contextlib.suppress(ImportError):
             import uvloop
 
             asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
         cpu0 = process_cpu_ticks(server.pid)
-        result = asyncio.run(measure(args, port, token, app_id, aes_key))
+        result = asyncio.run(measure(args, port, token, app_id, aes_key, server))
         cpu1 = process_cpu_ticks(server.pid)
         total = result["requests"] + result["burst_requests"]
         result["server_cpu_us_per_request"] = (sum(cpu1) - sum(cpu0)) / TICKS_PER_S / max(1, total) * 1e6
+        if args.profile:
+            import pstats
+
+            time.sleep(1)  # the stats are written by the server's signal handler
+            pstats.Stats(spec.out, stream=sys.stderr).sort_stats("tottime").print_stats(25)
     finally:
         if server is not None:
             server.stop()
@@ -140,6 +162,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         "volunteers": loaded.volunteers,
         "load_seconds": round(loaded.seconds, 2),
         "connections": args.connections,
+        "burst_walk_ins": args.walk_ins,
         **{k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()},
     }
     ok = not result["errors"] and not result["burst_errors"] and result["burst_checkins"] == args.burst
@@ -155,8 +178,8 @@ def report(summary: dict[str, Any]) -> None:
         ("  latency", f"p50 {summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, p99 {summary['p99_ms']} ms "
                       f"(target <= 20), max {summary['max_ms']} ms"),
         ("  errors", json.dumps(summary["errors"], ensure_ascii=False) if summary["errors"] else "none"),
-        ("burst", f"{summary['burst_requests']:,} 「签到」 in {summary['burst_seconds']} s: "
-                  f"{summary['burst_checkins']:,} check-ins"),
+        ("burst", f"{summary['burst_requests']:,} 「签到」 ({summary['burst_walk_ins']} walk-ins) in "
+                  f"{summary['burst_seconds']} s: {summary['burst_checkins']:,} check-ins"),
         ("  latency", f"p99 {summary['burst_p99_ms']} ms, max {summary['burst_max_ms']} ms (target <= 1000)"),
         ("  errors", json.dumps(summary["burst_errors"], ensure_ascii=False) if summary["burst_errors"] else "none"),
     ]  # fmt: skip

@@ -97,12 +97,20 @@ LOAD = (
     """
     INSERT INTO volunteer_shifts (id, project_id, code, starts_at, ends_at, seats, taken)
     VALUES (:shifts + 1, 1, '000001', CAST(:now AS timestamptz) + interval '20 minutes',
-            CAST(:now AS timestamptz) + interval '4 hours', :burst_seats, 0)
+            CAST(:now AS timestamptz) + interval '4 hours', :burst_seats, :signed)
+    """,
+    # The event's registered volunteers (the first :signed of the burst); the others walk in.
+    """
+    INSERT INTO volunteer_signups (shift_id, user_id, created_at)
+    SELECT :shifts + 1, u.id, CAST(:now AS timestamptz) - interval '3 days'
+    FROM generate_series(0, :signed - 1) AS g
+    JOIN users u ON u.channel = 'wechat'
+                AND u.external_id = 'o' || lpad(g::text, 9, '0') || rpad('benchvolunteer', 18, 'x')
     """,
 )
 
 
-async def load(volunteers: int, checkins: int, burst: int) -> Loaded:
+async def load(volunteers: int, checkins: int, burst: int, walk_ins: int) -> Loaded:
     """Recreate the database and load the ledger; returns what is there and how long it took."""
     from datetime import UTC, datetime
 
@@ -122,6 +130,7 @@ async def load(volunteers: int, checkins: int, burst: int) -> Loaded:
         "shifts": shifts,
         "checkins": checkins,
         "burst_seats": burst + 100,
+        "signed": burst - walk_ins,
     }
     engine = create_async_engine(DATABASE_URL)
     started = time.perf_counter()

@@ -122,18 +122,42 @@ async def show_hours(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-async def shift_qr(svc: Services, args: argparse.Namespace) -> int:
-    from handlers.volunteer.checkin import scene_of
-
+async def _shift(svc: Services, value: str) -> checkins.ShiftInfo | None:
     shift = None
     async with svc.db.session() as s:
         # Six digits are a poster's code first; any other number (or an unknown code) an id.
-        if len(args.shift) == 6 and args.shift.isdigit():
-            shift = await checkins.shift_by_code(s, args.shift)
-        if shift is None and args.shift.isdigit() and len(args.shift) < 10:
-            shift = await checkins.shift_by_id(s, int(args.shift))
+        if len(value) == 6 and value.isdigit():
+            shift = await checkins.shift_by_code(s, value)
+        if shift is None and value.isdigit() and len(value) < 10:
+            shift = await checkins.shift_by_id(s, int(value))
     if shift is None:
-        print(f"longtuan: no shift {args.shift}", file=sys.stderr)
+        print(f"longtuan: no shift {value}", file=sys.stderr)
+    return shift
+
+
+async def shift_roster(svc: Services, args: argparse.Namespace) -> int:
+    shift = await _shift(svc, args.shift)
+    if shift is None:
+        return 1
+    async with svc.db.session() as s:
+        lines = await checkins.roster(s, shift.id)
+    start = shift.starts_at.astimezone(svc.tz).strftime("%Y-%m-%d %H:%M")
+    print(f"班次 {shift.id}：{shift.title} {start}，签到 {len(lines)} 人")
+    for line in lines:
+        came = line.checked_in_at.astimezone(svc.tz).strftime("%H:%M")
+        left = line.checked_out_at.astimezone(svc.tz).strftime("%H:%M") if line.checked_out_at else "未签退"
+        metres = f"（{line.distance_m}米）" if line.distance_m is not None else ""
+        where = f"位置已核验{metres}" if line.verified else "未核验位置"
+        notes = [n for n, on in (("现场报名", line.walk_in), ("自动签退", line.auto_closed)) if on]
+        print("\t".join([line.name or "（未登记）", line.external_id, came, left, where, *notes]))
+    return 0
+
+
+async def shift_qr(svc: Services, args: argparse.Namespace) -> int:
+    from handlers.volunteer.checkin import scene_of
+
+    shift = await _shift(svc, args.shift)
+    if shift is None:
         return 1
     scene = scene_of(shift.id)
     start = shift.starts_at.astimezone(svc.tz).strftime("%Y-%m-%d %H:%M")
@@ -182,3 +206,6 @@ def register(commands: Commands) -> None:
     qr = shift_sub.add_parser("qr", help="a shift's check-in scene, code and (with WeChat credentials) QR code")
     qr.add_argument("shift", help="the shift's id or its six-digit code")
     qr.set_defaults(func=with_services(shift_qr))
+    roster = shift_sub.add_parser("roster", help="who checked in, and whether each location was verified")
+    roster.add_argument("shift", help="the shift's id or its six-digit code")
+    roster.set_defaults(func=with_services(shift_roster))

@@ -7,18 +7,20 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.breaker import Breaker
 from bot.errors import Unavailable
 
 #: Errors that mean "the database cannot be reached", as opposed to a bug in a query.
-OUTAGE = (OperationalError, InterfaceError, DBAPIError, OSError, TimeoutError)
+#: A pool with every connection taken for its whole time-out (PoolTimeout) is an outage as well.
+OUTAGE = (OperationalError, InterfaceError, DBAPIError, OSError, TimeoutError, PoolTimeout)
 
 
 def is_outage(exc: BaseException) -> bool:
     """True for lost or refused connections; False for a constraint violation or a bad query."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError)):
+    if isinstance(exc, (OperationalError, InterfaceError, OSError, TimeoutError, PoolTimeout)):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 

@@ -12,8 +12,7 @@ from typing import Any
 
 from bot.content import Content
 from bot.context import Context
-from bot.db.users import ensure_user
-from bot.db.volunteer import checkins, ledger
+from bot.db.volunteer import checkins, checkouts, ledger
 from bot.db.volunteer.checkins import Outcome, Result, Rules
 from bot.db.volunteer.rules import format_distance, format_hours
 from bot.model import Inbound, Kind, Reply
@@ -72,26 +71,24 @@ def rules(ctx: Context) -> Rules:
 async def run(ctx: Context, msg: Inbound, verb: str, *, code: str = "", shift_id: int | None = None) -> Reply | None:
     """Check in or out; None when a bare code names no shift (it may mean something else)."""
     now, rule = utc(ctx), rules(ctx)
+    fresh = now - timedelta(seconds=ctx.settings.volunteer_location_ttl)
     async with ctx.db() as s:
-        user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
-        shift = None
-        if shift_id is not None:
-            shift = await checkins.shift_by_id(s, shift_id)
-        elif code:
-            shift = await checkins.shift_by_code(s, code)
+        arrival = await checkins.arrive(
+            s, msg.channel, msg.user_id, now, code=code, shift_id=shift_id, location_since=fresh
+        )
+        shift, user_id = arrival.shift, arrival.user_id
         if shift is None and (shift_id is not None or code):
             if verb == "toggle":
                 return None
             return Reply("volunteer.checkin_unknown", {"code": code or scene_of(shift_id or 0)})
         if verb == "out" or shift is None:
-            result = await checkins.check_out(s, user_id, now, shift=shift, rules=rule)
+            result = await checkouts.check_out(s, user_id, now, shift=shift, rules=rule)
         else:
-            fresh = now - timedelta(seconds=ctx.settings.volunteer_location_ttl)
             via = "qr" if shift_id is not None else "code"
-            result = await checkins.check_in(s, user_id, shift, now, via=via, location_since=fresh, rules=rule)
+            result = await checkins.check_in(s, arrival, now, via=via, rules=rule)
             toggled = verb == "toggle" or shift_id is not None
             if toggled and result.outcome is Outcome.ALREADY_IN and result.at and now - result.at >= REPEAT_GUARD:
-                result = await checkins.check_out(s, user_id, now, shift=shift, rules=rule)
+                result = await checkouts.check_out(s, user_id, now, shift=shift, rules=rule)
         total = await ledger.total_hours(s, user_id) if result.outcome is Outcome.CHECKED_OUT else None
     return answer(ctx, result, total)
 

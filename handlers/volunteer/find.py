@@ -11,6 +11,7 @@ from bot.db.users import ensure_user
 from bot.db.volunteer import projects
 from bot.db.volunteer.ledger import user_id_of
 from bot.db.volunteer.rules import format_distance
+from bot.errors import Unavailable
 from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState, Kinds, MenuKey
@@ -174,9 +175,12 @@ def router(content: Content) -> Router:
     async def reported(msg: Inbound, ctx: Context) -> Reply:
         # Sent every few seconds while the chat is open: kept for check-ins, never answered.
         if msg.location is not None:
-            async with ctx.db() as s:
-                user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
-                await projects.save_location(s, user_id, msg.location.latitude, msg.location.longitude, utc(ctx))
+            try:
+                async with ctx.db() as s:
+                    user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
+                    await projects.save_location(s, user_id, msg.location.latitude, msg.location.longitude, utc(ctx))
+            except Unavailable:
+                pass  # nobody asked anything: no "busy" for a report the next one replaces
         return Reply.nothing()
 
     @r.on(Search(content.streets))

@@ -8,7 +8,6 @@ from decimal import Decimal
 from bot.content import Content
 from bot.context import Context
 from bot.db.volunteer import ledger
-from bot.db.volunteer.reads import autocommit
 from bot.db.volunteer.rules import format_hours
 from bot.model import Inbound, Reply
 from bot.router import Router
@@ -31,8 +30,7 @@ def router(content: Content) -> Router:
     @r.on(Command(content.commands["volunteer_hours"]))
     async def my_hours(msg: Inbound, ctx: Context) -> Reply:
         today = ctx.local_now().date()
-        async with autocommit(ctx.services.db) as conn:
-            mine = await ledger.summary(conn, msg.channel, msg.user_id, date(today.year, 1, 1), RECENT)
+        mine = await ledger.summary(ctx.services.db, msg.channel, msg.user_id, date(today.year, 1, 1), RECENT)
         cat = stars.catalogue(ctx.settings.content_dir)
         if not mine.recent:
             first = cat.levels[0]

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.context import Services
-from bot.db.volunteer import checkins
+from bot.db.volunteer import checkins, checkouts
 from bot.db.volunteer.rules import format_hours
 from bot.model import Reply
 from bot.outbound import Notice
@@ -34,7 +34,7 @@ async def close_forgotten(svc: Services) -> int:
     closed = 0
     while True:
         async with svc.db.session() as s:
-            batch = await checkins.close_forgotten(s, now, rules=_rules(svc), limit=BATCH)
+            batch = await checkouts.close_forgotten(s, now, rules=_rules(svc), limit=BATCH)
         for item in batch:
             shift = item.shift
             reply = Reply(

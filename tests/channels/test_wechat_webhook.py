@@ -15,7 +15,6 @@ from tests.harness import Gateway
 
 MODES = ["plain", "safe", "compat"]
 POSTER = "青年夜校报名海报"
-SPOT = "广东省深圳市龙岗区龙城街道龙福路"
 
 #: What the follower reads for each payload: a content key and its parameters, or None for the
 #: platform's "success" (nothing shown in the chat).
@@ -26,7 +25,8 @@ READS: dict[str, tuple[str, dict[str, str]] | None] = {
     "voice": ("fallback.voice", {}),
     "video": ("fallback.media", {}),
     "shortvideo": ("fallback.media", {}),
-    "location": ("location.received", {"label": f"（{SPOT}）"}),
+    # A sent location lists the volunteer projects around it (none in an empty database).
+    "location": ("volunteer.none_found", {"heading": "你附近的项目（由近到远）："}),
     "link": ("fallback.link", {}),
     "event_subscribe": ("welcome.subscribe", {}),
     "event_subscribe_qrscene": ("welcome.scene", {"scene": POSTER}),

@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.commands.volunteer import correct_hours, export_hours, import_projects, shift_qr, show_hours
+from bot.commands.volunteer import (
+    correct_hours,
+    export_hours,
+    import_projects,
+    shift_qr,
+    shift_roster,
+    show_hours,
+)
 from bot.context import Services
 from bot.db.users import ensure_user
 from bot.db.volunteer import ledger
@@ -192,6 +199,17 @@ async def test_shift_qr_creates_a_permanent_scene(
     assert fake_wechat.qr_scenes == [f"shift-{data.now_shift}"]
     assert await shift_qr(services, argparse.Namespace(shift=str(data.tomorrow_shift))) == 0
     assert await shift_qr(services, argparse.Namespace(shift="nope")) == 1
+
+
+async def test_roster_shows_who_is_verified(
+    services: Services, clock: FixedClock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await _history(services, clock)
+    assert await shift_roster(services, argparse.Namespace(shift="381206")) == 0
+    out = capsys.readouterr().out
+    assert "签到 2 人" in out
+    assert "王小明\to_export_0001\t07:00\t09:00\t位置已核验" in out
+    assert "（未登记）\to_export_0002" in out
 
 
 async def test_demo_has_every_street_and_is_idempotent(services: Services, clock: FixedClock) -> None:

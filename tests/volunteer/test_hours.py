@@ -13,6 +13,7 @@ from bot.db.users import ensure_user
 from bot.db.volunteer import ledger
 from bot.db.volunteer.tables import CheckIn, LedgerEntry, Volunteer
 from handlers.volunteer import stars
+from tests.conftest import GatewayFactory
 from tests.volunteer.conftest import Site
 
 USER = "o_volunteer_hours_0001"
@@ -146,3 +147,8 @@ def test_star_thresholds_are_the_content_defaults() -> None:
     top = cat.level_of(Decimal(5000))
     assert top is not None and top.stars == 5 and cat.next_after(top) is None
     assert all(p.provider and p.where for p in cat.perks)
+
+
+async def test_my_hours_with_the_database_down_is_busy(make_gateway: GatewayFactory) -> None:
+    gw = await make_gateway(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")
+    await gw.dialog(USER, [("我的时长", "system.busy"), ("签到 381204", "system.busy")])

@@ -1,25 +1,24 @@
-"""Check-in and check-out of a shift, and the ledger entry a check-out writes.
+"""Check-in to a shift: who arrives where, the decision, the row; and the organiser's roster.
 
 Every outcome is decided inside one transaction, and what must never happen twice is refused
 by the database: a second check-in of the same shift (unique (shift, user)), a second open
-check-in anywhere (partial unique index), a second service entry for one check-in (partial
-unique index on the ledger), a walk-in beyond the seats (CHECK taken <= seats).
+check-in anywhere (partial unique index), a walk-in beyond the seats (CHECK taken <= seats).
+Check-outs and their ledger entries are ``checkouts``'.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.volunteer.rules import clipped_seconds, distance_m, round_hours
-from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift
+from bot.db.volunteer.rules import distance_m
+from bot.db.volunteer.tables import CheckIn, Project, Shift
 
 
 class Outcome(enum.StrEnum):
@@ -68,13 +67,6 @@ class Result:
 
 
 @dataclass(slots=True, frozen=True)
-class Closed:
-    hours: Decimal
-    began: datetime
-    ended: datetime
-
-
-@dataclass(slots=True, frozen=True)
 class Rules:
     """The settings a check-in obeys (from ``Settings``), passed in so the queries stay pure."""
 
@@ -109,7 +101,7 @@ async def shift_by_id(s: AsyncSession, shift_id: int) -> ShiftInfo | None:
     return ShiftInfo(**row._asdict()) if row else None
 
 
-async def _open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, ShiftInfo] | None:
+async def open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, ShiftInfo] | None:
     row = (
         await s.execute(
             select(CheckIn.id, CheckIn.checked_in_at, CheckIn.shift_id).where(
@@ -124,18 +116,88 @@ async def _open_checkin(s: AsyncSession, user_id: int) -> tuple[int, datetime, S
     return row.id, row.checked_in_at, info
 
 
-#: What a check-in decides on, in one round trip: this shift's own check-in, an open one
-#: elsewhere, a live signup, and a location shared since :fresh.
-_STATE = text("""
-SELECT mine.checked_in_at AS mine_in, mine.checked_out_at AS mine_out,
-       (SELECT shift_id FROM volunteer_checkins WHERE user_id = :user AND checked_out_at IS NULL) AS open_shift,
+#: Everything a check-in decides on, in one round trip: the person (created if new, the same
+#: upsert as ``bot.db.users.ensure_user``), the shift by its code or id, this shift's own
+#: check-in, an open one elsewhere, a live signup, and a location shared since :fresh.
+_ARRIVE = text("""
+WITH u AS (
+  INSERT INTO users (channel, external_id, subscribed, first_scene, first_seen, last_seen, street)
+  VALUES (:channel, :openid, TRUE, '', :now, :now, '')
+  ON CONFLICT (channel, external_id) DO UPDATE SET last_seen = GREATEST(users.last_seen, excluded.last_seen)
+  RETURNING id
+), sh AS (
+  SELECT s.id, s.code, s.project_id, p.title, p.place, s.starts_at, s.ends_at, p.latitude, p.longitude, p.radius_m
+  FROM volunteer_shifts s JOIN volunteer_projects p ON p.id = s.project_id
+  WHERE s.code = CAST(:code AS text) OR s.id = CAST(:shift_id AS integer)
+  LIMIT 1
+)
+SELECT u.id AS user_id, sh.id, sh.code, sh.project_id, sh.title, sh.place, sh.starts_at, sh.ends_at,
+       sh.latitude, sh.longitude, sh.radius_m,
+       mine.checked_in_at AS mine_in, mine.checked_out_at AS mine_out,
+       (SELECT shift_id FROM volunteer_checkins WHERE user_id = u.id AND checked_out_at IS NULL) AS open_shift,
        EXISTS (SELECT 1 FROM volunteer_signups
-               WHERE shift_id = :shift AND user_id = :user AND cancelled_at IS NULL) AS signed_up,
-       loc.latitude, loc.longitude
-FROM (SELECT 1) AS one
-LEFT JOIN volunteer_checkins mine ON mine.shift_id = :shift AND mine.user_id = :user
-LEFT JOIN volunteer_locations loc ON loc.user_id = :user AND loc.at >= :fresh
+               WHERE shift_id = sh.id AND user_id = u.id AND cancelled_at IS NULL) AS signed_up,
+       loc.latitude AS here_lat, loc.longitude AS here_lng
+FROM u
+LEFT JOIN sh ON TRUE
+LEFT JOIN volunteer_checkins mine ON mine.shift_id = sh.id AND mine.user_id = u.id
+LEFT JOIN volunteer_locations loc ON loc.user_id = u.id AND loc.at >= :fresh
 """)
+
+
+@dataclass(slots=True, frozen=True)
+class Arrival:
+    """A volunteer at a site, as ``arrive`` found them: who, which shift, and where they stand."""
+
+    user_id: int
+    shift: ShiftInfo | None
+    mine_in: datetime | None = None
+    mine_out: datetime | None = None
+    open_shift: int | None = None
+    signed_up: bool = False
+    here: tuple[float, float] | None = None
+
+
+async def arrive(
+    s: AsyncSession,
+    channel: str,
+    external_id: str,
+    now: datetime,
+    *,
+    code: str = "",
+    shift_id: int | None = None,
+    location_since: datetime,
+) -> Arrival:
+    row = (
+        await s.execute(
+            _ARRIVE,
+            {
+                "channel": channel,
+                "openid": external_id,
+                "now": now,
+                "code": code or None,
+                "shift_id": shift_id,
+                "fresh": location_since,
+            },
+        )
+    ).one()
+    shift = None
+    if row.id is not None:
+        shift = ShiftInfo(
+            row.id,
+            row.code,
+            row.project_id,
+            row.title,
+            row.place,
+            row.starts_at,
+            row.ends_at,
+            row.latitude,
+            row.longitude,
+            row.radius_m,
+        )
+    here = (row.here_lat, row.here_lng) if row.here_lat is not None else None
+    return Arrival(row.user_id, shift, row.mine_in, row.mine_out, row.open_shift, bool(row.signed_up), here)
+
 
 #: The check-in and, for a walk-in, its seat, in one statement: the shift's row (the one row every
 #: walk-in of a large event updates) stays locked only from here to the commit. ON CONFLICT DO
@@ -155,39 +217,31 @@ SELECT (SELECT id FROM ins) AS checkin_id, (SELECT count(*) FROM seat) AS seated
 """)
 
 
-async def check_in(
-    s: AsyncSession,
-    user_id: int,
-    shift: ShiftInfo,
-    now: datetime,
-    *,
-    via: str,
-    location_since: datetime,
-    rules: Rules,
-) -> Result:
-    """Check ``user_id`` in to ``shift`` (found by its code or scene), or say why not.
+async def check_in(s: AsyncSession, arrival: Arrival, now: datetime, *, via: str, rules: Rules) -> Result:
+    """Check the arriving volunteer in to their shift (found by its code or scene), or say why not.
 
     This shift's own check-in is looked at first: one still open after the shift's end is
-    ALREADY_IN (a scan then checks out), not ENDED. A location shared since ``location_since``
-    is checked against the project's radius.
+    ALREADY_IN (a scan then checks out), not ENDED. A location shared recently is checked
+    against the project's radius.
     """
-    state = (await s.execute(_STATE, {"user": user_id, "shift": shift.id, "fresh": location_since})).one()
-    if state.mine_in is not None:
-        return Result(Outcome.DONE if state.mine_out else Outcome.ALREADY_IN, shift, state.mine_in)
+    shift, user_id = arrival.shift, arrival.user_id
+    assert shift is not None
+    if arrival.mine_in is not None:
+        return Result(Outcome.DONE if arrival.mine_out else Outcome.ALREADY_IN, shift, arrival.mine_in)
     if now >= shift.ends_at:
         return Result(Outcome.ENDED, shift)
     if (shift.starts_at - now).total_seconds() > rules.opens_before:
         today = now.astimezone(rules.tz).date()
         day = shift.starts_at.astimezone(rules.tz).date()
         return Result(Outcome.OTHER_DAY if day != today else Outcome.TOO_EARLY, shift)
-    if state.open_shift is not None:
-        return Result(Outcome.ELSEWHERE, shift, other=await shift_by_id(s, state.open_shift))
+    if arrival.open_shift is not None:
+        return Result(Outcome.ELSEWHERE, shift, other=await shift_by_id(s, arrival.open_shift))
     metres = None
-    if state.latitude is not None:
-        metres = distance_m(state.latitude, state.longitude, shift.latitude, shift.longitude)
+    if arrival.here is not None:
+        metres = distance_m(arrival.here[0], arrival.here[1], shift.latitude, shift.longitude)
         if metres > shift.radius_m:
             return Result(Outcome.TOO_FAR, shift, distance_m=metres)
-    walk_in = not state.signed_up
+    walk_in = not arrival.signed_up
     made = (
         await s.execute(
             _CHECK_IN,
@@ -213,121 +267,41 @@ async def check_in(
 
 
 async def _explain_conflict(s: AsyncSession, user_id: int, shift: ShiftInfo) -> Result:
-    other = await _open_checkin(s, user_id)
+    other = await open_checkin(s, user_id)
     if other is not None and other[2].id != shift.id:
         return Result(Outcome.ELSEWHERE, shift, other=other[2])
     at = other[1] if other else None
     return Result(Outcome.ALREADY_IN if other else Outcome.DONE, shift, at)
 
 
-async def check_out(s: AsyncSession, user_id: int, now: datetime, *, shift: ShiftInfo | None, rules: Rules) -> Result:
-    """Close the open check-in (of ``shift`` if given) and write its ledger entry."""
-    found = await _open_checkin(s, user_id)
-    if found is None or (shift is not None and found[2].id != shift.id):
-        if shift is not None:
-            done = await s.scalar(
-                select(CheckIn.id).where(
-                    CheckIn.shift_id == shift.id, CheckIn.user_id == user_id, CheckIn.checked_out_at.is_not(None)
-                )
-            )
-            if done is not None:
-                return Result(Outcome.DONE, shift)
-        return Result(Outcome.NOT_IN, shift, other=found[2] if found else None)
-    checkin_id, checked_in_at, info = found
-    closed = await close(s, checkin_id, user_id, info, checked_in_at, now, rules=rules, auto=False)
-    if closed is None:
-        return Result(Outcome.NOT_IN, info)  # closed meanwhile (the job, a twin delivery)
-    return Result(Outcome.CHECKED_OUT, info, now, hours=closed.hours, began=closed.began, ended=closed.ended)
-
-
-async def close(
-    s: AsyncSession,
-    checkin_id: int,
-    user_id: int,
-    shift: ShiftInfo,
-    checked_in_at: datetime,
-    at: datetime,
-    *,
-    rules: Rules,
-    auto: bool,
-    written_at: datetime | None = None,
-) -> Closed | None:
-    """Close one check-in at ``at`` and append its service entry; None if it was already closed."""
-    updated = await s.execute(
-        update(CheckIn)
-        .where(CheckIn.id == checkin_id, CheckIn.checked_out_at.is_(None))
-        .values(checked_out_at=max(at, checked_in_at), auto_closed=auto)
-        .returning(CheckIn.id)
-    )
-    if updated.first() is None:
-        return None
-    seconds = clipped_seconds(checked_in_at, at, shift.starts_at, shift.ends_at)
-    hours = round_hours(seconds, rules.half_hour_from, rules.full_hour_above)
-    begin = max(checked_in_at, shift.starts_at)
-    end = max(begin, min(at, shift.ends_at))
-    await s.execute(
-        insert(LedgerEntry)
-        .values(
-            user_id=user_id,
-            kind="service",
-            hours=hours,
-            checkin_id=checkin_id,
-            project_id=shift.project_id,
-            served_on=_local_date(shift.starts_at, rules.tz),
-            started_at=begin,
-            ended_at=end,
-            created_at=written_at or at,
-        )
-        .on_conflict_do_nothing(index_elements=["checkin_id"], index_where=text("kind = 'service'"))
-    )
-    return Closed(hours, begin, end)
-
-
-def _local_date(at: datetime, tz: ZoneInfo) -> date:
-    return at.astimezone(tz).date()
+def opens_at(shift: ShiftInfo, rules: Rules) -> datetime:
+    return shift.starts_at - timedelta(seconds=rules.opens_before)
 
 
 @dataclass(slots=True, frozen=True)
-class Forgotten:
-    checkin_id: int
-    user_id: int
-    channel: str
+class RosterLine:
+    name: str
     external_id: str
-    shift: ShiftInfo
-    hours: Decimal
+    checked_in_at: datetime
+    checked_out_at: datetime | None
+    verified: bool
+    distance_m: int | None
+    walk_in: bool
+    auto_closed: bool
 
 
-async def close_forgotten(s: AsyncSession, now: datetime, *, rules: Rules, limit: int = 500) -> list[Forgotten]:
-    """Close, at their shift's end, up to ``limit`` check-ins whose shift ended without a check-out.
-
-    ``SKIP LOCKED``: a check-out in flight keeps its row, and two runs never take the same one.
-    """
-    rows = (
-        await s.execute(
-            text("""
-                SELECT c.id, c.user_id, c.checked_in_at, c.shift_id, u.channel, u.external_id
-                FROM volunteer_checkins c
-                JOIN volunteer_shifts sh ON sh.id = c.shift_id
-                JOIN users u ON u.id = c.user_id
-                WHERE c.checked_out_at IS NULL AND sh.ends_at <= :now
-                ORDER BY sh.ends_at, c.id
-                LIMIT :limit
-                FOR UPDATE OF c SKIP LOCKED
-            """),
-            {"now": now, "limit": limit},
-        )
-    ).all()
-    done: list[Forgotten] = []
-    for row in rows:
-        info = await shift_by_id(s, row.shift_id)
-        assert info is not None
-        closed = await close(
-            s, row.id, row.user_id, info, row.checked_in_at, info.ends_at, rules=rules, auto=True, written_at=now
-        )
-        if closed is not None:
-            done.append(Forgotten(row.id, row.user_id, row.channel, row.external_id, info, closed.hours))
-    return done
-
-
-def opens_at(shift: ShiftInfo, rules: Rules) -> datetime:
-    return shift.starts_at - timedelta(seconds=rules.opens_before)
+async def roster(s: AsyncSession, shift_id: int) -> list[RosterLine]:
+    """Who checked in to a shift, in order, and whether their location was verified: the organiser's view."""
+    rows = await s.execute(
+        text("""
+            SELECT COALESCE(v.name, '') AS name, u.external_id, c.checked_in_at, c.checked_out_at, c.verified,
+                   c.distance_m, c.walk_in, c.auto_closed
+            FROM volunteer_checkins c
+            JOIN users u ON u.id = c.user_id
+            LEFT JOIN volunteer_profiles v ON v.user_id = c.user_id
+            WHERE c.shift_id = :shift
+            ORDER BY c.checked_in_at, c.id
+        """),
+        {"shift": shift_id},
+    )
+    return [RosterLine(*r) for r in rows]

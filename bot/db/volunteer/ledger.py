@@ -13,18 +13,21 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import Database
 from bot.db.models import User
+from bot.db.volunteer import reads
 from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
 
 #: 「我的时长」 in one round trip: the person found by their channel id, the sums over their
 #: entries, and their last few lines (LEFT JOIN: the sums come back even without lines).
-_SUMMARY = text("""
-WITH u AS (SELECT id FROM users WHERE channel = :channel AND external_id = :external_id),
+#: asyncpg's $n parameters: it runs on the driver's connection (``reads.fetch``).
+_SUMMARY = """
+WITH u AS (SELECT id FROM users WHERE channel = $1 AND external_id = $2),
 t AS (
   SELECT COALESCE(SUM(hours), 0) AS total,
-         COALESCE(SUM(hours) FILTER (WHERE served_on >= :year_start), 0) AS this_year,
+         COALESCE(SUM(hours) FILTER (WHERE served_on >= $3), 0) AS this_year,
          COUNT(*) FILTER (WHERE kind = 'service') AS services
   FROM volunteer_ledger WHERE user_id = (SELECT id FROM u)
 ),
@@ -33,12 +36,12 @@ r AS (
   FROM volunteer_ledger l LEFT JOIN volunteer_projects p ON p.id = l.project_id
   WHERE l.user_id = (SELECT id FROM u)
   ORDER BY l.served_on DESC, l.id DESC
-  LIMIT :n
+  LIMIT $4
 )
 SELECT t.total, t.this_year, t.services, r.served_on, r.hours, r.kind, r.title
 FROM t LEFT JOIN r ON TRUE
 ORDER BY r.served_on DESC, r.id DESC
-""")
+"""
 
 _USER_ID = text("SELECT id FROM users WHERE channel = :channel AND external_id = :external_id")
 
@@ -65,21 +68,19 @@ async def user_id_of(s: AsyncSession, channel: str, external_id: str) -> int | N
     return int(found) if found is not None else None
 
 
-async def summary(
-    s: AsyncSession | AsyncConnection, channel: str, external_id: str, year_start: date, recent: int = 3
-) -> Summary:
-    """Totals (all time, this year), the number of services and the last ``recent`` lines."""
-    rows = (
-        await s.execute(
-            _SUMMARY, {"channel": channel, "external_id": external_id, "year_start": year_start, "n": recent}
-        )
-    ).all()
+async def summary(db: Database, channel: str, external_id: str, year_start: date, recent: int = 3) -> Summary:
+    """Totals (all time, this year), the number of services and the last ``recent`` lines; one read."""
+    rows = await reads.fetch(db, _SUMMARY, channel, external_id, year_start, recent)
     first = rows[0]
     return Summary(
-        Decimal(first.total),
-        Decimal(first.this_year),
-        int(first.services),
-        [Line(r.served_on, Decimal(r.hours), r.kind, r.title or "") for r in rows if r.served_on is not None],
+        Decimal(first["total"]),
+        Decimal(first["this_year"]),
+        int(first["services"]),
+        [
+            Line(r["served_on"], Decimal(r["hours"]), r["kind"], r["title"] or "")
+            for r in rows
+            if r["served_on"] is not None
+        ],
     )
 
 
