@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from bot.text import to_traditional
-
 import re
 
+from bot.text import to_traditional
 from tests.harness import Gateway
 
 USER = "o-intern-search"
