@@ -45,8 +45,9 @@ def promoted_notice(ctx: Context, cls: ClassView, p: Promoted) -> Notice:
 async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
     """Sign the sender up for a class: the profile flow first if the night school has not met them.
 
-    The hot path of a campaign: four statements on one connection, none inside a transaction
-    (``signups.autocommit``): who, the checks, the seat, and the flush that makes it durable.
+    The hot path of a campaign: two statements on one connection, neither inside a transaction
+    (``signups.autocommit``): the checks and the seat; then the flush that makes it durable,
+    shared with the signups around it.
     """
     settings = ctx.settings
     now = utc(ctx)
@@ -56,10 +57,8 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
         "block_days": settings.courses_block_days,
     }
     async with signups.autocommit(ctx.services.db) as s:
-        uid = await signups.person(s, msg.channel, msg.user_id, ctx.now())
-        found = await signups.check(
-            s, class_id, uid, attendance.block_since(now, rule["window_days"], rule["block_days"])
-        )
+        since = attendance.block_since(now, rule["window_days"], rule["block_days"])
+        uid, found = await signups.check(s, class_id, msg.channel, msg.user_id, ctx.now(), since)
         if found is None:
             return Reply("courses.not_found")
         cls = found.cls
@@ -77,6 +76,7 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
             ctx.enter(CourseSignupFlow.name, class_id=class_id)
             return Reply("courses.ask_name", {"title": cls.title})
         result = await signups.sign_up(s, class_id, uid, now)
+    await signups.flushed(ctx.services.db)
     return outcome(ctx, cls, result)
 
 

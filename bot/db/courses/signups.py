@@ -11,6 +11,7 @@ signup writes its event in the same statement (a data-modifying CTE): no change 
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -85,6 +86,39 @@ async def lock_class(s: AsyncSession, class_id: int) -> Locked | None:
     return Locked(row.id, row.capacity, row.status, row.starts_at) if row is not None else None
 
 
+async def flushed(db: Database) -> None:
+    """Return once every commit this process made before the call is on disk: ``durable``, shared.
+
+    Callers that arrive while no flush has started yet join the next one, so a burst of signups
+    costs a flush per turn of the event loop, on a connection of its own, instead of one each.
+    A flush that has started is never joined: it might not cover a commit made after it began.
+    """
+    waiting = _NEXT_FLUSH.get(db)
+    if waiting is None:
+        waiting = _NEXT_FLUSH[db] = asyncio.get_running_loop().create_future()
+        _FLUSHES.add(asyncio.create_task(_flush(db, waiting)))
+    await asyncio.shield(waiting)
+
+
+async def _flush(db: Database, done: asyncio.Future[None]) -> None:
+    await asyncio.sleep(0)  # the rest of this turn's callers join
+    del _NEXT_FLUSH[db]  # from here on, callers wait for the next flush
+    try:
+        async with _autocommit(db) as s:
+            await durable(s)
+    except BaseException as exc:  # noqa: BLE001 - handed to every joiner (Unavailable: "busy")
+        done.set_exception(exc)
+    else:
+        done.set_result(None)
+    finally:
+        _FLUSHES.discard(asyncio.current_task())
+
+
+_NEXT_FLUSH: weakref.WeakKeyDictionary[Database, asyncio.Future[None]] = weakref.WeakKeyDictionary()
+#: The running flush tasks, referenced so that they are not collected mid-flight.
+_FLUSHES: set[asyncio.Task[None]] = set()
+
+
 async def durable(s: AsyncSession) -> None:
     """Wait until every commit before this one is on disk (write-ahead log order).
 
@@ -144,41 +178,42 @@ class Check:
 
 
 _CHECK = text("""
-SELECT c.id, c.title, c.venue, c.street, c.starts_at, c.ends_at, c.status,
-       EXISTS (SELECT 1 FROM course_profiles p WHERE p.user_id = :u) AS has_profile,
+SELECT me.id AS user_id, c.id, c.title, c.venue, c.street, c.starts_at, c.ends_at, c.status,
+       EXISTS (SELECT 1 FROM course_profiles p WHERE p.user_id = me.id) AS has_profile,
        l.id AS live_id, l.status AS live_status,
        CASE WHEN l.status = 'waitlisted' THEN (
          SELECT count(*) FROM course_signups w
          WHERE w.class_id = c.id AND w.status = 'waitlisted' AND w.id <= l.id) ELSE 0 END AS position,
        ARRAY(SELECT n.starts_at FROM course_signups x JOIN course_classes n ON n.id = x.class_id
-             WHERE x.user_id = :u AND x.status = 'no_show' AND n.status = 'open' AND n.starts_at > :since
+             WHERE x.user_id = me.id AND x.status = 'no_show' AND n.status = 'open' AND n.starts_at > :since
              ORDER BY n.starts_at) AS no_shows
-FROM course_classes c
-LEFT JOIN course_signups l ON l.class_id = c.id AND l.user_id = :u AND l.status <> 'cancelled'
-WHERE c.id = :c
+FROM users me
+JOIN course_classes c ON c.id = :c
+LEFT JOIN course_signups l ON l.class_id = c.id AND l.user_id = me.id AND l.status <> 'cancelled'
+WHERE me.channel = :channel AND me.external_id = :openid
 """)
 
 
-async def check(s: AsyncSession, class_id: int, user_id: int, since: datetime) -> Check | None:
-    """The class, whether the person has a profile and a live signup there, and their recent no-shows."""
-    row = (await s.execute(_CHECK, {"c": class_id, "u": user_id, "since": since})).first()
+async def check(
+    s: AsyncSession, class_id: int, channel: str, openid: str, now: float, since: datetime
+) -> tuple[int, Check | None]:
+    """The person's ``users.id``; the class, whether they have a profile and a live signup there, and
+    their no-shows since ``since`` (None when there is no such class).
+
+    The person is read, not upserted: a read takes no row lock, so a burst of signups does not
+    queue behind the write-behind's upsert of the same users. Only someone whose row is not
+    written yet is inserted (``ensure_user``), and asked again.
+    """
+    params = {"c": class_id, "channel": channel, "openid": openid, "since": since}
+    row = (await s.execute(_CHECK, params)).first()
     if row is None:
-        return None
+        uid = await ensure_user(s, channel, openid, now)
+        row = (await s.execute(_CHECK, params)).first()
+        if row is None:
+            return uid, None
     cls = Brief(row.id, row.title, row.venue, row.street, row.starts_at, row.ends_at, row.status)
     live = Live(row.live_id, row.live_status, int(row.position)) if row.live_id is not None else None
-    return Check(cls, bool(row.has_profile), live, tuple(row.no_shows))
-
-
-_PERSON = text("SELECT id FROM users WHERE channel = :channel AND external_id = :openid")
-
-
-async def person(s: AsyncSession, channel: str, openid: str, now: float) -> int:
-    """``users.id`` of the person: read, and only written (``ensure_user``) when the row is not there yet.
-
-    A read takes no row lock: a burst of signups does not queue behind the write-behind's upsert.
-    """
-    found = (await s.execute(_PERSON, {"channel": channel, "openid": openid})).scalar_one_or_none()
-    return int(found) if found is not None else await ensure_user(s, channel, openid, now)
+    return int(row.user_id), Check(cls, bool(row.has_profile), live, tuple(row.no_shows))
 
 
 @dataclass(slots=True, frozen=True)
@@ -195,8 +230,8 @@ async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, ca
     """A seat if one is free and nobody waits, else the back of the waitlist; a second signup changes nothing.
 
     ``s`` is an ``autocommit`` session: the database function ``course_sign_up`` (migration 0004)
-    locks the class, counts, inserts and records in one statement that commits by itself, and
-    the change is on disk when this returns.
+    locks the class, counts, inserts and records in one statement that commits by itself,
+    asynchronously; the caller awaits ``flushed`` before telling anyone.
     """
     row = (
         await s.execute(
@@ -204,11 +239,16 @@ async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, ca
             {"c": class_id, "u": user_id, "at": at, "cause": cause},
         )
     ).one()
-    await durable(s)
     if row.outcome == "already":
         live = await live_signup(s, class_id, user_id)
         return SignupResult("already", row.signup_id, live.position if live else 0, live)
     return SignupResult(row.outcome, row.signup_id, int(row.waiting_position))
+
+
+#: Signups of one process using the database at once. A burst waits here, in order and without a
+#: time-out, rather than in the connection pool, whose 2-second wait would answer it "busy"; the
+#: pool keeps connections for everything else meanwhile. Below the pool's 20 (size 10, overflow 10).
+CONCURRENT_SIGNUPS = 12
 
 
 @asynccontextmanager
@@ -216,7 +256,17 @@ async def autocommit(db: Database) -> AsyncIterator[AsyncSession]:
     """A session whose statements each commit by themselves (no BEGIN), with the database's breaker.
 
     For ``sign_up``: a lock taken inside one statement is released when the server has run it.
+    At most ``CONCURRENT_SIGNUPS`` of these are open at once in a process.
     """
+    gate = _GATES.get(db)
+    if gate is None:
+        gate = _GATES[db] = asyncio.Semaphore(CONCURRENT_SIGNUPS)
+    async with gate, _autocommit(db) as s:
+        yield s
+
+
+@asynccontextmanager
+async def _autocommit(db: Database) -> AsyncIterator[AsyncSession]:
     db.breaker.check()
     engine = _AUTOCOMMIT.get(db)
     if engine is None:
@@ -232,6 +282,7 @@ async def autocommit(db: Database) -> AsyncIterator[AsyncSession]:
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[Database, AsyncEngine] = weakref.WeakKeyDictionary()
+_GATES: weakref.WeakKeyDictionary[Database, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True, frozen=True)
