@@ -19,7 +19,7 @@ from bot.context import Services
 from bot.errors import ConfigError
 
 #: Modules with ``register(commands: Commands) -> None``, in the order their help lists them.
-MODULES: tuple[str, ...] = ()
+MODULES: tuple[str, ...] = ("bot.commands.courses",)
 
 SubParsers = Any  # argparse's _SubParsersAction is private; its add_parser is all we use
 

@@ -54,6 +54,7 @@ ERRMSGS: dict[int, str] = {
     40024: "invalid sub button type",
     40025: "invalid sub button name size",
     40066: "invalid url",
+    40097: "invalid args",
     40125: "invalid appsecret",
     41001: "access_token missing",
     42001: "access_token expired",
@@ -89,6 +90,8 @@ class FakeWeChatAPI:
         self.calls: list[tuple[str, str]] = []
         self.token_requests = 0
         self.menu: dict[str, Any] | None = None
+        #: Accepted qrcode/create bodies, in order.
+        self.qr_codes: list[dict[str, Any]] = []
         self.base_url = ""
         self.tokens: dict[str, float] = {}
         self._expired: set[str] = set()
@@ -99,6 +102,7 @@ class FakeWeChatAPI:
             "/cgi-bin/token": self._token,
             "/cgi-bin/message/custom/send": self._custom_send,
             "/cgi-bin/menu/create": self._menu_create,
+            "/cgi-bin/qrcode/create": self._qrcode_create,
         }
 
     async def start(self) -> str:
@@ -228,6 +232,35 @@ class FakeWeChatAPI:
                 raise _Failure(40017)
         self.menu = body
         return {}
+
+    async def _qrcode_create(self, request: web.Request) -> dict[str, Any]:
+        body = _parse_body(await request.read())
+        action = body.get("action_name")
+        info = body.get("action_info")
+        scene = info.get("scene") if isinstance(info, dict) else None
+        if action not in QR_ACTIONS or not isinstance(scene, dict):
+            raise _Failure(40097)
+        if action.endswith("STR_SCENE"):
+            value = scene.get("scene_str")
+            if not isinstance(value, str) or not 1 <= len(value) <= MAX_SCENE_STR:
+                raise _Failure(40097)
+        else:
+            number = scene.get("scene_id")
+            limit = MAX_LIMIT_SCENE_ID if action == "QR_LIMIT_SCENE" else 2**32 - 1
+            if not isinstance(number, int) or not 1 <= number <= limit:
+                raise _Failure(40097)
+        self.qr_codes.append(body)
+        ticket = secrets.token_urlsafe(32)
+        answer: dict[str, Any] = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
+        if not action.startswith("QR_LIMIT"):
+            answer["expire_seconds"] = int(body.get("expire_seconds", 60))
+        return answer
+
+
+#: qrcode/create: permanent codes take a scene_str of 1..64 characters (or a scene_id 1..100000).
+QR_ACTIONS = frozenset({"QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"})
+MAX_SCENE_STR = 64
+MAX_LIMIT_SCENE_ID = 100_000
 
 
 def _check_name(button: dict[str, Any], limit: int, errcode: int) -> None:

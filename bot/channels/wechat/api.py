@@ -155,6 +155,15 @@ class WeChatAPI:
     async def create_menu(self, menu: dict[str, Any]) -> None:
         await self.call("POST", "/cgi-bin/menu/create", json=menu)
 
+    async def create_qr_scene(self, scene: str) -> dict[str, Any]:
+        """A permanent parametric QR code (QR_LIMIT_STR_SCENE, scene_str of 1 to 64 characters).
+
+        Returns WeChat's answer: ``ticket`` (the image is showqrcode?ticket=…) and ``url`` (its content).
+        A scan sends SCAN, or subscribe with ``qrscene_`` + the scene for someone not yet following.
+        """
+        body = {"action_name": "QR_LIMIT_STR_SCENE", "action_info": {"scene": {"scene_str": scene}}}
+        return await self.call("POST", "/cgi-bin/qrcode/create", json=body)
+
     async def _request(
         self,
         method: str,
