@@ -40,7 +40,7 @@ async def classes(services: Services) -> list[tuple[str, str, int, str, str, dat
         rows = await s.execute(
             text("SELECT ref, title, capacity, checkin_code, status, starts_at FROM course_classes ORDER BY ref")
         )
-        return [tuple(r) for r in rows]  # type: ignore[misc]
+        return [tuple(r) for r in rows]
 
 
 async def test_import_then_the_same_file_again_changes_nothing(
