@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.db import Database
+from bot.db.courses.demo import load_courses
 from bot.db.models import User
 
 Loader = Callable[[Database, Path], Awaitable[int]]
@@ -50,7 +51,7 @@ async def load_users(db: Database, folder: Path) -> int:
     return len(rows)
 
 
-LOADERS: list[tuple[str, Loader]] = [("users", load_users)]
+LOADERS: list[tuple[str, Loader]] = [("users", load_users), ("courses", load_courses)]
 
 
 async def load_demo(db: Database, folder: Path) -> dict[str, int]:
