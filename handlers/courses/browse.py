@@ -20,6 +20,18 @@ def utc(ctx: Context) -> datetime:
     return datetime.fromtimestamp(ctx.now(), UTC)
 
 
+#: An unknown topic this long, in a message that does not say 夜校, is left to the other programmes.
+MAX_UNKNOWN_TOPIC = 4
+
+
+def names_classes(ctx: Context, query: str) -> bool:
+    """Whether a browse-like message is the night school's to answer (before any database read)."""
+    if "夜校" in query:
+        return True
+    _, rest = span_in(query, ctx.local_now())
+    return len(residue(rest)) <= MAX_UNKNOWN_TOPIC or any(s in rest for s in ctx.content.streets)
+
+
 async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro: bool = False) -> Reply:
     """The classes a query names (theme, street, week), the person's street first; page ``page``."""
     now_local = ctx.local_now()
