@@ -19,6 +19,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=1000, help="people signing up at the same moment (default 1000)")
     p.add_argument("--seats", type=int, default=30, help="seats of the class (default 30)")
     p.add_argument("--workers", type=int, default=1, help="server processes (longtuan serve --workers; default 1)")
+    p.add_argument(
+        "--baseline",
+        action="store_true",
+        help="the same burst of 「帮助」 instead (no database): what the machine and the gateway take by themselves",
+    )
+    p.add_argument("--profile", type=int, default=0, metavar="N", help="cProfile the server: print its top N functions")
     p.add_argument("--runs", type=int, default=1, help="whole runs, each on a fresh database and server (default 1)")
     args = p.parse_args(argv)
     if args.users < 1 or not 1 <= args.seats <= args.users or args.runs < 1 or args.workers < 1:

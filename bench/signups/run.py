@@ -7,7 +7,9 @@ import asyncio
 import base64
 import math
 import os
+import pstats
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -44,16 +46,24 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         seed.prepare()
         class_id = asyncio.run(seed.seed(users, args.seats))
         port = free_port()
-        env = server_env(port, prefix, token, app_id, aes_key, ProfileSpec())
+        spec = ProfileSpec("cprofile", "", str(workdir / "profile.pstats")) if args.profile else ProfileSpec()
+        env = server_env(port, prefix, token, app_id, aes_key, spec)
         env["LONGTUAN_DATABASE_URL"] = seed.DATABASE_URL
         print(f"starting the server on 127.0.0.1:{port} ...", file=sys.stderr)
-        server = Server(port, env, workdir / "server.log", ProfileSpec(), args.workers)
+        server = Server(port, env, workdir / "server.log", spec, args.workers)
         server.wait_healthy()
         print(f"{args.users} signups for {args.seats} seats, all at once ...", file=sys.stderr)
         url = f"http://127.0.0.1:{port}/wechat"
+        said = "帮助" if args.baseline else f"报名#{class_id}"
+        if args.profile:
+            os.kill(server.pid, signal.SIGUSR1)
         cpu0, wall0 = process_cpu_ticks(server.pid), time.perf_counter()
-        answers = asyncio.run(burst(url, token, app_id, aes_key, users, f"报名#{class_id}"))
+        answers = asyncio.run(burst(url, token, app_id, aes_key, users, said))
         cpu1, wall = process_cpu_ticks(server.pid), time.perf_counter() - wall0
+        if args.profile:
+            os.kill(server.pid, signal.SIGUSR2)
+            time.sleep(1.0)  # the server writes its stats
+            pstats.Stats(spec.out).sort_stats("tottime").print_stats(args.profile)
         server.stop()
         rows = asyncio.run(seed.signups(class_id))
         log = log_summary(server.log_path)
@@ -93,6 +103,8 @@ def _first_traceback(log_path: Path) -> str:
 def _summary(
     args: argparse.Namespace, answers: list[Answer], rows: list[tuple[int, str, str]], log: Counter[str]
 ) -> dict[str, Any]:
+    if args.baseline:  # 「帮助」 answers are neither booked nor waitlisted: count them as answered
+        answers = [Answer(a.user, a.status, a.seconds, "confirmed") if a.outcome == "other" else a for a in answers]
     outcomes = Counter(a.outcome for a in answers)
     latencies = sorted(a.seconds * 1e3 for a in answers)
     confirmed = [r for r in rows if r[2] == "confirmed"]

@@ -82,8 +82,7 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
 
 async def made_durable(ctx: Context) -> None:
     """A seat change committed asynchronously (``signups.lock_class``) is on disk before anyone hears of it."""
-    async with ctx.db() as s:
-        await signups.durable(s)
+    await signups.flushed(ctx.services.db)
 
 
 async def sign_up_by_name(msg: Inbound, ctx: Context, name: str) -> Reply:
