@@ -11,7 +11,7 @@ from bot.channels.wechat.api import WeChatAPIError
 from bot.commands import Commands, with_services
 from bot.commands.classfile import read_classes
 from bot.context import Services
-from bot.db.courses import catalogue, signups
+from bot.db.courses import catalogue, sessions, signups
 from bot.db.courses.catalogue import ClassView
 from bot.imports import ImportFailed, progress, read_rows
 from bot.model import Reply
@@ -57,7 +57,7 @@ async def import_classes(svc: Services, args: argparse.Namespace) -> int:
                 promoted.extend((cls, p) for p in await signups.fill(s, w.id, now, "import"))
             holders = {c.id: await catalogue.seat_holders(s, c.id) for c in cancelled}
         async with svc.db.session() as s:
-            await signups.durable(s)
+            await sessions.durable(s)
     except ImportFailed as exc:
         print(exc, file=sys.stderr)
         return 1

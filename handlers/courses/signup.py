@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from bot.context import Context
-from bot.db.courses import attendance, catalogue, signups
+from bot.db.courses import attendance, catalogue, sessions, signups
 from bot.db.courses.catalogue import ClassView
 from bot.db.courses.signups import Brief, Profile, Promoted
 from bot.db.users import ensure_user
@@ -46,7 +46,7 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
     """Sign the sender up for a class: the profile flow first if the night school has not met them.
 
     The hot path of a campaign: two statements on one connection, neither inside a transaction
-    (``signups.autocommit``): the checks and the seat; then the flush that makes it durable,
+    (``sessions.autocommit``): the checks and the seat; then the flush that makes it durable,
     shared with the signups around it.
     """
     settings = ctx.settings
@@ -56,7 +56,7 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
         "window_days": settings.courses_noshow_window_days,
         "block_days": settings.courses_block_days,
     }
-    async with signups.autocommit(ctx.services.db) as s:
+    async with sessions.autocommit(ctx.services.db) as s:
         since = attendance.block_since(now, rule["window_days"], rule["block_days"])
         uid, found = await signups.check(s, class_id, msg.channel, msg.user_id, ctx.now(), since)
         if found is None:
@@ -76,13 +76,13 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
             ctx.enter(CourseSignupFlow.name, class_id=class_id)
             return Reply("courses.ask_name", {"title": cls.title})
         result = await signups.sign_up(s, class_id, uid, now)
-    await signups.flushed(ctx.services.db)
+    await sessions.flushed(ctx.services.db)
     return outcome(ctx, cls, result)
 
 
 async def made_durable(ctx: Context) -> None:
     """A seat change committed asynchronously (``signups.lock_class``) is on disk before anyone hears of it."""
-    await signups.flushed(ctx.services.db)
+    await sessions.flushed(ctx.services.db)
 
 
 async def sign_up_by_name(msg: Inbound, ctx: Context, name: str) -> Reply:

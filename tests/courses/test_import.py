@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from bot.commands.courses import class_qr, import_classes
 from bot.context import Services
-from bot.db.courses import catalogue, signups
+from bot.db.courses import catalogue, sessions, signups
 from bot.notifier import RecordingNotifier
 from tests.courses.support import NOW, SHANGHAI, add_profile, signup_rows
 from tests.fakes.wechat_api import FakeWeChatAPI
@@ -104,7 +104,7 @@ async def test_a_code_in_use_and_a_capacity_below_the_seats_taken_are_refused(
     assert cls is not None
     for n in range(3):
         uid = await add_profile(services.db, f"o-{n}")
-        async with signups.autocommit(services.db) as a:
+        async with sessions.autocommit(services.db) as a:
             await signups.sign_up(a, cls.id, uid, NOW)
     lowered = GOOD.replace("21:00,20,,开放", "21:00,2,YX4821,开放")
     assert await run_import(services, write(tmp_path, lowered)) == 1
@@ -122,7 +122,7 @@ async def test_more_seats_promote_those_waiting_and_a_cancelled_class_is_told(
     assert cls is not None
     for user in ("o-first", "o-second", "o-third"):
         uid = await add_profile(services.db, user)
-        async with signups.autocommit(services.db) as a:
+        async with sessions.autocommit(services.db) as a:
             await signups.sign_up(a, cls.id, uid, NOW)
     assert await run_import(services, write(tmp_path, small.replace("21:00,1,,开放", "21:00,2,,开放"))) == 0
     assert [r[2] for r in await signup_rows(services.db, cls.id)] == ["confirmed", "confirmed", "waitlisted"]

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.db import Database
-from bot.db.courses import catalogue, signups
+from bot.db.courses import catalogue, sessions, signups
 from bot.db.courses.catalogue import ClassRecord
 from bot.db.users import ensure_user
 
@@ -63,8 +63,8 @@ async def load_courses(db: Database, folder: Path) -> int:
                 await signups.save_profile(s, uid, signups.Profile("演示用户", "13800138000", cls.street), at)
             if cls is not None:
                 wanted.append((cls.id, uid))
-    async with signups.autocommit(db) as a:
+    async with sessions.autocommit(db) as a:
         for class_id, uid in wanted:  # a second run finds them signed up already: nothing changes
             await signups.sign_up(a, class_id, uid, at, cause="demo")
-        await signups.durable(a)
+        await sessions.durable(a)
     return len(records)

@@ -11,17 +11,12 @@ signup writes its event in the same statement (a data-modifying CTE): no change 
 
 from __future__ import annotations
 
-import asyncio
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import OUTAGE, Database, is_outage
 from bot.db.courses.tables import CONFIRMED
 from bot.db.users import ensure_user
 
@@ -79,53 +74,11 @@ async def lock_class(s: AsyncSession, class_id: int) -> Locked | None:
     The transaction's commit does not wait for the disk. A lock held through a synchronous commit
     is held through an fsync (3.4 ms against 0.9 here), and a popular class's signups queue on it
     one by one; asynchronous, the next one proceeds as soon as this commit is visible. Nothing is
-    lost that anyone was told of: the caller runs ``durable`` in a transaction of its own before
-    answering, and those flushes, outside the lock, share fsyncs with each other.
+    lost that anyone was told of: the caller awaits ``sessions.flushed`` (or runs
+    ``sessions.durable``) before answering, and those flushes, outside the lock, share fsyncs.
     """
     row = (await s.execute(_LOCK, {"c": class_id})).first()
     return Locked(row.id, row.capacity, row.status, row.starts_at) if row is not None else None
-
-
-async def flushed(db: Database) -> None:
-    """Return once every commit this process made before the call is on disk: ``durable``, shared.
-
-    Callers that arrive while no flush has started yet join the next one, so a burst of signups
-    costs a flush per turn of the event loop, on a connection of its own, instead of one each.
-    A flush that has started is never joined: it might not cover a commit made after it began.
-    """
-    waiting = _NEXT_FLUSH.get(db)
-    if waiting is None:
-        waiting = _NEXT_FLUSH[db] = asyncio.get_running_loop().create_future()
-        _FLUSHES.add(asyncio.create_task(_flush(db, waiting)))
-    await asyncio.shield(waiting)
-
-
-async def _flush(db: Database, done: asyncio.Future[None]) -> None:
-    await asyncio.sleep(0)  # the rest of this turn's callers join
-    del _NEXT_FLUSH[db]  # from here on, callers wait for the next flush
-    try:
-        async with _autocommit(db) as s:
-            await durable(s)
-    except BaseException as exc:  # noqa: BLE001 - handed to every joiner (Unavailable: "busy")
-        done.set_exception(exc)
-    else:
-        done.set_result(None)
-    finally:
-        _FLUSHES.discard(asyncio.current_task())
-
-
-_NEXT_FLUSH: weakref.WeakKeyDictionary[Database, asyncio.Future[None]] = weakref.WeakKeyDictionary()
-#: The running flush tasks, referenced so that they are not collected mid-flight.
-_FLUSHES: set[asyncio.Task[None]] = set()
-
-
-async def durable(s: AsyncSession) -> None:
-    """Wait until every commit before this one is on disk (write-ahead log order).
-
-    A transaction holding an xid commits with a WAL record and, at the default synchronous_commit,
-    flushes the log up to it: the asynchronous commits before it are flushed with it.
-    """
-    await s.execute(text("SELECT pg_current_xact_id()"))
 
 
 @dataclass(slots=True, frozen=True)
@@ -229,9 +182,9 @@ class SignupResult:
 async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, cause: str = "user") -> SignupResult:
     """A seat if one is free and nobody waits, else the back of the waitlist; a second signup changes nothing.
 
-    ``s`` is an ``autocommit`` session: the database function ``course_sign_up`` (migration 0004)
+    ``s`` is a ``sessions.autocommit`` session: the database function ``course_sign_up`` (migration 0004)
     locks the class, counts, inserts and records in one statement that commits by itself,
-    asynchronously; the caller awaits ``flushed`` before telling anyone.
+    asynchronously; the caller awaits ``sessions.flushed`` before telling anyone.
     """
     row = (
         await s.execute(
@@ -243,46 +196,6 @@ async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, ca
         live = await live_signup(s, class_id, user_id)
         return SignupResult("already", row.signup_id, live.position if live else 0, live)
     return SignupResult(row.outcome, row.signup_id, int(row.waiting_position))
-
-
-#: Signups of one process using the database at once. A burst waits here, in order and without a
-#: time-out, rather than in the connection pool, whose 2-second wait would answer it "busy"; the
-#: pool keeps connections for everything else meanwhile. Below the pool's 20 (size 10, overflow 10).
-CONCURRENT_SIGNUPS = 12
-
-
-@asynccontextmanager
-async def autocommit(db: Database) -> AsyncIterator[AsyncSession]:
-    """A session whose statements each commit by themselves (no BEGIN), with the database's breaker.
-
-    For ``sign_up``: a lock taken inside one statement is released when the server has run it.
-    At most ``CONCURRENT_SIGNUPS`` of these are open at once in a process.
-    """
-    gate = _GATES.get(db)
-    if gate is None:
-        gate = _GATES[db] = asyncio.Semaphore(CONCURRENT_SIGNUPS)
-    async with gate, _autocommit(db) as s:
-        yield s
-
-
-@asynccontextmanager
-async def _autocommit(db: Database) -> AsyncIterator[AsyncSession]:
-    db.breaker.check()
-    engine = _AUTOCOMMIT.get(db)
-    if engine is None:
-        engine = _AUTOCOMMIT[db] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        async with AsyncSession(engine) as s:
-            yield s
-    except OUTAGE as exc:
-        if not is_outage(exc):
-            raise
-        raise db.breaker.failed(exc) from exc
-    db.breaker.succeeded()
-
-
-_AUTOCOMMIT: weakref.WeakKeyDictionary[Database, AsyncEngine] = weakref.WeakKeyDictionary()
-_GATES: weakref.WeakKeyDictionary[Database, asyncio.Semaphore] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True, frozen=True)
