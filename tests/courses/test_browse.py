@@ -50,7 +50,7 @@ async def test_themes_streets_and_weeks(gw: Gateway) -> None:
     dance = await gw.say("o-browse", "有什么舞蹈课")
     assert dance.text.startswith("街舞的夜校课程"), dance.text
     street = await gw.say("o-browse", "坂田的课")
-    assert street.text.startswith("坂田街道的夜校课程") and "布吉·" not in street.text, street.text
+    assert street.text.startswith("坂田街道的夜校课程") and "｜布吉" not in street.text, street.text
     week = await gw.say("o-browse", "下周的课")
     assert week.text.startswith("下周的夜校课程"), week.text
     await gw.dialog(
@@ -67,14 +67,14 @@ async def test_the_saved_street_comes_first(gw: Gateway) -> None:
     await gw.say("o-buji", "布吉")
     listed = await gw.say("o-buji", "夜校有什么课")
     lines = [line for line in listed.text.splitlines() if line.startswith("<a")]
-    assert "布吉·" in lines[0] and "布吉·" in lines[1], lines
+    assert "｜布吉街道青年之家｜" in lines[0] and "｜布吉街道青年之家｜" in lines[1], lines
 
 
 async def test_a_full_demo_class_offers_the_waitlist(gw: Gateway) -> None:
     async with gw.db.session() as s:
         cls = (await s.execute(text("SELECT id FROM course_classes WHERE ref = 'DEMO-CF-01'"))).scalar_one()
     detail = await gw.say("o-browse", f"课程#{cls}")
-    assert "名额已满，0人在候补" in detail.text and "排候补</a>" in detail.text, detail.text
+    assert "名额：已满，0人在候补" in detail.text and "排候补</a>" in detail.text, detail.text
 
 
 async def _themes(gw: Gateway) -> str:

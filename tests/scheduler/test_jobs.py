@@ -282,7 +282,9 @@ async def test_python_m_scheduler_runs_its_start_up_jobs_and_stops_cleanly_on_si
     assert proc.returncode == 0, stderr.decode()
     lines = json_lines(stderr)
     [started] = [line for line in lines if line["event"] == "scheduler started"]
-    assert started["jobs"] == [REFRESH_TOKEN, PUSH_MENU] and started["timezone"] == "Asia/Shanghai"
+    # The channel's own jobs first, then each programme's (scheduler.jobs.PROGRAMMES).
+    assert started["jobs"][:2] == [REFRESH_TOKEN, PUSH_MENU] and started["timezone"] == "Asia/Shanghai"
+    assert "courses.remind_day_before" in started["jobs"]
     assert [line["event"] for line in lines][-1] == "scheduler stopped"
     assert not [line for line in lines if line["level"] == "ERROR"]
     assert fake_wechat.menu == load_content().menu
