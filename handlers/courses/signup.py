@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.context import Context
 from bot.db.courses import attendance, catalogue, sessions, signups
 from bot.db.courses.catalogue import ClassView
@@ -45,9 +47,9 @@ def promoted_notice(ctx: Context, cls: ClassView, p: Promoted) -> Notice:
 async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
     """Sign the sender up for a class: the profile flow first if the night school has not met them.
 
-    The hot path of a campaign: two statements on one connection, neither inside a transaction
-    (``sessions.autocommit``): the checks and the seat; then the flush that makes it durable,
-    shared with the signups around it.
+    The hot path of a campaign: two statements on one of the process's signup sessions, neither
+    inside a transaction (``sessions.seated``): the checks and the seat; then the flush that makes
+    it durable, shared with the signups around it.
     """
     settings = ctx.settings
     now = utc(ctx)
@@ -56,7 +58,8 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
         "window_days": settings.courses_noshow_window_days,
         "block_days": settings.courses_block_days,
     }
-    async with sessions.autocommit(ctx.services.db) as s:
+
+    async def work(s: AsyncSession) -> Reply | tuple[Brief, signups.SignupResult]:
         since = attendance.block_since(now, rule["window_days"], rule["block_days"])
         uid, found = await signups.check(s, class_id, msg.channel, msg.user_id, ctx.now(), since)
         if found is None:
@@ -75,7 +78,12 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
         if not found.has_profile:
             ctx.enter(CourseSignupFlow.name, class_id=class_id)
             return Reply("courses.ask_name", {"title": cls.title})
-        result = await signups.sign_up(s, class_id, uid, now)
+        return cls, await signups.sign_up(s, class_id, uid, now)
+
+    done = await sessions.seated(ctx.services.db, work)
+    if isinstance(done, Reply):
+        return done
+    cls, result = done
     await sessions.flushed(ctx.services.db)
     return outcome(ctx, cls, result)
 
