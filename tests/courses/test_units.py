@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
+from sqlalchemy.exc import DBAPIError
 
 from bot.commands.classfile import read_classes
+from bot.context import Services
 from bot.db.courses.attendance import block_end
 from bot.db.courses.catalogue import Existing
 from bot.imports import ImportFailed, Table
@@ -110,3 +113,23 @@ def test_the_file_reader_keeps_codes_and_names_extra_cells() -> None:
     table.rows[0][1]["\x00extra"] = "x"
     with pytest.raises(ImportFailed, match="第 2 行：这一行的列比表头多"):
         read_classes(table, STREETS, SHANGHAI, known)
+
+
+async def test_a_failing_signup_work_fails_alone_and_the_next_gets_a_fresh_session(services: Services) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.db.courses import sessions
+
+    async def broken(s: AsyncSession) -> int:
+        await s.execute(text("SELECT 1 / 0"))
+        return 0
+
+    async def fine(s: AsyncSession) -> int:
+        return int((await s.execute(text("SELECT 41 + 1"))).scalar_one())
+
+    results = await asyncio.gather(
+        sessions.seated(services.db, broken), sessions.seated(services.db, fine), return_exceptions=True
+    )
+    assert isinstance(results[0], DBAPIError) and results[1] == 42
+    assert await sessions.seated(services.db, fine) == 42
