@@ -111,6 +111,9 @@ class _Desk:
                                 if not done.done():
                                     done.set_exception(self._named(exc))
                                 raise _Spoilt from exc
+                            except BaseException:  # this task cancelled (shutting down): so is the caller's wait
+                                done.cancel()
+                                raise
                             if not done.done():
                                 done.set_result(result)
                 except _Spoilt:
