@@ -21,6 +21,7 @@ from bot.errors import ConfigError
 #: Modules with ``register(commands: Commands) -> None``, in the order their help lists them.
 MODULES: tuple[str, ...] = (
     "bot.commands.care",
+    "bot.commands.courses",
     "bot.commands.volunteer",
     "bot.commands.internships",
     "bot.commands.study",

@@ -14,6 +14,7 @@ from sqlalchemy.dialects import postgresql
 
 from bot.db import Database
 from bot.db.care_demo import load_care
+from bot.db.courses.demo import load_courses
 from bot.db.models import User
 from bot.db.study.demo import load_study
 
@@ -66,6 +67,7 @@ async def _internships(db: Database, folder: Path) -> int:
 LOADERS: list[tuple[str, Loader]] = [
     ("users", load_users),
     ("care", load_care),
+    ("courses", load_courses),
     ("volunteer projects", load_volunteer),
     ("internships", _internships),
     ("study", load_study),

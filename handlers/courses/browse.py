@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ from bot.context import Context
 from bot.db.courses import catalogue, signups
 from bot.db.courses.catalogue import ClassView
 from bot.db.users import ensure_user
+from bot.errors import Unavailable
 from bot.model import Button, Inbound, Reply
 from handlers.courses import format as fmt
 from handlers.courses.intents import LIST, SHOWN, residue, span_in
@@ -16,8 +18,27 @@ from handlers.courses.intents import LIST, SHOWN, residue, span_in
 PAGE = 5
 
 
+def remember(ctx: Context, key: str, value: dict[str, Any]) -> None:
+    """Keep what was shown, for a number or 「报名」 to follow; without the session store, show it all the same."""
+    # The list is still read; only "2" or 「更多」 after it will not find it.
+    with contextlib.suppress(Unavailable):
+        ctx.update(**{key: value})
+
+
 def utc(ctx: Context) -> datetime:
     return datetime.fromtimestamp(ctx.now(), UTC)
+
+
+#: An unknown topic this long, in a message that does not say 夜校, is left to the other programmes.
+MAX_UNKNOWN_TOPIC = 4
+
+
+def names_classes(ctx: Context, query: str) -> bool:
+    """Whether a browse-like message is the night school's to answer (before any database read)."""
+    if "夜校" in query:
+        return True
+    _, rest = span_in(query, ctx.local_now())
+    return len(residue(rest)) <= MAX_UNKNOWN_TOPIC or any(s in rest for s in ctx.content.streets)
 
 
 async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro: bool = False) -> Reply:
@@ -54,7 +75,9 @@ async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro
     if not found:
         if page:
             return Reply("courses.list_end")
-        return Reply("courses.list_empty", {"scope": scope or "近期", "themes": names})
+        if not scope:  # nothing at all to sign up for (a new term not imported yet)
+            return Reply("courses.menu_empty") if intro else Reply("courses.none_yet")
+        return Reply("courses.list_empty", {"scope": scope, "themes": names})
     return list_reply(ctx, found, total, scope or "近期", query, page, intro)
 
 
@@ -62,7 +85,7 @@ def list_reply(
     ctx: Context, found: list[ClassView], total: int, scope: str, query: str, page: int = 0, intro: bool = False
 ) -> Reply:
     """A page of classes, numbered; the ids are kept so that "2" or 「更多」 can follow."""
-    ctx.update(**{LIST: {"ids": [c.id for c in found], "q": query, "page": page, "at": ctx.now()}})
+    remember(ctx, LIST, {"ids": [c.id for c in found], "q": query, "page": page, "at": ctx.now()})
     tz = ctx.services.tz
     more = (page + 1) * PAGE < total
     footer = ctx.content.text("courses.list_more") if more else ctx.content.text("courses.list_last")
@@ -108,7 +131,7 @@ async def show_class(msg: Inbound, ctx: Context, class_id: int) -> Reply:
     params = detail_params(ctx, cls)
     if not cls.is_open or cls.starts_at <= utc(ctx):
         return Reply("courses.detail_closed", params)
-    ctx.update(**{SHOWN: {"id": cls.id, "at": ctx.now()}})
+    remember(ctx, SHOWN, {"id": cls.id, "at": ctx.now()})
     if live is not None and live.status == "waitlisted":
         return Reply(
             "courses.detail_waiting",

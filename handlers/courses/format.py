@@ -35,7 +35,8 @@ def line(index: int, cls: ClassView, tz: tzinfo) -> str:
     """1. 【手机摄影】光影入门｜12月5日（周六）19:30｜坂田·坂田青年之家｜余8席"""
     start = cls.starts_at.astimezone(tz)
     left = f"余{cls.seats_left}席" if cls.seats_left else "已满可候补"
-    return f"{index}. 【{cls.theme}】{cls.title}｜{day(start, tz)}{start:%H:%M}｜{cls.street}·{cls.venue}｜{left}"
+    place = cls.venue if cls.venue.startswith(cls.street) else f"{cls.street}·{cls.venue}"
+    return f"{index}. 【{cls.theme}】{cls.title}｜{day(start, tz)}{start:%H:%M}｜{place}｜{left}"
 
 
 def hours(seconds: int) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.context import Context
-from bot.db.courses import attendance, catalogue, signups
+from bot.db.courses import attendance, catalogue, sessions, signups
 from bot.db.courses.catalogue import ClassView
 from bot.db.courses.signups import Brief, Profile, Promoted
 from bot.db.users import ensure_user
@@ -46,8 +48,9 @@ def promoted_notice(ctx: Context, cls: ClassView, p: Promoted) -> Notice:
 async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
     """Sign the sender up for a class: the profile flow first if the night school has not met them.
 
-    The hot path of a campaign: four statements on one connection, none inside a transaction
-    (``signups.autocommit``): who, the checks, the seat, and the flush that makes it durable.
+    The hot path of a campaign: two statements on one of the process's signup sessions, neither
+    inside a transaction (``sessions.seated``): the checks and the seat; then the flush that makes
+    it durable, shared with the signups around it.
     """
     settings = ctx.settings
     now = utc(ctx)
@@ -56,11 +59,10 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
         "window_days": settings.courses_noshow_window_days,
         "block_days": settings.courses_block_days,
     }
-    async with signups.autocommit(ctx.services.db) as s:
-        uid = await signups.person(s, msg.channel, msg.user_id, ctx.now())
-        found = await signups.check(
-            s, class_id, uid, attendance.block_since(now, rule["window_days"], rule["block_days"])
-        )
+
+    async def work(s: AsyncSession) -> Reply | tuple[Brief, signups.SignupResult]:
+        since = attendance.block_since(now, rule["window_days"], rule["block_days"])
+        uid, found = await signups.check(s, class_id, msg.channel, msg.user_id, ctx.now(), since)
         if found is None:
             return Reply("courses.not_found")
         cls = found.cls
@@ -77,14 +79,19 @@ async def sign_up(msg: Inbound, ctx: Context, class_id: int) -> Reply:
         if not found.has_profile:
             ctx.enter(CourseSignupFlow.name, class_id=class_id)
             return Reply("courses.ask_name", {"title": cls.title})
-        result = await signups.sign_up(s, class_id, uid, now)
+        return cls, await signups.sign_up(s, class_id, uid, now)
+
+    done = await sessions.seated(ctx.services.db, work)
+    if isinstance(done, Reply):
+        return done
+    cls, result = done
+    await sessions.flushed(ctx.services.db)
     return outcome(ctx, cls, result)
 
 
 async def made_durable(ctx: Context) -> None:
     """A seat change committed asynchronously (``signups.lock_class``) is on disk before anyone hears of it."""
-    async with ctx.db() as s:
-        await signups.durable(s)
+    await sessions.flushed(ctx.services.db)
 
 
 async def sign_up_by_name(msg: Inbound, ctx: Context, name: str) -> Reply:

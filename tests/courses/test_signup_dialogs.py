@@ -108,7 +108,7 @@ async def test_a_full_class_waitlists_in_order_and_a_double_tap_changes_nothing(
     assert "余1席" in detail.text and "我要报名</a>" in detail.text
     await gw.dialog("o-1", [("报名", "courses.booked", {"title": "光影入门"} | _booked(gw, cls))])
     full = await gw.say("o-2", f"课程#{cls}")
-    assert "名额已满" in full.text and "排候补</a>" in full.text, full.text
+    assert "名额：已满，0人在候补" in full.text and "排候补</a>" in full.text, full.text
     await gw.dialog("o-2", [(f"候补#{cls}", "courses.waitlisted", {"title": "光影入门", "position": 1})])
     await gw.dialog("o-3", [(f"报名#{cls}", "courses.waitlisted", {"title": "光影入门", "position": 2})])
     await gw.dialog("o-3", [(f"报名#{cls}", "courses.already_waiting", {"title": "光影入门", "position": 2})])

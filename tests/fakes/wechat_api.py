@@ -55,6 +55,7 @@ ERRMSGS: dict[int, str] = {
     40024: "invalid sub button type",
     40025: "invalid sub button name size",
     40066: "invalid url",
+    40097: "invalid args",
     40125: "invalid appsecret",
     41001: "access_token missing",
     42001: "access_token expired",
@@ -97,6 +98,8 @@ class FakeWeChatAPI(DeliveryRules):
         self.menu: dict[str, Any] | None = None
         #: Scenes of the permanent QR codes created, in order.
         self.qr_scenes: list[str] = []
+        #: Accepted qrcode/create bodies, in order.
+        self.qr_codes: list[dict[str, Any]] = []
         self.base_url = ""
         self.tokens: dict[str, float] = {}
         self._expired: set[str] = set()
@@ -243,16 +246,34 @@ class FakeWeChatAPI(DeliveryRules):
 
     async def _qrcode_create(self, request: web.Request) -> dict[str, Any]:
         body = _parse_body(await request.read())
-        scene = body.get("action_info", {}).get("scene", {}) if isinstance(body.get("action_info"), dict) else {}
-        if body.get("action_name") != "QR_LIMIT_STR_SCENE" or not isinstance(scene, dict):
-            raise _Failure(40008)
-        value = scene.get("scene_str")
-        # Permanent string scenes: 1 to 64 characters.
-        if not isinstance(value, str) or not 1 <= len(value) <= 64:
-            raise _Failure(40008)
-        self.qr_scenes.append(value)
-        ticket = f"gQ{len(self.qr_scenes):06d}{secrets.token_urlsafe(12)}"
-        return {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:20]}"}
+        action = body.get("action_name")
+        info = body.get("action_info")
+        scene = info.get("scene") if isinstance(info, dict) else None
+        if action not in QR_ACTIONS or not isinstance(scene, dict):
+            raise _Failure(40097)
+        if action.endswith("STR_SCENE"):
+            value = scene.get("scene_str")
+            if not isinstance(value, str) or not 1 <= len(value) <= MAX_SCENE_STR:
+                raise _Failure(40097)
+        else:
+            number = scene.get("scene_id")
+            limit = MAX_LIMIT_SCENE_ID if action == "QR_LIMIT_SCENE" else 2**32 - 1
+            if not isinstance(number, int) or not 1 <= number <= limit:
+                raise _Failure(40097)
+        self.qr_codes.append(body)
+        if action.endswith("STR_SCENE"):
+            self.qr_scenes.append(scene["scene_str"])
+        ticket = secrets.token_urlsafe(32)
+        answer: dict[str, Any] = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
+        if not action.startswith("QR_LIMIT"):
+            answer["expire_seconds"] = int(body.get("expire_seconds", 60))
+        return answer
+
+
+#: qrcode/create: permanent codes take a scene_str of 1..64 characters (or a scene_id 1..100000).
+QR_ACTIONS = frozenset({"QR_SCENE", "QR_STR_SCENE", "QR_LIMIT_SCENE", "QR_LIMIT_STR_SCENE"})
+MAX_SCENE_STR = 64
+MAX_LIMIT_SCENE_ID = 100_000
 
 
 def _check_name(button: dict[str, Any], limit: int, errcode: int) -> None:

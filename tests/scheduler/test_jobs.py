@@ -297,6 +297,7 @@ async def test_python_m_scheduler_runs_its_start_up_jobs_and_stops_cleanly_on_si
     assert started["timezone"] == "Asia/Shanghai"
     assert "study.reminders" in started["jobs"]
     assert "volunteer.close_forgotten" in started["jobs"]
+    assert "courses.remind_day_before" in started["jobs"]
     assert [line["event"] for line in lines][-1] == "scheduler stopped"
     assert not [line for line in lines if line["level"] == "ERROR"]
     assert fake_wechat.menu == load_content().menu

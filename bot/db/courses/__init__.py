@@ -3,6 +3,7 @@
     tables      themes, classes, profiles, signups, signup events, reminders
     catalogue   themes and classes: browse, find, upsert (import, demo)
     signups     profiles, signup with capacity and waitlist, cancel, promotion, a person's signups
+    sessions    statements that commit by themselves, the per-process signup gate, the shared log flush
     attendance  check-in (signed up or walk-in), no-shows, the no-show block
     reminders   who is due a reminder, claimed once
 

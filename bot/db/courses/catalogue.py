@@ -214,14 +214,25 @@ WHERE (course_classes.theme_id, course_classes.title, course_classes.teacher, co
   IS DISTINCT FROM
       (excluded.theme_id, excluded.title, excluded.teacher, excluded.venue, excluded.street, excluded.starts_at,
        excluded.ends_at, excluded.capacity, excluded.checkin_code, excluded.status)
-RETURNING id
+RETURNING id, (xmax = 0) AS inserted
 """)
 
 
-async def upsert_classes(s: AsyncSession, records: Sequence[ClassRecord]) -> list[int]:
-    """Insert or update by ``ref``; returns the ids of the rows that changed (unchanged rows are not written)."""
+@dataclass(slots=True, frozen=True)
+class Written:
+    id: int
+    ref: str
+    #: True for a new class, False for one whose values changed.
+    inserted: bool
+
+
+async def upsert_classes(s: AsyncSession, records: Sequence[ClassRecord]) -> list[Written]:
+    """Insert or update by ``ref``; returns the rows written (a row whose values are the same is not).
+
+    ``xmax = 0`` in RETURNING tells an inserted row from an updated one (an update sets xmax).
+    """
     theme_ids = await upsert_themes(s, sorted({(r.theme, "", "") for r in records}))
-    changed: list[int] = []
+    changed: list[Written] = []
     for r in records:
         row = (
             await s.execute(
@@ -242,10 +253,37 @@ async def upsert_classes(s: AsyncSession, records: Sequence[ClassRecord]) -> lis
             )
         ).first()
         if row is not None:
-            changed.append(int(row.id))
+            changed.append(Written(int(row.id), r.ref, bool(row.inserted)))
     return changed
 
 
-async def codes_in_use(s: AsyncSession) -> dict[str, str]:
-    """Check-in code -> the ref of the class holding it."""
-    return {r.checkin_code: r.ref for r in await s.execute(text("SELECT checkin_code, ref FROM course_classes"))}
+@dataclass(slots=True, frozen=True)
+class Existing:
+    ref: str
+    checkin_code: str
+    seated: int
+
+
+async def existing(s: AsyncSession) -> dict[str, Existing]:
+    """Every class by ref, with its check-in code and seats taken (what an import must respect)."""
+    rows = await s.execute(
+        text("""
+        SELECT c.ref, c.checkin_code,
+               (SELECT count(*) FROM course_signups s
+                WHERE s.class_id = c.id AND s.status IN ('confirmed', 'attended')) AS seated
+        FROM course_classes c
+        """)
+    )
+    return {r.ref: Existing(r.ref, r.checkin_code, int(r.seated)) for r in rows}
+
+
+async def seat_holders(s: AsyncSession, class_id: int) -> list[tuple[str, str]]:
+    """(channel, openid) of everyone holding a seat or a waitlist place: who to tell of a change."""
+    rows = await s.execute(
+        text("""
+        SELECT u.channel, u.external_id FROM course_signups s JOIN users u ON u.id = s.user_id
+        WHERE s.class_id = :c AND s.status IN ('confirmed', 'waitlisted') ORDER BY s.id
+        """),
+        {"c": class_id},
+    )
+    return [(r.channel, r.external_id) for r in rows]

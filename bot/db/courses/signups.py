@@ -11,16 +11,12 @@ signup writes its event in the same statement (a data-modifying CTE): no change 
 
 from __future__ import annotations
 
-import weakref
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import OUTAGE, Database, is_outage
 from bot.db.courses.tables import CONFIRMED
 from bot.db.users import ensure_user
 
@@ -78,20 +74,11 @@ async def lock_class(s: AsyncSession, class_id: int) -> Locked | None:
     The transaction's commit does not wait for the disk. A lock held through a synchronous commit
     is held through an fsync (3.4 ms against 0.9 here), and a popular class's signups queue on it
     one by one; asynchronous, the next one proceeds as soon as this commit is visible. Nothing is
-    lost that anyone was told of: the caller runs ``durable`` in a transaction of its own before
-    answering, and those flushes, outside the lock, share fsyncs with each other.
+    lost that anyone was told of: the caller awaits ``sessions.flushed`` (or runs
+    ``sessions.durable``) before answering, and those flushes, outside the lock, share fsyncs.
     """
     row = (await s.execute(_LOCK, {"c": class_id})).first()
     return Locked(row.id, row.capacity, row.status, row.starts_at) if row is not None else None
-
-
-async def durable(s: AsyncSession) -> None:
-    """Wait until every commit before this one is on disk (write-ahead log order).
-
-    A transaction holding an xid commits with a WAL record and, at the default synchronous_commit,
-    flushes the log up to it: the asynchronous commits before it are flushed with it.
-    """
-    await s.execute(text("SELECT pg_current_xact_id()"))
 
 
 @dataclass(slots=True, frozen=True)
@@ -144,41 +131,42 @@ class Check:
 
 
 _CHECK = text("""
-SELECT c.id, c.title, c.venue, c.street, c.starts_at, c.ends_at, c.status,
-       EXISTS (SELECT 1 FROM course_profiles p WHERE p.user_id = :u) AS has_profile,
+SELECT me.id AS user_id, c.id, c.title, c.venue, c.street, c.starts_at, c.ends_at, c.status,
+       EXISTS (SELECT 1 FROM course_profiles p WHERE p.user_id = me.id) AS has_profile,
        l.id AS live_id, l.status AS live_status,
        CASE WHEN l.status = 'waitlisted' THEN (
          SELECT count(*) FROM course_signups w
          WHERE w.class_id = c.id AND w.status = 'waitlisted' AND w.id <= l.id) ELSE 0 END AS position,
        ARRAY(SELECT n.starts_at FROM course_signups x JOIN course_classes n ON n.id = x.class_id
-             WHERE x.user_id = :u AND x.status = 'no_show' AND n.status = 'open' AND n.starts_at > :since
+             WHERE x.user_id = me.id AND x.status = 'no_show' AND n.status = 'open' AND n.starts_at > :since
              ORDER BY n.starts_at) AS no_shows
-FROM course_classes c
-LEFT JOIN course_signups l ON l.class_id = c.id AND l.user_id = :u AND l.status <> 'cancelled'
-WHERE c.id = :c
+FROM users me
+JOIN course_classes c ON c.id = :c
+LEFT JOIN course_signups l ON l.class_id = c.id AND l.user_id = me.id AND l.status <> 'cancelled'
+WHERE me.channel = :channel AND me.external_id = :openid
 """)
 
 
-async def check(s: AsyncSession, class_id: int, user_id: int, since: datetime) -> Check | None:
-    """The class, whether the person has a profile and a live signup there, and their recent no-shows."""
-    row = (await s.execute(_CHECK, {"c": class_id, "u": user_id, "since": since})).first()
+async def check(
+    s: AsyncSession, class_id: int, channel: str, openid: str, now: float, since: datetime
+) -> tuple[int, Check | None]:
+    """The person's ``users.id``; the class, whether they have a profile and a live signup there, and
+    their no-shows since ``since`` (None when there is no such class).
+
+    The person is read, not upserted: a read takes no row lock, so a burst of signups does not
+    queue behind the write-behind's upsert of the same users. Only someone whose row is not
+    written yet is inserted (``ensure_user``), and asked again.
+    """
+    params = {"c": class_id, "channel": channel, "openid": openid, "since": since}
+    row = (await s.execute(_CHECK, params)).first()
     if row is None:
-        return None
+        uid = await ensure_user(s, channel, openid, now)
+        row = (await s.execute(_CHECK, params)).first()
+        if row is None:
+            return uid, None
     cls = Brief(row.id, row.title, row.venue, row.street, row.starts_at, row.ends_at, row.status)
     live = Live(row.live_id, row.live_status, int(row.position)) if row.live_id is not None else None
-    return Check(cls, bool(row.has_profile), live, tuple(row.no_shows))
-
-
-_PERSON = text("SELECT id FROM users WHERE channel = :channel AND external_id = :openid")
-
-
-async def person(s: AsyncSession, channel: str, openid: str, now: float) -> int:
-    """``users.id`` of the person: read, and only written (``ensure_user``) when the row is not there yet.
-
-    A read takes no row lock: a burst of signups does not queue behind the write-behind's upsert.
-    """
-    found = (await s.execute(_PERSON, {"channel": channel, "openid": openid})).scalar_one_or_none()
-    return int(found) if found is not None else await ensure_user(s, channel, openid, now)
+    return int(row.user_id), Check(cls, bool(row.has_profile), live, tuple(row.no_shows))
 
 
 @dataclass(slots=True, frozen=True)
@@ -194,9 +182,9 @@ class SignupResult:
 async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, cause: str = "user") -> SignupResult:
     """A seat if one is free and nobody waits, else the back of the waitlist; a second signup changes nothing.
 
-    ``s`` is an ``autocommit`` session: the database function ``course_sign_up`` (migration 0004)
-    locks the class, counts, inserts and records in one statement that commits by itself, and
-    the change is on disk when this returns.
+    ``s`` is a ``sessions.autocommit`` session: the database function ``course_sign_up`` (migration 0004)
+    locks the class, counts, inserts and records in one statement that commits by itself,
+    asynchronously; the caller awaits ``sessions.flushed`` before telling anyone.
     """
     row = (
         await s.execute(
@@ -204,34 +192,10 @@ async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, ca
             {"c": class_id, "u": user_id, "at": at, "cause": cause},
         )
     ).one()
-    await durable(s)
     if row.outcome == "already":
         live = await live_signup(s, class_id, user_id)
         return SignupResult("already", row.signup_id, live.position if live else 0, live)
     return SignupResult(row.outcome, row.signup_id, int(row.waiting_position))
-
-
-@asynccontextmanager
-async def autocommit(db: Database) -> AsyncIterator[AsyncSession]:
-    """A session whose statements each commit by themselves (no BEGIN), with the database's breaker.
-
-    For ``sign_up``: a lock taken inside one statement is released when the server has run it.
-    """
-    db.breaker.check()
-    engine = _AUTOCOMMIT.get(db)
-    if engine is None:
-        engine = _AUTOCOMMIT[db] = db.engine.execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        async with AsyncSession(engine) as s:
-            yield s
-    except OUTAGE as exc:
-        if not is_outage(exc):
-            raise
-        raise db.breaker.failed(exc) from exc
-    db.breaker.succeeded()
-
-
-_AUTOCOMMIT: weakref.WeakKeyDictionary[Database, AsyncEngine] = weakref.WeakKeyDictionary()
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,0 +1,82 @@
+"""Browsing the night school by chat on the demo data: the menu, themes, streets, weeks, pages, details."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.content import DEFAULT_DIR
+from bot.db.demo import load_demo
+from tests.conftest import GatewayFactory
+from tests.harness import Gateway
+
+DEMO = Path(DEFAULT_DIR) / "demo"
+
+
+@pytest.fixture
+async def gw(make_gateway: GatewayFactory) -> Gateway:
+    # The demo's dates are relative to the wall clock: so is this gateway's.
+    gateway = await make_gateway()
+    await load_demo(gateway.db, DEMO)
+    return gateway
+
+
+async def test_the_demo_loads_twice_without_duplicates(gw: Gateway) -> None:
+    again = await load_demo(gw.db, DEMO)
+    assert again["courses"] == 24
+    async with gw.db.session() as s:
+        counts = [
+            (await s.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+            for table in ("course_themes", "course_classes", "course_signups", "course_signup_events")
+        ]
+    assert counts == [9, 24, 3, 3]
+
+
+async def test_the_menu_lists_classes_page_by_page(gw: Gateway) -> None:
+    first = await gw.event("o-browse", "CLICK", "NIGHT_SCHOOL")
+    assert first.text.startswith(gw.expected("menu.night_school"))
+    assert "近期的夜校课程（第1–5门，共24门）" in first.text and "msgmenucontent=%E8%AF%BE%E7%A8%8B%23" in first.text
+    second = await gw.say("o-browse", "更多")
+    assert "（第6–10门，共24门）" in second.text
+    detail = await gw.say("o-browse", "1")
+    assert detail.text.startswith("【") and "老师：" in detail.text and "名额：" in detail.text
+
+
+async def test_themes_streets_and_weeks(gw: Gateway) -> None:
+    photo = await gw.say("o-browse", "摄影课")
+    assert photo.text.startswith("手机摄影的夜校课程") and "咖啡" not in photo.text, photo.text
+    dance = await gw.say("o-browse", "有什么舞蹈课")
+    assert dance.text.startswith("街舞的夜校课程"), dance.text
+    street = await gw.say("o-browse", "坂田的课")
+    assert street.text.startswith("坂田街道的夜校课程") and "｜布吉" not in street.text, street.text
+    week = await gw.say("o-browse", "下周的课")
+    assert week.text.startswith("下周的夜校课程"), week.text
+    await gw.dialog(
+        "o-browse",
+        [
+            ("钢琴课", "courses.unknown_topic", {"topic": "钢琴", "themes": await _themes(gw)}),
+            ("夜校怎么报名", "faq.night_school.signup"),
+        ],
+    )
+
+
+async def test_the_saved_street_comes_first(gw: Gateway) -> None:
+    await gw.say("o-buji", "设置街道")
+    await gw.say("o-buji", "布吉")
+    listed = await gw.say("o-buji", "夜校有什么课")
+    lines = [line for line in listed.text.splitlines() if line.startswith("<a")]
+    assert "｜布吉街道青年之家｜" in lines[0] and "｜布吉街道青年之家｜" in lines[1], lines
+
+
+async def test_a_full_demo_class_offers_the_waitlist(gw: Gateway) -> None:
+    async with gw.db.session() as s:
+        cls = (await s.execute(text("SELECT id FROM course_classes WHERE ref = 'DEMO-CF-01'"))).scalar_one()
+    detail = await gw.say("o-browse", f"课程#{cls}")
+    assert "名额：已满，0人在候补" in detail.text and "排候补</a>" in detail.text, detail.text
+
+
+async def _themes(gw: Gateway) -> str:
+    async with gw.db.session() as s:
+        return "、".join((await s.execute(text("SELECT name FROM course_themes ORDER BY id"))).scalars())
