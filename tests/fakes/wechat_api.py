@@ -263,7 +263,7 @@ class FakeWeChatAPI(DeliveryRules):
         self.qr_codes.append(body)
         if action.endswith("STR_SCENE"):
             self.qr_scenes.append(scene["scene_str"])
-        ticket = secrets.token_urlsafe(32)
+        ticket = "gQ" + secrets.token_urlsafe(32)  # WeChat's tickets start so
         answer: dict[str, Any] = {"ticket": ticket, "url": f"http://weixin.qq.com/q/{ticket[:22]}"}
         if not action.startswith("QR_LIMIT"):
             answer["expire_seconds"] = int(body.get("expire_seconds", 60))

@@ -100,6 +100,6 @@ async def test_branch_qr_codes_come_from_wechat_with_the_branch_scene(
     assert await branch_qr(services, argparse.Namespace(codes=["bt02", "BJ01"])) == 0
     assert fake_wechat.qr_scenes == ["branch-BT02", "branch-BJ01"]  # in the organisation's order
     out = capsys.readouterr().out.splitlines()
-    assert out[1].startswith("BJ01\t布吉街道第一团支部\thttps://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=ticket-2-")
+    assert out[1].startswith("BJ01\t布吉街道第一团支部\thttps://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=gQ")
     assert await branch_qr(services, argparse.Namespace(codes=["ZZ01"])) == 1
     assert "no branch with code ZZ01" in capsys.readouterr().err
