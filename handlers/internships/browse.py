@@ -62,8 +62,8 @@ class SearchIntent:
         return {"query": query, "cold": True}
 
 
-def _page_reply(ctx: Context, key: str, found: list[posts.PostRow], total: int, page: int, **params: Any) -> Reply:
-    more = (page + 1) * render.PAGE_SIZE < min(total, len(ctx.data.get("ids", [])) or total)
+def _page_reply(ctx: Context, key: str, found: list[posts.PostRow], total: str, page: int, **params: Any) -> Reply:
+    more = (page + 1) * render.PAGE_SIZE < len(ctx.data.get("ids", []))
     buttons = [Button("更多")] if more else []
     base = {
         "lines": render.lines(found, page * render.PAGE_SIZE + 1),
@@ -98,7 +98,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         async with ctx.db() as s:
             found = await posts.posts_by_id(s, chunk)
         ctx.update(page=page)
-        return _page_reply(ctx, "internships.page", found, int(ctx.data.get("total", len(ids))), page)
+        return _page_reply(ctx, "internships.page", found, str(ctx.data.get("total", len(ids))), page)
 
     @r.on(InState(InternshipBrowse.browsing), _Number())
     async def open_post(msg: Inbound, ctx: Context, number: int) -> Reply:
@@ -128,19 +128,25 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
                 return await _nothing(ctx, s, searcher, query, today)
             first = await posts.posts_by_id(s, result.found.ids[: render.PAGE_SIZE])
         _remember(ctx, result)
+        total = _total(result)
         if not query.label:
-            return _page_reply(ctx, "internships.results_latest", first, result.found.total, 0)
+            return _page_reply(ctx, "internships.results_latest", first, total, 0)
         relaxed = ctx.content.text("internships.relaxed") if result.relaxed else ""
-        return _page_reply(ctx, "internships.results", first, result.found.total, 0, label=query.label, relaxed=relaxed)
+        return _page_reply(ctx, "internships.results", first, total, 0, label=query.label, relaxed=relaxed)
 
     return r
+
+
+def _total(result: Result) -> str:
+    """「37」, or 「300+」 when more posts match than a search reads."""
+    return f"{result.found.total}+" if result.found.capped else str(result.found.total)
 
 
 def _remember(ctx: Context, result: Result) -> None:
     ctx.enter(
         InternshipBrowse.browsing,
         ids=result.found.ids,
-        total=result.found.total,
+        total=_total(result),
         page=0,
         label=result.query.label,
     )

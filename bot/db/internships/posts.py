@@ -19,10 +19,11 @@ from bot.internships.records import Post
 
 _UPSERT = text("""
 INSERT INTO internship_posts AS p (post_id, title, company, street, industry, majors, description, positions, pay,
-    pay_kind, paid, hmt_round, season, start_date, deadline, status, contact_email, search, digest,
+    pay_kind, paid, hmt_round, season, start_date, deadline, status, contact_email, search, title_terms, digest,
     created_at, updated_at)
 VALUES (:post_id, :title, :company, :street, :industry, :majors, :description, :positions, :pay, :pay_kind, :paid,
-    :hmt_round, :season, :start_date, :deadline, :status, :contact_email, CAST(:search AS tsvector), :digest,
+    :hmt_round, :season, :start_date, :deadline, :status, :contact_email, CAST(:search AS tsvector),
+    CAST(:title_terms AS tsvector), :digest,
     :now, :now)
 ON CONFLICT (post_id) DO UPDATE SET
     title = excluded.title, company = excluded.company, street = excluded.street, industry = excluded.industry,
@@ -30,6 +31,7 @@ ON CONFLICT (post_id) DO UPDATE SET
     pay = excluded.pay, pay_kind = excluded.pay_kind, paid = excluded.paid, hmt_round = excluded.hmt_round,
     season = excluded.season, start_date = excluded.start_date, deadline = excluded.deadline,
     status = excluded.status, contact_email = excluded.contact_email, search = excluded.search,
+    title_terms = excluded.title_terms,
     digest = excluded.digest, updated_at = excluded.updated_at
 WHERE p.digest IS DISTINCT FROM excluded.digest
 RETURNING id, (xmax = 0) AS inserted
@@ -86,18 +88,23 @@ class Filters:
 class Found:
     #: Matching open posts, best first (at most the limit asked for).
     ids: list[int]
-    #: How many posts match in all.
+    #: How many posts match in all (at least, when ``capped``).
     total: int
+    #: True when more posts match than were read (``CANDIDATES`` a tier): 「300+」.
+    capped: bool = False
 
 
-async def upsert_posts(s: AsyncSession, posts: Sequence[tuple[Post, str]], now: float, batch: int = 500) -> Written:
-    """Insert new posts, update changed ones; ``posts`` pairs each with its tsvector literal."""
+async def upsert_posts(
+    s: AsyncSession, posts: Sequence[tuple[Post, str, str]], now: float, batch: int = 500
+) -> Written:
+    """Insert new posts, update changed ones; each post comes with its two tsvector literals
+    (the whole post, the title)."""
     at = datetime.fromtimestamp(now, UTC)
     inserted: list[int] = []
     updated: list[int] = []
     for start in range(0, len(posts), batch):
-        for post, vector in posts[start : start + batch]:
-            row = (await s.execute(_UPSERT, _params(post, vector, at))).first()
+        for post, vector, title in posts[start : start + batch]:
+            row = (await s.execute(_UPSERT, {**_params(post, vector, at), "title_terms": title})).first()
             if row is not None:
                 (inserted if row.inserted else updated).append(int(row.id))
     return Written(inserted, updated)
@@ -128,43 +135,54 @@ def _params(post: Post, vector: str, at: datetime) -> dict[str, Any]:
     }
 
 
-def _where(filters: Filters, params: dict[str, Any]) -> str:
-    clauses = ["status = 'open'", "deadline >= :today"]
-    for name in ("street", "industry", "season", "hmt_round", "paid"):
-        value = getattr(filters, name)
-        if value is not None:
-            clauses.append(f"{name} = :{name}")
-            params[name] = value
-    return " AND ".join(clauses)
+#: Posts a search reads at most per tier, however common its words: the work (and the time) of a
+#: search stays bounded at 100,000 posts. Below it a search is exact; above it the best of these
+#: candidates are shown and the total reads 「300+」.
+CANDIDATES = 300
+
+_OPEN = "status = 'open' AND deadline >= :today"
 
 
-async def search(s: AsyncSession, tsquery: str | None, filters: Filters, today: date, limit: int = 50) -> Found:
-    """Open posts matching ``tsquery`` (None: any) and the filters, best first.
+async def search(s: AsyncSession, keywords: str | None, facets: str | None, today: date, limit: int = 50) -> Found:
+    """Open posts matching the ``keywords`` tsquery and the ``facets`` tsquery (None: any), best first.
 
-    Without keywords the newest posts come first; with them, ``ts_rank`` and then the nearest
-    deadline. The total comes from the same scan (``count(*) OVER ()``).
+    With keywords, posts whose title has them come first (the small ``title_terms`` vector), then
+    posts that have them elsewhere; each tier ranked by ``ts_rank`` over the whole post, then the
+    nearest deadline. Without keywords, the newest posts first.
     """
-    params: dict[str, Any] = {"today": today, "limit": limit}
-    where = _where(filters, params)
-    if tsquery:
-        params["q"] = tsquery
+    params: dict[str, Any] = {"today": today, "cap": CANDIDATES, "limit": limit}
+    if keywords is None:
+        if facets is None:
+            sql = f"SELECT id FROM internship_posts WHERE {_OPEN} ORDER BY id DESC LIMIT :cap"
+        else:
+            params["f"] = facets
+            sql = (
+                f"SELECT id FROM (SELECT id FROM internship_posts WHERE search @@ CAST(:f AS tsquery) AND {_OPEN} "
+                f"LIMIT :cap) c ORDER BY id DESC"
+            )
+        newest = [int(i) for i in (await s.execute(text(sql), params)).scalars()]
+        return Found(newest[:limit], len(newest), capped=len(newest) >= CANDIDATES)
+    params["k"] = keywords
+    params["q"] = f"({keywords}) & {facets}" if facets else keywords
+    ids: list[int] = []
+    total = 0
+    capped = False
+    for tier in ("title_terms @@ q", "search @@ q AND NOT title_terms @@ q"):
         sql = (
-            f"SELECT id, count(*) OVER () AS total FROM internship_posts, CAST(:q AS tsquery) AS q "
-            f"WHERE search @@ q AND {where} ORDER BY ts_rank(search, q) DESC, deadline, id LIMIT :limit"
+            f"SELECT id, count(*) OVER () AS n FROM (SELECT id, search, deadline FROM internship_posts, "
+            f"CAST(:q AS tsquery) AS q WHERE {tier} AND {_OPEN} LIMIT :cap) c "
+            f"ORDER BY ts_rank(search, CAST(:k AS tsquery)) DESC, deadline, id LIMIT :limit"
         )
-    else:
-        sql = f"SELECT id, count(*) OVER () AS total FROM internship_posts WHERE {where} ORDER BY id DESC LIMIT :limit"
-    rows = (await s.execute(text(sql), params)).all()
-    return Found([int(r.id) for r in rows], int(rows[0].total) if rows else 0)
-
-
-async def count(s: AsyncSession, tsquery: str | None, filters: Filters, today: date) -> int:
-    params: dict[str, Any] = {"today": today}
-    where = _where(filters, params)
-    if tsquery:
-        params["q"] = tsquery
-        where = f"search @@ CAST(:q AS tsquery) AND {where}"
-    return int((await s.execute(text(f"SELECT count(*) FROM internship_posts WHERE {where}"), params)).scalar_one())
+        rows = (await s.execute(text(sql), params)).all()
+        if rows:
+            ids.extend(int(r.id) for r in rows)
+            total += int(rows[0].n)
+            capped = capped or int(rows[0].n) >= CANDIDATES
+        if len(ids) >= limit:
+            capped = True if tier.startswith("title") else capped  # the second tier was not counted
+            break
+        params["limit"] = limit - len(ids)
+    return Found(ids[:limit], total, capped)
 
 
 async def posts_by_id(s: AsyncSession, ids: Sequence[int]) -> list[PostRow]:
