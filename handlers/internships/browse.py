@@ -126,7 +126,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
                 return None  # not a search after all: the FAQ's fallback answers
             if not result.found.total:
                 return await _nothing(ctx, s, searcher, query, today)
-            first = await posts.posts_by_id(s, result.found.ids[: render.PAGE_SIZE])
+        first = result.found.first
         _remember(ctx, result)
         total = _total(result)
         if not query.label:
@@ -138,7 +138,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
 
 
 def _total(result: Result) -> str:
-    """「37」, or 「300+」 when more posts match than a search reads."""
+    """「37」, or 「100+」 when more posts match than a search reads."""
     return f"{result.found.total}+" if result.found.capped else str(result.found.total)
 
 
@@ -182,7 +182,7 @@ async def _nothing(ctx: Context, s: Any, searcher: Searcher, query: Query, today
     latest = await searcher.run(s, Query(), today)
     if not latest.found.total:
         return Reply("internships.nothing_at_all")
-    rows = await posts.posts_by_id(s, latest.found.ids[: render.PAGE_SIZE])
+    rows = latest.found.first
     _remember(ctx, latest)
     return Reply(
         "internships.nothing",

@@ -8,7 +8,7 @@ lives in PostgreSQL, so a post imported through one process is found by every ot
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -90,8 +90,10 @@ class Found:
     ids: list[int]
     #: How many posts match in all (at least, when ``capped``).
     total: int
-    #: True when more posts match than were read (``CANDIDATES`` a tier): 「300+」.
+    #: True when more posts match than were read (``CANDIDATES`` a tier): 「100+」.
     capped: bool = False
+    #: The first page's posts, read with the ids.
+    first: list[PostRow] = field(default_factory=list)
 
 
 async def upsert_posts(
@@ -137,52 +139,71 @@ def _params(post: Post, vector: str, at: datetime) -> dict[str, Any]:
 
 #: Posts a search reads at most per tier, however common its words: the work (and the time) of a
 #: search stays bounded at 100,000 posts. Below it a search is exact; above it the best of these
-#: candidates are shown and the total reads 「300+」.
-CANDIDATES = 300
+#: candidates are shown (ten pages of five come from them) and the total reads 「100+」.
+CANDIDATES = 100
 
 _OPEN = "status = 'open' AND deadline >= :today"
+_PREFIXED = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
 
 
-async def search(s: AsyncSession, keywords: str | None, facets: str | None, today: date, limit: int = 50) -> Found:
+#: One statement, two tiers: title matches (``t1``), then the posts with the words elsewhere
+#: (``t2``, read only as far as the first tier leaves room on the ten pages). The page's rows
+#: come with the ids, so a search is one round trip.
+_TIERED = f"""
+WITH q AS MATERIALIZED (SELECT CAST(:q AS tsquery) AS q, CAST(:k AS tsquery) AS k),
+t1 AS MATERIALIZED (
+    SELECT p.id, p.search, p.deadline FROM internship_posts p, q
+    WHERE p.title_terms @@ q.q AND {_OPEN} LIMIT :cap),
+t2 AS MATERIALIZED (
+    SELECT p.id, p.search, p.deadline FROM internship_posts p, q
+    WHERE p.search @@ q.q AND NOT p.title_terms @@ q.q AND {_OPEN}
+    LIMIT GREATEST(0, LEAST(:cap, :limit - (SELECT count(*) FROM t1)))),
+ranked AS (
+    SELECT id, 1 AS tier, ts_rank(t1.search, q.k) AS rank, deadline FROM t1, q
+    UNION ALL
+    SELECT id, 2, ts_rank(t2.search, q.k), deadline FROM t2, q
+    ORDER BY tier, rank DESC, deadline, id LIMIT :limit)
+SELECT (SELECT count(*) FROM t1) AS n1, (SELECT count(*) FROM t2) AS n2, r.tier, {_PREFIXED}
+FROM ranked r JOIN internship_posts p ON p.id = r.id
+ORDER BY r.tier, r.rank DESC, r.deadline, r.id
+"""
+
+
+async def search(
+    s: AsyncSession, keywords: str | None, facets: str | None, today: date, limit: int = 50, page: int = 5
+) -> Found:
     """Open posts matching the ``keywords`` tsquery and the ``facets`` tsquery (None: any), best first.
 
     With keywords, posts whose title has them come first (the small ``title_terms`` vector), then
     posts that have them elsewhere; each tier ranked by ``ts_rank`` over the whole post, then the
-    nearest deadline. Without keywords, the newest posts first.
+    nearest deadline. Without keywords, the newest posts first. ``first`` holds the first ``page``.
     """
     params: dict[str, Any] = {"today": today, "cap": CANDIDATES, "limit": limit}
     if keywords is None:
-        if facets is None:
-            sql = f"SELECT id FROM internship_posts WHERE {_OPEN} ORDER BY id DESC LIMIT :cap"
-        else:
+        where = _OPEN
+        if facets is not None:
             params["f"] = facets
-            sql = (
-                f"SELECT id FROM (SELECT id FROM internship_posts WHERE search @@ CAST(:f AS tsquery) AND {_OPEN} "
-                f"LIMIT :cap) c ORDER BY id DESC"
-            )
-        newest = [int(i) for i in (await s.execute(text(sql), params)).scalars()]
-        return Found(newest[:limit], len(newest), capped=len(newest) >= CANDIDATES)
-    params["k"] = keywords
-    params["q"] = f"({keywords}) & {facets}" if facets else keywords
-    ids: list[int] = []
-    total = 0
-    capped = False
-    for tier in ("title_terms @@ q", "search @@ q AND NOT title_terms @@ q"):
+            where = f"search @@ CAST(:f AS tsquery) AND {_OPEN}"
+        # Without facets, the primary key read backwards stops at the cap; with them, the GIN
+        # index gives the matches and the cap bounds how many are read.
         sql = (
-            f"SELECT id, count(*) OVER () AS n FROM (SELECT id, search, deadline FROM internship_posts, "
-            f"CAST(:q AS tsquery) AS q WHERE {tier} AND {_OPEN} LIMIT :cap) c "
-            f"ORDER BY ts_rank(search, CAST(:k AS tsquery)) DESC, deadline, id LIMIT :limit"
+            f"SELECT {_PREFIXED} FROM (SELECT id FROM internship_posts WHERE {where} "
+            f"{'ORDER BY id DESC ' if facets is None else ''}LIMIT :cap) c "
+            f"JOIN internship_posts p ON p.id = c.id ORDER BY p.id DESC"
         )
         rows = (await s.execute(text(sql), params)).all()
-        if rows:
-            ids.extend(int(r.id) for r in rows)
-            total += int(rows[0].n)
-            capped = capped or int(rows[0].n) >= CANDIDATES
-        if len(ids) >= limit:
-            capped = True if tier.startswith("title") else capped  # the second tier was not counted
-            break
-        params["limit"] = limit - len(ids)
-    return Found(ids[:limit], total, capped)
+        newest = [PostRow(*r) for r in rows]
+        return Found([p.id for p in newest[:limit]], len(newest), len(newest) >= CANDIDATES, newest[:page])
+    params["k"] = keywords
+    params["q"] = f"({keywords}) & {facets}" if facets else keywords
+    rows = (await s.execute(text(_TIERED), params)).all()
+    if not rows:
+        return Found([], 0)
+    n1, n2 = int(rows[0].n1), int(rows[0].n2)
+    # The second tier is read only as far as the pages need: when the pages are full, more may match.
+    capped = n1 + n2 >= limit
+    found = [PostRow(*r[3:]) for r in rows]
+    return Found([p.id for p in found], n1 + n2, capped, found[:page])
 
 
 async def posts_by_id(s: AsyncSession, ids: Sequence[int]) -> list[PostRow]:
