@@ -161,14 +161,24 @@ t2 AS MATERIALIZED (
     SELECT p.id, p.search, p.deadline FROM internship_posts p, q
     WHERE p.search @@ q.q AND NOT p.title_terms @@ q.q AND {_OPEN}
     LIMIT GREATEST(0, LEAST({CANDIDATES}, {{limit}} - (SELECT count(*) FROM t1)))),
-ranked AS (
-    SELECT id, 1 AS tier, ts_rank(t1.search, q.k) AS rank, deadline FROM t1, q
-    UNION ALL
-    SELECT id, 2, ts_rank(t2.search, q.k), deadline FROM t2, q
-    ORDER BY tier, rank DESC, deadline, id LIMIT {{limit}})
-SELECT (SELECT count(*) FROM t1) AS n1, (SELECT count(*) FROM t2) AS n2, r.tier, {_PREFIXED}
-FROM ranked r JOIN internship_posts p ON p.id = r.id
-ORDER BY r.tier, r.rank DESC, r.deadline, r.id
+ranked AS MATERIALIZED (
+    SELECT id, row_number() OVER (ORDER BY tier, rank DESC, deadline, id) AS ord FROM (
+        SELECT id, 1 AS tier, ts_rank(t1.search, q.k) AS rank, deadline FROM t1, q
+        UNION ALL
+        SELECT id, 2, ts_rank(t2.search, q.k), deadline FROM t2, q) u
+    ORDER BY ord LIMIT {{limit}})
+SELECT (SELECT count(*) FROM t1) AS n1, (SELECT count(*) FROM t2) AS n2,
+    (SELECT array_agg(id ORDER BY ord) FROM ranked) AS ids, {_PREFIXED}
+FROM ranked r JOIN internship_posts p ON p.id = r.id WHERE r.ord <= {{page}}
+ORDER BY r.ord
+"""
+
+#: The newest open posts (with ``where``: those with the facets), the first page's rows with them.
+_NEWEST = f"""
+WITH c AS MATERIALIZED (SELECT id FROM internship_posts WHERE {{where}} {{order}} LIMIT {CANDIDATES}),
+f AS (SELECT id FROM c ORDER BY id DESC LIMIT {{page}})
+SELECT (SELECT count(*) FROM c) AS n1, 0 AS n2, (SELECT array_agg(id ORDER BY id DESC) FROM c) AS ids, {_PREFIXED}
+FROM f JOIN internship_posts p ON p.id = f.id ORDER BY p.id DESC
 """
 
 
@@ -190,31 +200,22 @@ async def search(
     posts that have them elsewhere; each tier ranked by ``ts_rank`` over the whole post, then the
     nearest deadline. Without keywords, the newest posts first. ``first`` holds the first ``page``.
     """
-    params: dict[str, Any] = {"today": today, "cap": CANDIDATES}
     if keywords is None:
-        where = _OPEN
-        if facets is not None:
-            where = f"search @@ CAST({_literal(facets)} AS tsquery) AND {_OPEN}"
         # Without facets, the primary key read backwards stops at the cap; with them, the GIN
         # index gives the matches and the cap bounds how many are read.
-        sql = (
-            f"SELECT {_PREFIXED} FROM (SELECT id FROM internship_posts WHERE {where} "
-            f"{'ORDER BY id DESC ' if facets is None else ''}LIMIT :cap) c "
-            f"JOIN internship_posts p ON p.id = c.id ORDER BY p.id DESC"
-        )
-        rows = (await s.execute(text(sql), params)).all()
-        newest = [PostRow(*r) for r in rows]
-        return Found([p.id for p in newest[:limit]], len(newest), len(newest) >= CANDIDATES, newest[:page])
-    both = f"({keywords}) & {facets}" if facets else keywords
-    sql = _TIERED.format(q=_literal(both), k=_literal(keywords), limit=int(limit))
+        where = f"search @@ CAST({_literal(facets)} AS tsquery) AND {_OPEN}" if facets else _OPEN
+        sql = _NEWEST.format(where=where, order="" if facets else "ORDER BY id DESC", page=int(page))
+    else:
+        both = f"({keywords}) & {facets}" if facets else keywords
+        sql = _TIERED.format(q=_literal(both), k=_literal(keywords), limit=int(limit), page=int(page))
     rows = (await s.execute(text(sql), {"today": today})).all()
     if not rows:
         return Found([], 0)
     n1, n2 = int(rows[0].n1), int(rows[0].n2)
-    # The second tier is read only as far as the pages need: when the pages are full, more may match.
-    capped = n1 + n2 >= limit
-    found = [PostRow(*r[3:]) for r in rows]
-    return Found([p.id for p in found], n1 + n2, capped, found[:page])
+    ids = [int(i) for i in rows[0].ids]
+    # Past the cap, or (with keywords) when the pages are full, more posts may match than were read.
+    capped = n1 >= CANDIDATES if keywords is None else n1 + n2 >= limit
+    return Found(ids[:limit], n1 + n2, capped, [PostRow(*r[3:]) for r in rows])
 
 
 async def posts_by_id(s: AsyncSession, ids: Sequence[int]) -> list[PostRow]:
