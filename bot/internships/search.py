@@ -57,6 +57,11 @@ class Searcher:
         found = await posts.search(s, keywords, tsquery((), facets=must) or None, today, limit)
         return Result(query, found, relaxed=bool(found.total))
 
+    async def knows(self, s: AsyncSession, query: Query) -> bool:
+        """Whether some post, open or closed, has any of the query's words."""
+        keywords = tsquery(query.groups, any_group=True)
+        return bool(keywords) and await posts.any_post_has(s, keywords)
+
     async def count(self, s: AsyncSession, query: Query, today: date) -> int:
         """How many posts match (at most ``posts.CANDIDATES``, then "more")."""
         found = await posts.search(

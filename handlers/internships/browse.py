@@ -122,9 +122,11 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         today = ctx.local_now().date()
         async with ctx.db() as s:
             result = await searcher.run(s, query, today)
-            if cold and not result.found.total:
-                return None  # not a search after all: the FAQ's fallback answers
             if not result.found.total:
+                if cold:
+                    return None  # not a search after all: the FAQ's fallback answers
+                if not (query.trigger or query.filters or await searcher.knows(s, query)):
+                    return None  # 「谢谢」 while browsing: words no post has ever had
                 return await _nothing(ctx, s, searcher, query, today)
         first = result.found.first
         _remember(ctx, result)

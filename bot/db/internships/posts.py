@@ -227,5 +227,11 @@ async def posts_by_id(s: AsyncSession, ids: Sequence[int]) -> list[PostRow]:
     return [found[i] for i in ids if i in found]
 
 
+async def any_post_has(s: AsyncSession, keywords: str) -> bool:
+    """Whether any post, open or not, has these words: are they words of this programme at all?"""
+    sql = f"SELECT EXISTS (SELECT 1 FROM internship_posts WHERE search @@ CAST({_literal(keywords)} AS tsquery))"
+    return bool((await s.execute(text(sql))).scalar_one())
+
+
 async def post_count(s: AsyncSession) -> int:
     return int((await s.execute(text("SELECT count(*) FROM internship_posts"))).scalar_one())
