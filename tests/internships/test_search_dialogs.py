@@ -147,3 +147,13 @@ async def test_words_no_post_has_while_browsing_are_not_a_search(gw: Gateway) ->
     await gw.say(USER, "设计")
     known = await gw.say(USER, "无人机航拍")  # only a closed post has it: a search that found nothing
     assert known.text.startswith("没找到「无人机 · 航拍」的岗位"), known.text
+
+
+async def test_results_left_for_half_an_hour_go_quietly(gw: Gateway) -> None:
+    await gw.say(USER, "坂田 数据分析")
+    assert (await gw.say(USER, "1")).text.startswith("BI数据分析实习生")
+    gw.services.clock.advance(31 * 60)  # type: ignore[attr-defined]
+    later = await gw.say(USER, "1")
+    assert not later.text.startswith("BI数据分析实习生") and "超时" not in later.text
+    again = await gw.say(USER, "坂田 数据分析")
+    assert again.text.startswith("找到 3 个")  # no note about an expired list either
