@@ -8,8 +8,8 @@ from bench.gateway.config import DATABASE_URL, DB_NAME, PG_ADMIN_URL, REDIS_URL
 from bench.gateway.errors import BenchError
 
 
-def prepare_database() -> None:
-    """``createdb longtuan_bench`` if missing, then the Alembic upgrade."""
+def prepare_database(name: str = DB_NAME) -> str:
+    """``createdb longtuan_bench`` (or ``name``) if missing, then the Alembic upgrade; returns its URL."""
     from sqlalchemy import text
     from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -17,9 +17,9 @@ def prepare_database() -> None:
         engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
         try:
             async with engine.connect() as conn:
-                exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DB_NAME})
+                exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
                 if not exists:
-                    await conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
         finally:
             await engine.dispose()
 
@@ -29,7 +29,9 @@ def prepare_database() -> None:
         raise BenchError(f"PostgreSQL at 127.0.0.1:5432 is unreachable ({exc}); run scripts/services.sh") from exc
     from bot.db.migrate import upgrade
 
-    upgrade(DATABASE_URL)
+    url = DATABASE_URL if name == DB_NAME else DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    return url
 
 
 def check_redis() -> None:

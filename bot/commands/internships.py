@@ -1,12 +1,19 @@
-"""``longtuan import internships FILE``: 展翅计划 posts from a .csv or .xlsx file."""
+"""``longtuan import internships FILE`` (展翅计划 posts from .csv or .xlsx) and
+``longtuan export internship-applications`` (the applications, as CSV, for the employers)."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import csv
+import io
 import sys
+from datetime import datetime
+from pathlib import Path
 
 from bot.commands import Commands, with_services
 from bot.context import Services
+from bot.db.internships import people
 from bot.imports import ImportFailed
 from bot.internships.importer import import_file
 
@@ -25,9 +32,31 @@ async def _import(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _export(svc: Services, args: argparse.Namespace) -> int:
+    async with svc.db.session() as s:
+        rows = await people.export_applications(s)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(people.EXPORT_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [v.astimezone(svc.tz).strftime("%Y-%m-%d %H:%M") if isinstance(v, datetime) else v for v in row]
+        )
+    if args.out:
+        # With a BOM, so Excel reads the Chinese right.
+        await asyncio.to_thread(Path(args.out).write_text, buf.getvalue(), encoding="utf-8-sig")
+    else:
+        sys.stdout.write(buf.getvalue())
+    print(f"导出投递记录 {len(rows)} 条", file=sys.stderr)
+    return 0
+
+
 def register(commands: Commands) -> None:
     p = commands.imports.add_parser(
         "internships", help="展翅计划 posts (.csv or .xlsx, the columns of content/demo/internships.csv)"
     )
     p.add_argument("file", help="a .csv (UTF-8) or .xlsx file; re-importing the same file changes nothing")
     p.set_defaults(func=with_services(_import))
+    e = commands.exports.add_parser("internship-applications", help="展翅计划 applications as CSV (UTF-8 with BOM)")
+    e.add_argument("--out", help="write to this file instead of the standard output")
+    e.set_defaults(func=with_services(_export))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from bot.content import load_content
@@ -16,13 +16,26 @@ from bot.services import load_analyzer
 LEAD_DAYS = 7
 
 
+def _years_later(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
 def shift_to(posts: list[Post], today: date) -> list[Post]:
-    """Move every date by the same whole number of weeks (weekdays stay), so the earliest
-    deadline falls a week or two from ``today``: the demo never goes stale."""
-    earliest = min(p.deadline for p in posts)
-    days = (today - earliest).days + LEAD_DAYS
-    days += -days % 7
-    return [p.shifted(days) for p in posts]
+    """Move each post by whole years, as few as put its deadline at least ``LEAD_DAYS`` ahead:
+    every demo post is open, deadlines spread over the coming year, and a 寒假 post still starts
+    in winter. The demo never goes stale."""
+    soon = today + timedelta(days=LEAD_DAYS)
+    out = []
+    for post in posts:
+        years = max(0, soon.year - post.deadline.year - 1)
+        while _years_later(post.deadline, years) < soon:
+            years += 1
+        moved = _years_later(post.deadline, years)
+        out.append(post.shifted((moved - post.deadline).days))
+    return out
 
 
 async def load_internships(db: Database, folder: Path) -> int:

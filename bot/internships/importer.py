@@ -19,7 +19,7 @@ from bot.db import Database
 from bot.db.internships import people
 from bot.db.internships.posts import Written, upsert_posts
 from bot.imports import progress, read_rows
-from bot.internships.index import tsvector
+from bot.internships.index import facets, tsvector
 from bot.internships.records import Post, parse_posts
 from bot.model import Reply
 from bot.outbound import Notice
@@ -37,12 +37,23 @@ class Imported:
     notified: int = 0
 
 
+def facets_of(post: Post) -> list[str]:
+    return facets(post.street, post.industry, post.season, post.hmt_round, post.paid)
+
+
 def vector_of(analyzer: Analyzer, post: Post) -> str:
-    """The post's search vector: title A, industry and majors B, description C, company D."""
+    """The post's search vector: title A, industry and majors B, description C, company D, facets."""
     majors = post.majors.replace(";", " ")
     return tsvector(
-        analyzer, [("A", post.title), ("B", f"{post.industry} {majors}"), ("C", post.description), ("D", post.company)]
+        analyzer,
+        [("A", post.title), ("B", f"{post.industry} {majors}"), ("C", post.description), ("D", post.company)],
+        facets_of(post),
     )
+
+
+def title_vector_of(analyzer: Analyzer, post: Post) -> str:
+    """The title's terms and the facets: the first tier of the search (a title match ranks first)."""
+    return tsvector(analyzer, [("A", post.title)], facets_of(post))
 
 
 def read_posts(path: str | Path, streets: list[str]) -> list[Post]:
@@ -52,7 +63,10 @@ def read_posts(path: str | Path, streets: list[str]) -> list[Post]:
 
 async def write_posts(db: Database, analyzer: Analyzer, posts: Sequence[Post], now: float) -> Written:
     """All posts in one transaction (all or nothing)."""
-    pairs = [(post, vector_of(analyzer, post)) for post in progress(posts, len(posts), "索引")]
+    pairs = [
+        (post, vector_of(analyzer, post), title_vector_of(analyzer, post))
+        for post in progress(posts, len(posts), "索引")
+    ]
     async with db.session() as s:
         return await upsert_posts(s, pairs, now)
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.content import Content
 from bot.db.internships import posts
 from bot.db.internships.posts import Filters, Found
-from bot.internships.index import tsquery
+from bot.internships.index import facets, tsquery
 from bot.internships.understand import Query, Understander
 from bot.internships.vocab import load_vocabulary
 from bot.text import Analyzer
@@ -36,6 +36,10 @@ def filters_of(query: Query) -> Filters:
     return Filters(query.street, query.industry, query.season, query.hmt_round, query.paid)
 
 
+def facets_of_query(query: Query) -> list[str]:
+    return facets(query.street, query.industry, query.season, query.hmt_round, query.paid)
+
+
 class Searcher:
     def __init__(self, analyzer: Analyzer, content: Content) -> None:
         self.analyzer = analyzer
@@ -45,13 +49,26 @@ class Searcher:
         return await self.run(s, self.understand(text), today, limit)
 
     async def run(self, s: AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT) -> Result:
-        filters = filters_of(query)
-        every = tsquery(query.groups) or None
-        found = await posts.search(s, every, filters, today, limit)
+        must = facets_of_query(query)
+        found = await posts.search(s, tsquery(query.groups) or None, tsquery((), facets=must) or None, today, limit)
         if found.total or len(query.groups) < 2:
             return Result(query, found)
-        found = await posts.search(s, tsquery(query.groups, any_group=True), filters, today, limit)
+        keywords = tsquery(query.groups, any_group=True)
+        found = await posts.search(s, keywords, tsquery((), facets=must) or None, today, limit)
         return Result(query, found, relaxed=bool(found.total))
 
+    async def knows(self, s: AsyncSession, query: Query) -> bool:
+        """Whether some post, open or closed, has any of the query's words."""
+        keywords = tsquery(query.groups, any_group=True)
+        return bool(keywords) and await posts.any_post_has(s, keywords)
+
     async def count(self, s: AsyncSession, query: Query, today: date) -> int:
-        return await posts.count(s, tsquery(query.groups) or None, filters_of(query), today)
+        """How many posts match (at most ``posts.CANDIDATES``, then "more")."""
+        found = await posts.search(
+            s,
+            tsquery(query.groups) or None,
+            tsquery((), facets=facets_of_query(query)) or None,
+            today,
+            posts.CANDIDATES,
+        )
+        return found.total

@@ -9,6 +9,7 @@ keywords are jieba's tokens of what remains, minus stop words, each with its can
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from bot.internships.index import is_term
 from bot.internships.vocab import Vocabulary
@@ -105,6 +106,10 @@ class Understander:
         return chosen or [token]
 
     def __call__(self, text: str) -> Query:
+        return self._understand(text)
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one Understander per process, as long-lived as its cache
+    def _understand(self, text: str) -> Query:
         norm = normalise(to_simplified(text))
         rest = norm
         vocab = self.vocab

@@ -14,10 +14,10 @@ from bot.db.users import ensure_user
 from bot.internships.search import Searcher
 from bot.model import Inbound, Reply
 from bot.router import Router
-from bot.router.filters import Command, InState
+from bot.router.filters import Command
 from bot.text import Analyzer
 from handlers.internships import apply, browse, render, subscribe
-from handlers.internships.flows import InternshipBrowse
+from handlers.internships.flows import Browsing, stop
 
 _STATUS_KEYS = {
     "submitted": "internships.status_submitted",
@@ -33,9 +33,9 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     r = Router("internships")
     searcher = Searcher(analyzer, content)
 
-    @r.on(InState(InternshipBrowse.browsing), Command(content.commands["cancel"]))
+    @r.on(Browsing(), Command(content.commands["cancel"]))
     async def cancelled(msg: Inbound, ctx: Context) -> Reply:
-        ctx.finish()
+        stop(ctx)
         return Reply("system.cancelled")
 
     r.include(apply.router(content))

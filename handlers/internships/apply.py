@@ -15,14 +15,12 @@ from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State
 from bot.text import normalise
-from handlers.internships import render
-from handlers.internships.flows import APPLY_STATES, InternshipApply, InternshipBrowse
+from handlers.internships import flows, render
+from handlers.internships.flows import APPLY_STATES, Browsing, InternshipApply
 
 _APPLY_N = re.compile(r"(?:申请|投递)\s*(?:第\s*)?(\d{1,3})\s*(?:个|号)?")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _NAME = re.compile(r"[^\d\s!-/:-@\[-`{-~，。！？、；：（）“”‘’]{2,20}")
-#: Flow data that belongs to browsing and is kept through the application.
-_BROWSE_KEYS = ("ids", "total", "page", "label")
 
 
 class _ApplyNumber:
@@ -35,8 +33,13 @@ class _ApplyNumber:
         return {"number": int(m.group(1))} if m else False
 
 
-def _browse_data(ctx: Context) -> dict[str, Any]:
-    return {k: ctx.data[k] for k in _BROWSE_KEYS if k in ctx.data}
+def _back(ctx: Context) -> None:
+    """End the application; the results it started from can be browsed again."""
+    shown = ctx.data.get("results")
+    if isinstance(shown, dict) and shown.get("ids"):
+        flows.show(ctx, **{k: v for k, v in shown.items() if k != "at"})
+    else:
+        ctx.finish()
 
 
 def _profile(data: dict[str, Any]) -> Profile:
@@ -62,7 +65,7 @@ async def _start(ctx: Context, msg: Inbound, post_id: int) -> Reply:
         if before is not None:
             return Reply("internships.already_applied", {"date": render.day(before.date()), "title": post.title})
         saved = await people.profile(s, user_id)
-    keep = {**_browse_data(ctx), "post": post.id, "title": post.title}
+    keep = {"results": flows.results(ctx) or {}, "post": post.id, "title": post.title}
     if saved is None:
         ctx.enter(InternshipApply.name, **keep)
         return Reply("internships.ask_name", {"title": post.title})
@@ -105,12 +108,9 @@ async def _submit(ctx: Context, msg: Inbound) -> Reply:
         outcome = await people.apply(s, user_id, post_id, profile, today, ctx.now())
         found = await posts.posts_by_id(s, [post_id])
         before = await people.applied_at(s, user_id, post_id) if outcome == "duplicate" else None
-    back = _browse_data(ctx)
-    if back.get("ids"):
-        ctx.enter(InternshipBrowse.browsing, **back)
-    else:
-        ctx.finish()
-    title = found[0].title if found else str(ctx.data.get("title", ""))
+    title_before = str(ctx.data.get("title", ""))
+    _back(ctx)
+    title = found[0].title if found else title_before
     if outcome == "applied" and found:
         return Reply(
             "internships.applied", {"title": title, "company": found[0].company, "email": found[0].contact_email}
@@ -128,23 +128,19 @@ def router(content: Content) -> Router:
 
         @r.on(InState(state), cancel)
         async def cancelled(msg: Inbound, ctx: Context) -> Reply:
-            back = _browse_data(ctx)
-            if back.get("ids"):
-                ctx.enter(InternshipBrowse.browsing, **back)
-            else:
-                ctx.finish()
+            _back(ctx)
             return Reply("system.cancelled")
 
-    @r.on(InState(InternshipBrowse.browsing), Command(content.commands["internship_apply"]))
+    @r.on(Browsing(), Command(content.commands["internship_apply"]))
     async def apply_open(msg: Inbound, ctx: Context) -> Reply:
-        post = ctx.data.get("post")
+        post = (flows.results(ctx) or {}).get("post")
         if post is None:
             return Reply("internships.no_post")
         return await _start(ctx, msg, int(post))
 
-    @r.on(InState(InternshipBrowse.browsing), _ApplyNumber())
+    @r.on(Browsing(), _ApplyNumber())
     async def apply_number(msg: Inbound, ctx: Context, number: int) -> Reply:
-        ids: list[int] = ctx.data.get("ids", [])
+        ids: list[int] = (flows.results(ctx) or {}).get("ids", [])
         if not 1 <= number <= len(ids):
             return Reply("internships.bad_number", {"number": number, "total": len(ids)})
         return await _start(ctx, msg, int(ids[number - 1]))

@@ -12,11 +12,11 @@ from bot.internships.search import Result, Searcher
 from bot.internships.understand import Query
 from bot.model import Button, Inbound, Kind, Reply
 from bot.router import Router
-from bot.router.filters import Command, InState, MenuKey
+from bot.router.filters import Command, MenuKey
 from bot.text import Analyzer, normalise
 from handlers.faq import FaqIndex
-from handlers.internships import render
-from handlers.internships.flows import InternshipBrowse
+from handlers.internships import flows, render
+from handlers.internships.flows import Browsing
 
 _NUMBER = re.compile(r"(?:第\s*)?(\d{1,3})\s*(?:个|号)?")
 #: Related words offered when nothing was found.
@@ -42,9 +42,9 @@ class SearchIntent:
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         if not msg.text.strip():
             return False
-        browsing = ctx.session.in_state(InternshipBrowse.browsing)
-        if ctx.session.state is not None and not browsing:
+        if ctx.session.state is not None:
             return False
+        browsing = flows.results(ctx) is not None
         if normalise(msg.text) in self.commands:
             return False
         query = self.searcher.understand(msg.text)
@@ -62,8 +62,8 @@ class SearchIntent:
         return {"query": query, "cold": True}
 
 
-def _page_reply(ctx: Context, key: str, found: list[posts.PostRow], total: int, page: int, **params: Any) -> Reply:
-    more = (page + 1) * render.PAGE_SIZE < min(total, len(ctx.data.get("ids", [])) or total)
+def _page_reply(ctx: Context, key: str, found: list[posts.PostRow], total: str, page: int, **params: Any) -> Reply:
+    more = (page + 1) * render.PAGE_SIZE < len((flows.results(ctx) or {}).get("ids", []))
     buttons = [Button("更多")] if more else []
     base = {
         "lines": render.lines(found, page * render.PAGE_SIZE + 1),
@@ -85,26 +85,27 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
 
     @r.on(MenuKey("INTERNSHIP"))
     async def menu(msg: Inbound, ctx: Context, key: str) -> Reply:
-        ctx.enter(InternshipBrowse.browsing, ids=[], page=0, label="")
+        flows.show(ctx, ids=[], page=0, label="")
         return Reply("internships.menu")
 
     more_words = Command([*content.commands["more"], *content.commands["internship_more"]])
 
-    @r.on(InState(InternshipBrowse.browsing), more_words)
+    @r.on(Browsing(), more_words)
     async def more(msg: Inbound, ctx: Context) -> Reply:
-        ids: list[int] = ctx.data.get("ids", [])
-        page = int(ctx.data.get("page", 0)) + 1
+        shown = flows.results(ctx) or {}
+        ids: list[int] = shown.get("ids", [])
+        page = int(shown.get("page", 0)) + 1
         chunk = ids[page * render.PAGE_SIZE : (page + 1) * render.PAGE_SIZE]
         if not chunk:
             return Reply("internships.no_more")
         async with ctx.db() as s:
             found = await posts.posts_by_id(s, chunk)
-        ctx.update(page=page)
-        return _page_reply(ctx, "internships.page", found, int(ctx.data.get("total", len(ids))), page)
+        flows.note(ctx, page=page)
+        return _page_reply(ctx, "internships.page", found, str(shown.get("total", len(ids))), page)
 
-    @r.on(InState(InternshipBrowse.browsing), _Number())
+    @r.on(Browsing(), _Number())
     async def open_post(msg: Inbound, ctx: Context, number: int) -> Reply:
-        ids: list[int] = ctx.data.get("ids", [])
+        ids: list[int] = (flows.results(ctx) or {}).get("ids", [])
         if not ids:
             return Reply("internships.search_first")
         if not 1 <= number <= len(ids):
@@ -113,7 +114,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
             found = await posts.posts_by_id(s, [ids[number - 1]])
         if not found:
             return Reply("internships.bad_number", {"number": number, "total": len(ids)})
-        ctx.update(post=found[0].id)
+        flows.note(ctx, post=found[0].id)
         today = ctx.local_now().date()
         buttons = [Button("申请"), Button("更多")] if found[0].is_open(today) else [Button("更多")]
         reply = render.detail(ctx.content, found[0], today)
@@ -124,25 +125,33 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         today = ctx.local_now().date()
         async with ctx.db() as s:
             result = await searcher.run(s, query, today)
-            if cold and not result.found.total:
-                return None  # not a search after all: the FAQ's fallback answers
             if not result.found.total:
+                if cold:
+                    return None  # not a search after all: the FAQ's fallback answers
+                if not (query.trigger or query.filters or await searcher.knows(s, query)):
+                    return None  # 「谢谢」 while browsing: words no post has ever had
                 return await _nothing(ctx, s, searcher, query, today)
-            first = await posts.posts_by_id(s, result.found.ids[: render.PAGE_SIZE])
+        first = result.found.first
         _remember(ctx, result)
+        total = _total(result)
         if not query.label:
-            return _page_reply(ctx, "internships.results_latest", first, result.found.total, 0)
+            return _page_reply(ctx, "internships.results_latest", first, total, 0)
         relaxed = ctx.content.text("internships.relaxed") if result.relaxed else ""
-        return _page_reply(ctx, "internships.results", first, result.found.total, 0, label=query.label, relaxed=relaxed)
+        return _page_reply(ctx, "internships.results", first, total, 0, label=query.label, relaxed=relaxed)
 
     return r
 
 
+def _total(result: Result) -> str:
+    """「37」, or 「100+」 when more posts match than a search reads."""
+    return f"{result.found.total}+" if result.found.capped else str(result.found.total)
+
+
 def _remember(ctx: Context, result: Result) -> None:
-    ctx.enter(
-        InternshipBrowse.browsing,
+    flows.show(
+        ctx,
         ids=result.found.ids,
-        total=result.found.total,
+        total=_total(result),
         page=0,
         label=result.query.label,
     )
@@ -178,7 +187,7 @@ async def _nothing(ctx: Context, s: Any, searcher: Searcher, query: Query, today
     latest = await searcher.run(s, Query(), today)
     if not latest.found.total:
         return Reply("internships.nothing_at_all")
-    rows = await posts.posts_by_id(s, latest.found.ids[: render.PAGE_SIZE])
+    rows = latest.found.first
     _remember(ctx, latest)
     return Reply(
         "internships.nothing",

@@ -31,7 +31,10 @@ def lines(posts: list[PostRow], first: int = 1) -> str:
     return "\n".join(line(first + i, p) for i, p in enumerate(posts))
 
 
-def day(d: date) -> str:
+def day(d: date, today: date | None = None) -> str:
+    """「6月27日」, with the year when it is not this year's (「2027年6月27日」)."""
+    if today is not None and d.year != today.year:
+        return f"{d.year}年{d.month}月{d.day}日"
     return f"{d.month}月{d.day}日"
 
 
@@ -47,10 +50,11 @@ def detail(content: Content, post: PostRow, today: date) -> Reply:
             "company": post.company,
             "street": post.street,
             "industry": post.industry,
-            "hmt": content.text("internships.hmt_mark") if post.hmt_round else "",
+            # TOML trims the text, so the separator is added here.
+            "hmt": " · " + content.text("internships.hmt_mark") if post.hmt_round else "",
             "season": post.season,
-            "start": day(post.start_date),
-            "deadline": day(post.deadline),
+            "start": day(post.start_date, today),
+            "deadline": day(post.deadline, today),
             "pay": post.pay,
             "positions": post.positions,
             "majors": post.majors.replace(";", "、"),

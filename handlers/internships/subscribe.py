@@ -31,8 +31,8 @@ class _Prefixed:
         self.pattern = pattern
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
-        if ctx.session.state is not None and not ctx.session.state.startswith("InternshipBrowse:"):
-            return False
+        if ctx.session.state is not None:
+            return False  # another flow's answer
         m = self.pattern.fullmatch(normalise(to_simplified(msg.text)))
         return {"rest": m.group(1).strip()} if m else False
 

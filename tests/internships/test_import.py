@@ -133,3 +133,57 @@ async def test_the_command_line_imports_in_its_own_process(services: Services, t
     (tmp_path / "bad.csv").write_text("post_id\n", encoding="utf-8")
     code, _, err = await run(str(tmp_path / "bad.csv"))
     assert code == 1 and "缺少这一列" in err
+
+
+async def test_applications_export_for_the_employers(services: Services, tmp_path: Path) -> None:
+    import argparse
+
+    from bot.commands.internships import _export
+    from bot.db.internships import people
+    from bot.db.internships.people import Profile
+    from bot.db.users import ensure_user
+
+    today = services.local_now().date()
+    await import_file(services, write_csv(tmp_path / "posts.csv", demo_posts(today)))
+    async with services.db.session() as s:
+        post = (await s.execute(text("SELECT id FROM internship_posts WHERE post_id = 'ZC2024-003'"))).scalar_one()
+        user = await ensure_user(s, "wechat", "o-export", services.now())
+        profile = Profile("陈晨", "13600136000", "深圳大学", "金融学", 2027)
+        assert await people.apply(s, user, post, profile, today, services.now()) == "applied"
+    out = tmp_path / "applications.csv"
+    assert await _export(services, argparse.Namespace(out=str(out))) == 0
+    lines = out.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("post_id,title,company,contact_email,name,mobile")
+    assert lines[1].startswith(
+        "ZC2024-003,大堂经理助理（见习）,深圳乐辰村镇银行股份有限公司,intern.lechen@example.com,陈晨,13600136000"
+    )
+    assert lines[1].endswith(",submitted,2026-12-01 10:00") and len(lines) == 2
+
+
+async def test_the_demo_loader_is_idempotent_and_never_stale(services: Services) -> None:
+    from datetime import date
+
+    from bot.internships.demo import load_internships
+
+    folder = DEMO.parent
+    assert await load_internships(services.db, folder) == 194
+    async with services.db.session() as s:
+        first = (
+            await s.execute(text("SELECT min(deadline), max(updated_at), max(deadline) FROM internship_posts"))
+        ).one()
+    assert await load_internships(services.db, folder) == 194
+    async with services.db.session() as s:
+        again = (
+            await s.execute(
+                text("SELECT count(*), min(deadline), max(updated_at), max(deadline) FROM internship_posts")
+            )
+        ).one()
+        winter = (
+            await s.execute(
+                text("SELECT DISTINCT extract(month FROM start_date) FROM internship_posts WHERE season = '寒假'")
+            )
+        ).scalars()
+        assert set(winter) <= {1, 2, 3, 12}  # a 寒假 post still starts in winter
+    assert again[0] == 194 and tuple(again[1:]) == tuple(first)  # the second run changed nothing
+    # Every post open, whatever today is: deadlines from a week ahead to a year and a week ahead.
+    assert (first[0] - date.today()).days >= 7 and (first[2] - date.today()).days <= 366 + 7

@@ -55,3 +55,23 @@ async def test_the_first_page_holds_a_post_judged_best(services: Services) -> No
     rate = len(passed) / len(queries)
     assert not unexpected, "\n".join(unexpected)
     assert rate >= 0.9, f"{rate:.0%} of the judged queries find a best post on the first page"
+
+
+async def test_hostile_words_are_only_words(services: Services) -> None:
+    """Quotes, colons, backslashes and control characters reach the SQL as text, never as syntax."""
+    content, analyzer = shared_content()
+    today = services.local_now().date()
+    await load_demo_posts(services.db, today, services.now())
+    searcher = Searcher(analyzer, content)
+    async with services.db.session() as s:
+        for said in (
+            "设计' OR 1=1 --",
+            "a:b :today 设计",
+            "c\\\\d '' \"x\"",
+            "设计\x00\x01",
+            "'); DROP TABLE users; --",
+        ):
+            result = await searcher.find(s, said, today)
+            assert result.found.total >= 0
+        found = await searcher.find(s, "设计' OR 1=1 --", today)
+        assert found.found.total and found.query.keywords[0] == "设计"

@@ -130,3 +130,32 @@ async def test_a_post_imported_elsewhere_is_found_at_once(gw: Gateway) -> None:
         await other.close()
     answer = await gw.say(USER, "无人机航拍 实习")
     assert numbered(answer.text)[0] == "无人机航拍实习生"
+
+
+async def test_words_no_post_has_while_browsing_are_not_a_search(gw: Gateway) -> None:
+    await gw.say(USER, "设计")
+    thanks = await gw.say(USER, "谢谢你呀")
+    assert thanks.text.startswith(gw.expected("fallback.text"))
+    from dataclasses import replace
+
+    from bot.internships.importer import write_posts
+    from tests.conftest import shared_content
+    from tests.internships.support import demo_posts
+
+    _, analyzer = shared_content()
+    post = demo_posts(gw.services.local_now().date())[0]
+    closed = replace(post, post_id="ZC2026-901", title="无人机航拍实习生", status="closed")
+    await write_posts(gw.db, analyzer, [closed], gw.services.now())
+    await gw.say(USER, "设计")
+    known = await gw.say(USER, "无人机航拍")  # only a closed post has it: a search that found nothing
+    assert known.text.startswith("没找到「无人机 · 航拍」的岗位"), known.text
+
+
+async def test_results_left_for_half_an_hour_go_quietly(gw: Gateway) -> None:
+    await gw.say(USER, "坂田 数据分析")
+    assert (await gw.say(USER, "1")).text.startswith("BI数据分析实习生")
+    gw.services.clock.advance(31 * 60)  # type: ignore[attr-defined]
+    later = await gw.say(USER, "1")
+    assert not later.text.startswith("BI数据分析实习生") and "超时" not in later.text
+    again = await gw.say(USER, "坂田 数据分析")
+    assert again.text.startswith("找到 3 个")  # no note about an expired list either

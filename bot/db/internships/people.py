@@ -220,3 +220,31 @@ ORDER BY u.id, p.id
         {"ids": list(post_ids), "today": today},
     )
     return [Match(*r) for r in rows]
+
+
+#: The columns of ``longtuan export internship-applications``, in order.
+EXPORT_COLUMNS = (
+    "post_id",
+    "title",
+    "company",
+    "contact_email",
+    "name",
+    "mobile",
+    "school",
+    "major",
+    "graduation_year",
+    "status",
+    "applied_at",
+)
+
+
+async def export_applications(s: AsyncSession) -> list[tuple[object, ...]]:
+    """Every application with its post, oldest first: what cadres pass on to the employers."""
+    rows = await s.execute(
+        text("""
+SELECT p.post_id, p.title, p.company, p.contact_email, a.name, a.mobile, a.school, a.major, a.graduation_year,
+    a.status, a.created_at
+FROM internship_applications a JOIN internship_posts p ON p.id = a.post_id ORDER BY a.created_at, a.id
+""")
+    )
+    return [tuple(r) for r in rows]

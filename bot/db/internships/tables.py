@@ -37,6 +37,7 @@ class InternshipPost(Base):
         CheckConstraint("pay_kind IN ('day', 'month', 'unpaid', 'negotiable')", name="ck_internship_posts_pay_kind"),
         CheckConstraint("positions > 0", name="ck_internship_posts_positions"),
         Index("ix_internship_posts_search", "search", postgresql_using="gin"),
+        Index("ix_internship_posts_title_terms", "title_terms", postgresql_using="gin"),
         Index("ix_internship_posts_open", "deadline", postgresql_where="status = 'open'"),
     )
 
@@ -61,8 +62,11 @@ class InternshipPost(Base):
     deadline: Mapped[date] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(8))
     contact_email: Mapped[str] = mapped_column(String(254))
-    #: jieba tokens with their synonyms' canonical words, weighted by field (title A ... company D).
+    #: jieba tokens with their synonyms' canonical words, weighted by field (title A ... company D), and
+    #: the filter values as facets (「街道=坂田」).
     search: Mapped[str] = mapped_column(TSVECTOR)
+    #: The title's terms only, and the filter facets: the search's first tier.
+    title_terms: Mapped[str] = mapped_column(TSVECTOR)
     #: A digest of the imported fields: an unchanged row is not written again.
     digest: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

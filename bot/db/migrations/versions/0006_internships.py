@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(8), nullable=False),
         sa.Column("contact_email", sa.String(254), nullable=False),
         sa.Column("search", postgresql.TSVECTOR(), nullable=False),
+        sa.Column("title_terms", postgresql.TSVECTOR(), nullable=False),
         sa.Column("digest", sa.String(64), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
@@ -52,6 +53,7 @@ def upgrade() -> None:
         sa.CheckConstraint("positions > 0", name="ck_internship_posts_positions"),
     )
     op.create_index("ix_internship_posts_search", "internship_posts", ["search"], postgresql_using="gin")
+    op.create_index("ix_internship_posts_title_terms", "internship_posts", ["title_terms"], postgresql_using="gin")
     op.create_index(
         "ix_internship_posts_open", "internship_posts", ["deadline"], postgresql_where=sa.text("status = 'open'")
     )
