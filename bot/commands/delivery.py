@@ -92,7 +92,9 @@ def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | 
         configure("WARNING", False)
 
         async def main() -> int | None:
-            db = Database.from_url(settings.database_url)
+            from bot.outbox.campaigns import bulk_database
+
+            db = bulk_database(settings.database_url)
             try:
                 return await work(Handles(settings, db), args)
             finally:

@@ -15,7 +15,7 @@ from bot.outbox.campaigns import CampaignError, Campaigns
 from bot.outbox.engine import Engine
 from bot.settings import Settings
 from tests.conftest import FixedClock
-from tests.delivery.conftest import MakeEngine, add_user, outbox
+from tests.delivery.conftest import MakeEngine, add_user
 from tests.fakes.wechat_api import FakeWeChatAPI
 
 HOUR = 3600.0
@@ -33,14 +33,21 @@ async def followers(db: Database, platform: FakeWeChatAPI, clock: FixedClock) ->
     ids["o-left"] = await add_user(db, "o-left", clock() - 3 * DAY, subscribed=False)
     ids["o-full"] = await add_user(db, "o-full", clock() - 3 * DAY)
     async with db.session() as s:
+        old = await cq.create(
+            s, name="旧", content={"text": "x"}, audience={"source": "all"}, scheduled_at=None, by="li", now=clock()
+        )
         for k in range(4):
             await s.execute(
                 text("""
-                INSERT INTO outbox (user_id, purpose, way, idem_key, status, next_attempt_at,
-                                    created_at, updated_at, sent_at)
-                VALUES (:u, 'campaign', 'mass', :k, 'sent', :t, :t, :t, :t)
+                INSERT INTO outbox_batches (campaign_id, clientmsgid, size, members, status, next_attempt_at, sent_at)
+                VALUES (:c, :k, 2, ARRAY[:u, 0], 'sent', :t, :t)
                 """),
-                {"u": ids["o-full"], "k": f"old:{k}", "t": datetime.fromtimestamp(clock() - HOUR * (k + 1), UTC)},
+                {
+                    "c": old,
+                    "u": ids["o-full"],
+                    "k": f"old:{k}",
+                    "t": datetime.fromtimestamp(clock() - HOUR * (k + 1), UTC),
+                },
             )
     return ids
 
@@ -126,7 +133,7 @@ async def test_a_mass_call_repeated_after_a_lost_commit_sends_nothing_twice(
     assert await engine.run_batch_once() == 4
     assert platform.errors[45065] == 1
     assert all(len(platform.to(f"o-m{n}")) == 1 for n in range(4))
-    assert {r[0] for r in await outbox(db, "status")} == {"sent"}
+    assert (await c.status(cid))[1] == {"sent": 4}
 
 
 async def test_a_template_campaign_is_spread_over_the_days_the_quota_needs(
