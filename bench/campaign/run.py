@@ -47,6 +47,8 @@ class Figures:
     twice: int = 0
     rss_mb: float = 0.0
     outcome: dict[str, int] = field(default_factory=dict)
+    #: Calls a second, in 5-second steps from the first call.
+    timeline: list[float] = field(default_factory=list)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -103,7 +105,7 @@ async def run(audience: Audience, rate: float, workers: int, lanes: int, log: An
         redis_prefix=prefix,
         outbox_rate=rate,
         outbox_poll=0.2,
-        log_level="WARNING",
+        log_level="INFO",
     )
     db = bulk_database(DATABASE_URL)
     procs: list[asyncio.subprocess.Process] = []
@@ -119,15 +121,21 @@ async def run(audience: Audience, rate: float, workers: int, lanes: int, log: An
         log(f"planned in {figures.plan_s:.2f} s: {plan['ways']} unreachable {plan['unreachable']}")
         await campaigns.approve(cid, by="bench")
         await campaigns.approve(cid, by="bench-2")
-        await campaigns.send(cid, by="bench")
-
+        # The workers are up before the campaign starts: their start-up is not the engine's rate.
         for _ in range(workers):
             procs.append(await processes.start(settings, "bot.cli", "worker", "--lanes", str(lanes)))
+        for proc in procs:
+            await _started(proc)
+        drains = [asyncio.create_task(_drain(proc)) for proc in procs]  # a full pipe would stop a worker
+        await campaigns.send(cid, by="bench")
         figures.rss_mb = await _until_done(db, cid, procs, log)
+        for task in drains:
+            task.cancel()
         figures.quota_errors = sum(n for code, n in fake.errors.items() if code in QUOTA)
         log(f"platform refusals by errcode: {dict(fake.errors)}")
         figures.other_errors = sum(n for code, n in fake.errors.items() if code not in QUOTA)
         _rate(figures, fake.accepted, rate)
+        log("calls a second, by 5 s: " + " ".join(f"{r:.0f}" for r in figures.timeline))
         await _account(db, cid, fake, figures)
     finally:
         for proc in procs:
@@ -139,6 +147,21 @@ async def run(audience: Audience, rate: float, workers: int, lanes: int, log: An
     return figures
 
 
+async def _started(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stderr is not None
+    async with asyncio.timeout(60):
+        while line := await proc.stderr.readline():
+            if b'"worker started"' in line:
+                return
+    raise BenchError(f"a worker did not start (exit {proc.returncode})")
+
+
+async def _drain(proc: asyncio.subprocess.Process) -> None:
+    assert proc.stderr is not None
+    while await proc.stderr.readline():
+        pass
+
+
 async def _until_done(db: Database, cid: int, procs: list[asyncio.subprocess.Process], log: Any) -> float:
     """Wait until nothing of the campaign is due; returns the workers' peak RSS (MB, the larger one)."""
     peak = 0.0
@@ -146,8 +169,7 @@ async def _until_done(db: Database, cid: int, procs: list[asyncio.subprocess.Pro
     while True:
         for proc in procs:
             if proc.returncode is not None:
-                err = b"" if proc.stderr is None else await proc.stderr.read()
-                raise BenchError(f"a worker exited with {proc.returncode}: {err.decode()[-2000:]}")
+                raise BenchError(f"a worker exited with {proc.returncode}")
             peak = max(peak, process_rss_mb(proc.pid))
         async with db.session() as s:
             now = await cq.progress(s, cid)
@@ -170,6 +192,10 @@ def _rate(figures: Figures, accepted: list[float], rate: float) -> None:
     if len(accepted) <= rate:
         raise BenchError(f"only {len(accepted)} calls: too few to measure a rate of {rate}/s")
     span = accepted[-1] - accepted[0]
+    buckets: dict[int, int] = {}
+    for at in accepted:
+        buckets[int((at - accepted[0]) // 5)] = buckets.get(int((at - accepted[0]) // 5), 0) + 1
+    figures.timeline = [buckets.get(i, 0) / 5 for i in range(max(buckets) + 1)]
     figures.send_s = span
     figures.sustained = (len(accepted) - 1) / span
     figures.rate_ratio = figures.sustained / rate

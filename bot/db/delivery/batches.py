@@ -37,10 +37,18 @@ async def claim_batch(session: AsyncSession, now: float) -> ClaimedBatch | None:
     ).first()
     if row is None:
         return None
-    members = await session.execute(
-        text("SELECT id, external_id FROM users WHERE id = ANY(:ids) ORDER BY id"), {"ids": list(row[5])}
-    )
-    return ClaimedBatch(row[0], row[1], row[2], row[3], row[4] or "", [(int(i), str(o)) for i, o in members])
+    # Two arrays in one row: asyncpg decodes them in C, where 10,000 rows through the ORM's row
+    # processing held the worker's event loop (and its other lanes) for a tenth of a second.
+    ids, openids = (
+        await session.execute(
+            text(
+                "SELECT array_agg(id ORDER BY id), array_agg(external_id ORDER BY id) FROM users WHERE id = ANY(:ids)"
+            ),
+            {"ids": list(row[5])},
+        )
+    ).one()
+    recipients = list(zip(ids or [], openids or [], strict=True))
+    return ClaimedBatch(row[0], row[1], row[2], row[3], row[4] or "", recipients)
 
 
 async def settle_batch(
