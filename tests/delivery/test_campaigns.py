@@ -240,3 +240,25 @@ async def test_audiences_tags_uploaded_lists_and_a_programme_source(
         await c.create(name="bad", by="li", audience={"source": "nope"}, text="x")
     assert audiences.parse("streets:平湖,布吉") == {"source": "streets", "params": {"streets": ["平湖", "布吉"]}}
     assert audiences.parse("courses.class:class=12") == {"source": "courses.class", "params": {"class": "12"}}
+
+
+async def test_concurrent_approvals_and_starts_pass_once(
+    db: Database, campaigns: Callable[..., Campaigns], platform: FakeWeChatAPI, clock: FixedClock
+) -> None:
+    import asyncio
+
+    await followers(db, platform, clock)
+    c = campaigns(campaign_two_person=5)
+    cid = await c.create(name="并发", by="li", audience={"source": "all"}, text="x")
+    await c.plan(cid)
+    states = await asyncio.gather(c.approve(cid, by="wang"), c.approve(cid, by="zhao"), return_exceptions=True)
+    # The second to take the campaign's lock finds it approved already: refused, never approved twice.
+    assert sorted(map(str, states)) == sorted(["approved", f"campaign {cid} is approved; this step needs it planned"])
+    results = await asyncio.gather(*(c.send(cid, by="li") for _ in range(4)), return_exceptions=True)
+    assert results.count("sending") == 1
+    assert all(isinstance(r, CampaignError) for r in results if r != "sending")
+    _, progress = await c.status(cid)
+    assert progress == {"pending": 8, "dropped": 1, "waiting": 1}  # 3 rows and a batch of 5
+    async with db.session() as s:
+        sends = [a for _, a in await cq.audit_trail(s, cid) if a == "send"]
+    assert sends == ["send"]

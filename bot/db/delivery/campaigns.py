@@ -269,6 +269,9 @@ async def plan(
             "now": ts(p.now),
         },
     )
+    # The outbox may have grown by most of its size in this statement: fresh statistics keep the
+    # workers' claims on their partial index from the first second (autovacuum's ANALYZE comes later).
+    await session.execute(text("ANALYZE outbox, outbox_batches"))
     summary = await summarise(session, cid, tz)
     summary.update({"version": p.version, "start": p.start, "batches": batches})
     await session.execute(
