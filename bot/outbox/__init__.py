@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 from bot.channels.wechat.api import WeChatAPI
 from bot.db import Database
 from bot.db.delivery.outbox import enqueue
-from bot.errors import Unavailable
+from bot.errors import ConfigError, Unavailable
 from bot.metrics import Metrics
 from bot.notifier import ChannelNotifier, WeChatNotifier
 from bot.outbound import Notice, Notifier, SendResult, Status
@@ -67,6 +67,8 @@ async def build_notifier(
     clock: Callable[[], float] = time.time,
 ) -> Notifier:
     """The outbox notifier for WeChat; the outbox's depth and quota gauges join this process's /metrics."""
+    if not settings.uses_postgres:
+        raise ConfigError("LONGTUAN_OUTBOX=true needs a PostgreSQL database (the outbox is not kept on SQLite)")
     snapshot = Snapshot(settings.outbox_template_daily)
     metrics.registry.register(snapshot)
     await stack.enter_async_context(refreshing(snapshot, db, clock, ZoneInfo(settings.timezone)))

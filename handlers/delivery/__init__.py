@@ -41,6 +41,8 @@ def router(content: Content, analyzer: Analyzer) -> Router:
 
     @r.on(Kinds(Kind.TEMPLATE_SENT, Kind.MASS_SENT))
     async def receipt(msg: Inbound, ctx: Context) -> Reply:
+        if ctx.services.db.dialect != "postgresql":
+            return Reply.nothing()  # the embedded SQLite run has no outbox (migration 0007)
         way = "template" if msg.kind is Kind.TEMPLATE_SENT else "mass"
         counts = {k: int(msg.extra[k]) for k in MASS_COUNTS if msg.extra.get(k, "").isdigit()}
         async with ctx.db() as s:
@@ -52,7 +54,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(Kinds(Kind.SUBSCRIBE_MSG_POPUP, Kind.SUBSCRIBE_MSG_CHANGE))
     async def consent(msg: Inbound, ctx: Context) -> Reply:
         answers = consents_of(msg)
-        if answers:
+        if answers and ctx.services.db.dialect == "postgresql":
             async with ctx.db() as s:
                 user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
                 for template_id, accepted in answers:

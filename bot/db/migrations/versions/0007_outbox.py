@@ -17,7 +17,15 @@ branch_labels = None
 depends_on = None
 
 
+def _postgres() -> bool:
+    # The delivery engine is PostgreSQL's (SKIP LOCKED, JSONB, arrays); the embedded SQLite first
+    # run, which is being retired, has no outbox and sends notices at once.
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
 def upgrade() -> None:
+    if not _postgres():
+        return
     op.create_table(
         "campaigns",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -193,6 +201,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if not _postgres():
+        return
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_delivery_attempts_outbox")
         batch_op.drop_index("ix_delivery_attempts_at")
