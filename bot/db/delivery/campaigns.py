@@ -351,3 +351,15 @@ async def progress(session: AsyncSession, cid: int) -> dict[str, int]:
     for status, n in rows:
         found[str(status)] = found.get(str(status), 0) + int(n)
     return found
+
+
+async def unreachable(session: AsyncSession, cid: int) -> list[tuple[str, str]]:
+    """(openid, reason) of everyone the plan cannot reach now (unfollowed, mass quota used …)."""
+    rows = await session.execute(
+        text("""
+        SELECT u.external_id, o.last_error FROM outbox o JOIN users u ON u.id = o.user_id
+        WHERE o.campaign_id = :c AND o.way = 'none' ORDER BY u.external_id
+        """),
+        {"c": cid},
+    )
+    return [(str(o), str(r)) for o, r in rows]
