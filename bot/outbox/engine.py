@@ -174,7 +174,8 @@ class Engine:
     ) -> q.Result:
         purpose = self._purpose_of(row)
         text = self._text(row)
-        excluded: set[str] = set()
+        # A template campaign has no text: a customer-service message would have nothing to say.
+        excluded: set[str] = set() if text else {"custom"}
         lines: list[tuple[str, str, int, str]] = []
         for _ in range(MAX_REPLANS):
             now = self.clock()

@@ -145,6 +145,8 @@ async def test_a_template_campaign_is_spread_over_the_days_the_quota_needs(
 ) -> None:
     for n in range(7):
         await add_user(db, f"o-t{n}", clock() - 3 * DAY)
+    await add_user(db, "o-t0", clock() - HOUR)  # inside the window: still the template (no text to send)
+    platform.interact("o-t0", at=clock() - HOUR)
     c = campaigns(outbox_template_daily=3)
     fields = {"first": "志愿者之城4.0", "keyword1": "12月5日", "remark": "欢迎报名"}
     cid = await c.create(name="志愿", by="li", audience={"source": "all"}, template_id="tpl-campaign", fields=fields)
