@@ -48,6 +48,7 @@ class Figures:
     twice: int = 0
     rss_mb: float = 0.0
     outcome: dict[str, int] = field(default_factory=dict)
+    refusals: dict[str, int] = field(default_factory=dict)
     #: Calls a second, in 5-second steps from the first call.
     timeline: list[float] = field(default_factory=list)
 
@@ -67,6 +68,7 @@ class Figures:
             "ways": self.ways,
             "unreachable": self.unreachable,
             "outcome": self.outcome,
+            "refusals": self.refusals,
         }
 
 
@@ -142,6 +144,7 @@ async def run(audience: Audience, rate: float, workers: int, lanes: int, log: An
             task.cancel()
         figures.quota_errors = sum(n for code, n in fake.errors.items() if code in QUOTA)
         log(f"platform refusals by errcode: {dict(fake.errors)}")
+        figures.refusals = {str(k): v for k, v in fake.errors.items()}
         figures.other_errors = sum(n for code, n in fake.errors.items() if code not in QUOTA)
         _rate(figures, fake.accepted, rate)
         by5 = [max(lags[i : i + 100], default=0.0) * 1000 for i in range(0, len(lags), 100)]
