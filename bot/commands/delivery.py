@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import csv
 import json
 import signal
 import sys
@@ -55,6 +56,8 @@ def register(commands: Commands) -> None:
         parser = sub.add_parser(step, help=title)
         parser.add_argument("id", type=int)
         parser.add_argument("--by", required=step != "plan", default="system", help="the cadre doing it")
+        if step == "plan":
+            parser.add_argument("--unreachable", help="write who cannot be reached, and why, to this CSV file")
         parser.set_defaults(func=with_database(work))
     status = sub.add_parser("status", help="state and progress")
     status.add_argument("id", type=int)
@@ -92,7 +95,9 @@ def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | 
         configure("WARNING", False)
 
         async def main() -> int | None:
-            db = Database.from_url(settings.database_url)
+            from bot.outbox.campaigns import bulk_database
+
+            db = bulk_database(settings.database_url)
             try:
                 return await work(Handles(settings, db), args)
             finally:
@@ -187,9 +192,24 @@ async def _plan(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         summary = await _campaigns(svc).plan(args.id, by=args.by)
         print(render_plan(args.id, summary))
+        if args.unreachable:
+            from bot.db.delivery.campaigns import unreachable
+
+            async with svc.db.session() as s:
+                people = await unreachable(s, args.id)
+            await asyncio.to_thread(write_csv, args.unreachable, ["openid", "reason"], people)
+            print(f"  {len(people):,} written to {args.unreachable}")
         return 0
 
     return await _failing(work)
+
+
+def write_csv(path: str, header: list[str], rows: list[tuple[str, str]]) -> None:
+    # utf-8-sig: Excel, where cadres open it, reads Chinese reasons right only with the BOM.
+    with open(path, "w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
 
 
 def render_plan(cid: int, summary: dict[str, Any]) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.care_tables import CareMessage, CareThread, CareUnanswered
@@ -23,7 +23,7 @@ def _at(now: float) -> datetime:
 
 def _insert(s: AsyncSession) -> Any:
     # SQLite still backs the embedded first run until it is removed; PostgreSQL is what counts.
-    return sqlite.insert if s.get_bind().dialect.name == "sqlite" else postgresql.insert
+    return postgresql.insert
 
 
 async def add_incoming(

@@ -21,7 +21,7 @@ DEMO_ASKER = "demo"
 async def load_care(db: Database, folder: Path) -> int:
     """Idempotent: a demo user who has a thread already gets none, a demo question kept once."""
     path = folder / "care.toml"
-    if not path.exists() or db.dialect != "postgresql":
+    if not path.exists():
         return 0  # ensure_user is PostgreSQL's; the embedded SQLite first run is on its way out
     with path.open("rb") as fh:
         data = tomllib.load(fh)

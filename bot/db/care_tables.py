@@ -14,7 +14,6 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
-    Integer,
     String,
     Text,
     text,
@@ -23,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.db.models import Base
 
-_ID = BigInteger().with_variant(Integer, "sqlite")
+_ID = BigInteger()
 
 #: Why a thread was opened: a person asked for staff, or a crisis word was seen (its category).
 REASONS = ("message", "self_harm", "abuse", "bullying", "danger")
@@ -47,7 +46,6 @@ class CareThread(Base):
             "user_id",
             unique=True,
             postgresql_where=text("status <> 'closed'"),
-            sqlite_where=text("status <> 'closed'"),
         ),
         Index("ix_care_threads_status_urgent", "status", "urgent", "opened_at"),
     )

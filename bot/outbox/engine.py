@@ -174,7 +174,8 @@ class Engine:
     ) -> q.Result:
         purpose = self._purpose_of(row)
         text = self._text(row)
-        excluded: set[str] = set()
+        # A template campaign has no text: a customer-service message would have nothing to say.
+        excluded: set[str] = set() if text else {"custom"}
         lines: list[tuple[str, str, int, str]] = []
         for _ in range(MAX_REPLANS):
             now = self.clock()
@@ -275,11 +276,10 @@ class Engine:
             batch = await batch_q.claim_batch(s, now)
             if batch is None:
                 return 0
+            settle = batch_q.settle_batch
             if len(batch.recipients) < 2:
-                # Cancelled rows left one: the platform takes 2 at least; it waits for a window.
-                await batch_q.settle_batch(
-                    s, batch, now, status="dropped", rows_status="waiting", error="mass_needs_two", outcome="replan"
-                )
+                # The platform takes 2 openids at least: the one left waits for a window of their own.
+                await settle(s, batch, now, status="waiting", error="mass_needs_two", outcome="replan")
                 return len(batch.recipients)
             await self.limiter.acquire("mass", "api")
             openids = [o for _, o in batch.recipients]
@@ -290,9 +290,7 @@ class Engine:
                 await self._mass_refused(s, batch, exc, self.clock())
                 return len(batch.recipients)
             self.metrics.sent.labels("mass").inc(len(openids))
-            await batch_q.settle_batch(
-                s, batch, self.clock(), status="sent", rows_status="sent", msg_id=msg_id or None, outcome="sent"
-            )
+            await settle(s, batch, self.clock(), status="sent", msg_id=msg_id or None, outcome="sent")
             return len(batch.recipients)
 
     async def _mass_refused(self, s: Any, batch: batch_q.ClaimedBatch, exc: WeChatAPIError, now: float) -> None:
@@ -300,41 +298,16 @@ class Engine:
         if code == errors.CLIENTMSGID_USED:
             # The same call went through before (its commit was lost to a crash): it is sent.
             self.metrics.sent.labels("mass").inc(len(batch.recipients))
-            await settle(s, batch, now, status="sent", rows_status="sent", errcode=code, outcome="sent")
+            await settle(s, batch, now, status="sent", errcode=code, outcome="sent")
         elif code in errors.RETRY and batch.attempts + 1 < self.settings.outbox_max_attempts:
+            retry = now + self.backoff(batch.attempts)
             await settle(
-                s,
-                batch,
-                now,
-                status="pending",
-                rows_status="pending",
-                error=f"errcode {code}",
-                errcode=code,
-                retry_at=now + self.backoff(batch.attempts),
-                outcome="retry",
+                s, batch, now, status="pending", error=f"errcode {code}", errcode=code, retry_at=retry, outcome="retry"
             )
         elif code == errors.NO_MASS_QUOTA:
-            await settle(
-                s,
-                batch,
-                now,
-                status="dropped",
-                rows_status="waiting",
-                error="mass_quota",
-                errcode=code,
-                outcome="replan",
-            )
+            await settle(s, batch, now, status="waiting", error="mass_quota", errcode=code, outcome="replan")
         else:
-            await settle(
-                s,
-                batch,
-                now,
-                status="dropped",
-                rows_status="dropped",
-                error=f"errcode {code}",
-                errcode=code,
-                outcome="dropped",
-            )
+            await settle(s, batch, now, status="dropped", error=f"errcode {code}", errcode=code, outcome="dropped")
 
     # -- housekeeping -----------------------------------------------------------------------------
 

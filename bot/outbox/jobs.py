@@ -13,7 +13,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.context import Services
 from bot.db.delivery.outbox import roll_up
-from bot.outbox.campaigns import Campaigns
+from bot.outbox.campaigns import Campaigns, bulk_database
 from bot.outbox.metrics import day_start
 from scheduler.jobs import AddJob
 
@@ -24,9 +24,15 @@ DAY = 86400
 
 
 async def start_due_campaigns(svc: Services) -> int:
-    campaigns = Campaigns(svc.settings, svc.db, svc.clock)
-    started = await campaigns.start_due()
-    await campaigns.finish_done()
+    # Its own handle: starting a template campaign moves up to every follower's row in one statement,
+    # longer than the message path's statement limit.
+    db = bulk_database(svc.settings.database_url)
+    try:
+        campaigns = Campaigns(svc.settings, db, svc.clock)
+        started = await campaigns.start_due()
+        await campaigns.finish_done()
+    finally:
+        await db.close()
     return len(started)
 
 

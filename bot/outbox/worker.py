@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 import aiohttp
 import redis.asyncio as aioredis
 from aiohttp import web
-from limits import RateLimitItemPerMinute
 from prometheus_client import CollectorRegistry, generate_latest
 from redis.exceptions import RedisError
 
@@ -27,7 +26,7 @@ from bot.channels.wechat import make_api
 from bot.db import Database
 from bot.errors import ConfigError, Unavailable
 from bot.outbox.engine import Engine
-from bot.outbox.limiter import Limiter, per_second
+from bot.outbox.limiter import Limiter
 from bot.outbox.metrics import DeliveryMetrics
 from bot.outbox.purposes import load_purposes
 from bot.settings import Settings
@@ -60,11 +59,8 @@ async def open_engine(
         http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
         stack.push_async_callback(http.close)
         api = make_api(http, settings, redis, clock, retries=0)
-        rates = {
-            "api": per_second(settings.outbox_rate),
-            "mass": RateLimitItemPerMinute(settings.outbox_mass_per_minute),
-        }
-        limiter = Limiter(settings.redis_url, settings.redis_prefix, rates, redis)
+        rates = {"api": settings.outbox_rate, "mass": settings.outbox_mass_per_minute / 60}
+        limiter = Limiter(redis, settings.redis_prefix, rates)
         metrics = DeliveryMetrics(CollectorRegistry(), settings.outbox_template_daily)
         purposes = load_purposes(settings.outbox_purposes or None)
         yield Engine(settings, db, api, limiter, redis, purposes, metrics, clock=clock, senders=senders)

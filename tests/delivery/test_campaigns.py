@@ -15,7 +15,7 @@ from bot.outbox.campaigns import CampaignError, Campaigns
 from bot.outbox.engine import Engine
 from bot.settings import Settings
 from tests.conftest import FixedClock
-from tests.delivery.conftest import MakeEngine, add_user, outbox
+from tests.delivery.conftest import MakeEngine, add_user
 from tests.fakes.wechat_api import FakeWeChatAPI
 
 HOUR = 3600.0
@@ -33,14 +33,21 @@ async def followers(db: Database, platform: FakeWeChatAPI, clock: FixedClock) ->
     ids["o-left"] = await add_user(db, "o-left", clock() - 3 * DAY, subscribed=False)
     ids["o-full"] = await add_user(db, "o-full", clock() - 3 * DAY)
     async with db.session() as s:
+        old = await cq.create(
+            s, name="旧", content={"text": "x"}, audience={"source": "all"}, scheduled_at=None, by="li", now=clock()
+        )
         for k in range(4):
             await s.execute(
                 text("""
-                INSERT INTO outbox (user_id, purpose, way, idem_key, status, next_attempt_at,
-                                    created_at, updated_at, sent_at)
-                VALUES (:u, 'campaign', 'mass', :k, 'sent', :t, :t, :t, :t)
+                INSERT INTO outbox_batches (campaign_id, clientmsgid, size, members, status, next_attempt_at, sent_at)
+                VALUES (:c, :k, 2, ARRAY[:u, 0], 'sent', :t, :t)
                 """),
-                {"u": ids["o-full"], "k": f"old:{k}", "t": datetime.fromtimestamp(clock() - HOUR * (k + 1), UTC)},
+                {
+                    "c": old,
+                    "u": ids["o-full"],
+                    "k": f"old:{k}",
+                    "t": datetime.fromtimestamp(clock() - HOUR * (k + 1), UTC),
+                },
             )
     return ids
 
@@ -126,7 +133,7 @@ async def test_a_mass_call_repeated_after_a_lost_commit_sends_nothing_twice(
     assert await engine.run_batch_once() == 4
     assert platform.errors[45065] == 1
     assert all(len(platform.to(f"o-m{n}")) == 1 for n in range(4))
-    assert {r[0] for r in await outbox(db, "status")} == {"sent"}
+    assert (await c.status(cid))[1] == {"sent": 4}
 
 
 async def test_a_template_campaign_is_spread_over_the_days_the_quota_needs(
@@ -138,6 +145,8 @@ async def test_a_template_campaign_is_spread_over_the_days_the_quota_needs(
 ) -> None:
     for n in range(7):
         await add_user(db, f"o-t{n}", clock() - 3 * DAY)
+    await add_user(db, "o-t0", clock() - HOUR)  # inside the window: still the template (no text to send)
+    platform.interact("o-t0", at=clock() - HOUR)
     c = campaigns(outbox_template_daily=3)
     fields = {"first": "志愿者之城4.0", "keyword1": "12月5日", "remark": "欢迎报名"}
     cid = await c.create(name="志愿", by="li", audience={"source": "all"}, template_id="tpl-campaign", fields=fields)
@@ -233,3 +242,25 @@ async def test_audiences_tags_uploaded_lists_and_a_programme_source(
         await c.create(name="bad", by="li", audience={"source": "nope"}, text="x")
     assert audiences.parse("streets:平湖,布吉") == {"source": "streets", "params": {"streets": ["平湖", "布吉"]}}
     assert audiences.parse("courses.class:class=12") == {"source": "courses.class", "params": {"class": "12"}}
+
+
+async def test_concurrent_approvals_and_starts_pass_once(
+    db: Database, campaigns: Callable[..., Campaigns], platform: FakeWeChatAPI, clock: FixedClock
+) -> None:
+    import asyncio
+
+    await followers(db, platform, clock)
+    c = campaigns(campaign_two_person=5)
+    cid = await c.create(name="并发", by="li", audience={"source": "all"}, text="x")
+    await c.plan(cid)
+    states = await asyncio.gather(c.approve(cid, by="wang"), c.approve(cid, by="zhao"), return_exceptions=True)
+    # The second to take the campaign's lock finds it approved already: refused, never approved twice.
+    assert sorted(map(str, states)) == sorted(["approved", f"campaign {cid} is approved; this step needs it planned"])
+    results = await asyncio.gather(*(c.send(cid, by="li") for _ in range(4)), return_exceptions=True)
+    assert results.count("sending") == 1
+    assert all(isinstance(r, CampaignError) for r in results if r != "sending")
+    _, progress = await c.status(cid)
+    assert progress == {"pending": 8, "dropped": 1, "waiting": 1}  # 3 rows and a batch of 5
+    async with db.session() as s:
+        sends = [a for _, a in await cq.audit_trail(s, cid) if a == "send"]
+    assert sends == ["send"]

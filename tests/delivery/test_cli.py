@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -21,7 +22,7 @@ from tests.gateway.support import free_port, poll
 # Real processes, each importing the whole service: minutes on a loaded two-core machine, not seconds.
 @pytest.mark.timeout(180)
 async def test_a_campaign_from_the_command_line_with_a_worker_and_its_metrics(
-    db: Database, fake_wechat: FakeWeChatAPI, delivery_settings: Callable[..., Settings], tmp_path: object
+    db: Database, fake_wechat: FakeWeChatAPI, delivery_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     settings = delivery_settings(outbox_poll=0.1)
     now = time.time()
@@ -39,9 +40,11 @@ async def test_a_campaign_from_the_command_line_with_a_worker_and_its_metrics(
     cid = re.search(r"campaign (\d+) created", out)
     assert cid is not None
     ident = cid.group(1)
-    code, out, err = await processes.run(settings, "bot.cli", "campaign", "plan", ident)
+    listing = tmp_path / "unreachable.csv"
+    code, out, err = await processes.run(settings, "bot.cli", "campaign", "plan", ident, "--unreachable", str(listing))
     assert code == 0, err
     assert "5 recipients" in out and "custom" in out and "unsubscribed" in out and "cannot be reached" in out
+    assert listing.read_text(encoding="utf-8-sig").splitlines() == ["openid,reason", "o-cli-left,unsubscribed"]
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "send", ident, "--by", "li")
     assert code == 1 and "needs it approved" in err
     for step in ("approve", "send"):

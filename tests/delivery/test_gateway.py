@@ -112,3 +112,20 @@ async def test_the_web_metrics_show_the_outbox_when_it_is_on(make_gateway: Gatew
     assert 'longtuan_outbox_depth{status="pending"}' in body
     assert 'longtuan_delivery_quota_left{way="template"} 100000.0' in body
     assert "longtuan_outbox_oldest_due_seconds" in body
+
+
+async def test_with_the_database_down_a_late_reply_goes_out_directly_and_other_notices_retry() -> None:
+    from bot.db import Database
+    from bot.notifier import RecordingNotifier
+    from tests.gateway.support import free_port
+
+    down = Database.from_url(f"postgresql+asyncpg://postgres@127.0.0.1:{free_port()}/none")
+    fallback = RecordingNotifier()
+    notifier = OutboxNotifier(down, fallback=fallback)
+    try:
+        late = await notifier.send(Notice("wechat", "o-down", "late_reply", Reply(text="久等了"), "l:9"))
+        other = await notifier.send(Notice("wechat", "o-down", "class_reminder", Reply(text="上课"), "r:9"))
+    finally:
+        await down.close()
+    assert late.status is Status.SENT and fallback.sent == [("wechat", "o-down", "久等了")]
+    assert (other.status, other.reason) == (Status.RETRY, "database_unavailable")

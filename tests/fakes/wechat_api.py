@@ -286,7 +286,9 @@ def _parse_body(raw: bytes) -> dict[str, Any]:
     """Parses like WeChat displays: a \\uXXXX escape stays six literal characters, not a code point."""
     try:
         text = raw.decode()
-        body = json.loads(_UNICODE_ESCAPE.sub(lambda m: m.group(1) + "\\\\u", text))
+        if "\\u" in text:  # escapes are rare: most bodies skip the substitution
+            text = _UNICODE_ESCAPE.sub(lambda m: m.group(1) + "\\\\u", text)
+        body = json.loads(text)
     except ValueError:
         raise _Failure(47001) from None
     if not isinstance(body, dict):

@@ -10,7 +10,7 @@ Every rule of the delivery table in issue 11, each number an attribute a test ma
 - mass send by openids: 2 to 10,000 openids (40130), ``mass_per_minute`` calls a minute (45011),
   ``mass_monthly`` a follower a calendar month (the rest filtered; nobody left: 45028), each
   ``clientmsgid`` once (45065, nothing sent again).
-- any send call: ``rate_limit`` calls in any one second (45011).
+- any send call: ``rate_limit`` calls a second, over any ``rate_window`` seconds (45011).
 
 ``received`` keeps, per openid, what reached that user by which way: the crash test and the
 benchmark count duplicates and losses from it.
@@ -74,8 +74,11 @@ class DeliveryRules:
     template_daily = 100_000
     mass_monthly = 4
     mass_per_minute = 60
-    #: Send calls allowed in any one second (None: no limit).
+    #: Send calls allowed a second (None: no limit), counted over any ``rate_window`` seconds: a minute,
+    #: as WeChat counts (45011 is its "minute quota"). A shorter window would measure the fake's own
+    #: event loop, which serves requests in bursts after a stall (a mass send of 10,000 openids).
     rate_limit: float | None = None
+    rate_window = 60.0
 
     def _init_delivery(self) -> None:
         #: None: everybody follows (tests of other things need not say so).
@@ -134,8 +137,8 @@ class DeliveryRules:
             return
         now = time.monotonic()
         if self.rate_limit is not None:
-            _slide(self._send_times, now, 1.0)
-            if len(self._send_times) >= self.rate_limit:
+            _slide(self._send_times, now, self.rate_window)
+            if len(self._send_times) >= self.rate_limit * self.rate_window:
                 raise Refused(45011)
         if path == "/cgi-bin/message/mass/send":
             _slide(self._mass_times, now, 60.0)
@@ -195,15 +198,21 @@ class DeliveryRules:
         if body.get("msgtype") != "text" or not isinstance(content, str) or not content:
             raise Refused(44004)
         month = datetime.fromtimestamp(self.clock(), SHANGHAI).strftime("%Y-%m")
-        reach = [o for o in dict.fromkeys(map(str, openids)) if self._follows(o)]
-        reach = [o for o in reach if self._mass_months[(o, month)] < self.mass_monthly]
+        followers, counts, cap = self.followers, self._mass_months, self.mass_monthly
+        reach = [
+            o
+            for o in dict.fromkeys(map(str, openids))
+            if (followers is None or o in followers) and counts[(o, month)] < cap
+        ]
         if not reach:
             raise Refused(45028)
         if clientmsgid:
             self._clientmsgids.add(clientmsgid)
+        got = Received("mass", content, self.clock())  # one record shared by all: it is frozen
+        received = self.received
         for openid in reach:
-            self._mass_months[(openid, month)] += 1
-            self.received[openid].append(Received("mass", content, self.clock()))
+            counts[(openid, month)] += 1
+            received[openid].append(got)
         self._next_msgid += 1
         msg_id = str(self._next_msgid)
         self.mass_jobs[msg_id] = {"total": len(openids), "sent": len(reach), "filtered": len(openids) - len(reach)}

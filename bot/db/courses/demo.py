@@ -29,8 +29,6 @@ def _starts(item: dict[str, object], now: datetime) -> datetime:
 
 
 async def load_courses(db: Database, folder: Path) -> int:
-    if db.dialect != "postgresql":
-        return 0  # the night school runs on PostgreSQL only (its seat rule is a PL/pgSQL function)
     with (folder / "courses.toml").open("rb") as fh:
         data = tomllib.load(fh)
     now = datetime.now(TZ)

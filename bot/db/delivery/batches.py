@@ -1,4 +1,4 @@
-"""Mass-send batch queries: claim one due batch, read its recipients, settle it and its rows together."""
+"""Mass-send batch queries: claim one due batch with its members' openids, settle it in one statement."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class ClaimedBatch:
     clientmsgid: str
     attempts: int
     text: str
-    #: (outbox id, openid) of the rows still pending in it (cancelled ones are gone).
+    #: (user id, openid) of its members.
     recipients: list[tuple[int, str]]
 
 
@@ -26,7 +26,7 @@ async def claim_batch(session: AsyncSession, now: float) -> ClaimedBatch | None:
     row = (
         await session.execute(
             text("""
-            SELECT b.id, b.campaign_id, b.clientmsgid, b.attempts, c.content ->> 'text'
+            SELECT b.id, b.campaign_id, b.clientmsgid, b.attempts, c.content ->> 'text', b.members
             FROM outbox_batches b JOIN campaigns c ON c.id = b.campaign_id
             WHERE b.status = 'pending' AND b.next_attempt_at <= :now
             ORDER BY b.next_attempt_at LIMIT 1
@@ -37,14 +37,18 @@ async def claim_batch(session: AsyncSession, now: float) -> ClaimedBatch | None:
     ).first()
     if row is None:
         return None
-    members = await session.execute(
-        text("""
-        SELECT o.id, u.external_id FROM outbox o JOIN users u ON u.id = o.user_id
-        WHERE o.batch_id = :b AND o.status = 'pending' ORDER BY o.id
-        """),
-        {"b": row[0]},
-    )
-    return ClaimedBatch(row[0], row[1], row[2], row[3], row[4] or "", [(int(i), str(o)) for i, o in members])
+    # Two arrays in one row: asyncpg decodes them in C, where 10,000 rows through the ORM's row
+    # processing held the worker's event loop (and its other lanes) for a tenth of a second.
+    ids, openids = (
+        await session.execute(
+            text(
+                "SELECT array_agg(id ORDER BY id), array_agg(external_id ORDER BY id) FROM users WHERE id = ANY(:ids)"
+            ),
+            {"ids": list(row[5])},
+        )
+    ).one()
+    recipients = list(zip(ids or [], openids or [], strict=True))
+    return ClaimedBatch(row[0], row[1], row[2], row[3], row[4] or "", recipients)
 
 
 async def settle_batch(
@@ -53,16 +57,16 @@ async def settle_batch(
     now: float,
     *,
     status: str,
-    rows_status: str,
+    outcome: str,
     error: str = "",
     errcode: int = 0,
     msg_id: str | None = None,
     retry_at: float | None = None,
-    outcome: str,
 ) -> None:
-    """The batch and its pending rows move together; one ledger line for the call.
+    """Record what became of the call, with one ledger line.
 
-    ``retry_at``: the batch is due again then and its rows stay pending.
+    ``pending``: due again at ``retry_at``. ``waiting``: the platform cannot mass-send to them now;
+    each member gets a row of their own that waits for their next interaction.
     """
     await session.execute(
         text("""
@@ -80,16 +84,15 @@ async def settle_batch(
             "id": batch.id,
         },
     )
-    if rows_status != "pending":
+    if status == "waiting":
         await session.execute(
             text("""
-            UPDATE outbox SET status = CAST(:status AS text), last_error = :error, attempts = attempts + 1,
-              updated_at = :now,
-              sent_at = CASE WHEN CAST(:status AS text) = 'sent' THEN :now ELSE sent_at END,
-              msg_id = COALESCE(:msg_id, msg_id),
-              batch_id = CASE WHEN CAST(:status AS text) = 'waiting' THEN NULL ELSE batch_id END
-            WHERE batch_id = :id AND status = 'pending'
+            INSERT INTO outbox (user_id, purpose, way, planned, status, next_attempt_at, last_error, campaign_id,
+                                created_at, updated_at)
+            SELECT m, 'campaign', 'none', TRUE, 'waiting', :now, :error, :c, :now, :now
+            FROM unnest(CAST(:members AS bigint[])) AS m
+            ON CONFLICT DO NOTHING
             """),
-            {"status": rows_status, "error": error[:200], "now": ts(now), "msg_id": msg_id, "id": batch.id},
+            {"now": ts(now), "error": error[:200], "c": batch.campaign_id, "members": [u for u, _ in batch.recipients]},
         )
     await ledger(session, now, [(None, batch.id, "mass", outcome, errcode, error, len(batch.recipients))])

@@ -161,48 +161,65 @@ async def tag_users(session: AsyncSession, tag: str, openids: list[str]) -> tupl
     return int(result.rowcount), len(set(openids)) - len(ids)  # type: ignore[attr-defined]
 
 
-_SOURCE = """
-CREATE TEMP TABLE plan_src ON COMMIT DROP AS
-SELECT u.id, u.subscribed, u.last_seen,
-  (SELECT count(*) FROM outbox s
-    WHERE s.user_id = u.id AND s.status = 'sent' AND s.way = 'custom' AND s.sent_at >= u.last_seen) AS cs,
-  (SELECT count(*) FROM outbox s
-    WHERE s.user_id = u.id AND s.status = 'sent' AND s.way = 'mass' AND s.sent_at >= :month_start) AS mass
-FROM users u WHERE u.id IN ({audience})
-"""
-_CLASSIFY = text("""
+# One pass over the audience: what the planner needs of each person (the customer-service messages
+# since they were last seen, this month's mass sends: from the few rows sent lately, hash-joined),
+# their way, and their rank within it (mass batches and template days are dealt by rank).
+_CLASSIFY = """
 CREATE TEMP TABLE plan_rows ON COMMIT DROP AS
-SELECT id, kind, row_number() OVER (PARTITION BY kind ORDER BY id) - 1 AS rn FROM (
+WITH audience AS ({audience}),
+recent AS (
+  SELECT user_id, sent_at FROM outbox WHERE status = 'sent' AND way = 'custom' AND sent_at >= :window_start
+),
+massed AS (
+  SELECT m AS user_id, count(*) AS n FROM outbox_batches b, unnest(b.members) AS m
+  WHERE b.status = 'sent' AND b.sent_at >= :month_start GROUP BY m
+),
+facts AS (
+  SELECT u.id, u.subscribed, u.last_seen,
+    count(r.user_id) FILTER (WHERE r.sent_at >= u.last_seen) AS cs, coalesce(max(ms.n), 0) AS mass
+  FROM users u JOIN (SELECT DISTINCT * FROM audience) AS a(id) ON a.id = u.id
+  LEFT JOIN recent r ON r.user_id = u.id
+  LEFT JOIN massed ms ON ms.user_id = u.id
+  GROUP BY u.id
+),
+kinds AS (
   SELECT id, CASE
     WHEN NOT subscribed THEN 'unsubscribed'
     WHEN :template THEN 'template'
     WHEN last_seen > :window_start AND cs < :allowance THEN 'custom'
     WHEN mass < :monthly THEN 'mass'
     ELSE 'mass_quota' END AS kind
-  FROM plan_src) k
-""")
+  FROM facts
+)
+SELECT id, kind, row_number() OVER (PARTITION BY kind ORDER BY id) - 1 AS rn FROM kinds
+"""
+# Mass recipients are dealt to batches by rank, round-robin: sizes differ by one at most.
 _BATCHES = text("""
-INSERT INTO outbox_batches (campaign_id, clientmsgid, size, status, next_attempt_at)
-SELECT :c, :prefix || g, (:m - g - 1) / :nb + 1, 'held', :start FROM generate_series(0, :nb - 1) AS g
+INSERT INTO outbox_batches (campaign_id, clientmsgid, size, members, status, next_attempt_at)
+SELECT :c, :prefix || (rn % :nb), count(*), array_agg(id ORDER BY id), 'held', :start
+FROM plan_rows WHERE kind = 'mass' GROUP BY rn % :nb
 """)
 _ROWS = text("""
 INSERT INTO outbox (user_id, purpose, payload, way, planned, idem_key, status, next_attempt_at, last_error,
-                    campaign_id, batch_id, created_at, updated_at)
+                    campaign_id, created_at, updated_at)
 SELECT p.id, 'campaign', NULL,
   CASE WHEN p.kind IN ('custom', 'mass', 'template') THEN p.kind ELSE 'none' END,
-  TRUE, 'campaign:' || :c || ':' || p.id,
+  TRUE, NULL,
   CASE WHEN p.kind = 'unsubscribed' THEN 'dropped' ELSE 'held' END,
   CASE WHEN p.kind <> 'template' OR p.rn < :left THEN CAST(:start AS timestamptz)
        ELSE CAST(:midnight AS timestamptz) + ((p.rn - :left) / :daily) * interval '1 day' END,
   CASE WHEN p.kind IN ('custom', 'mass', 'template') THEN '' ELSE p.kind END,
-  :c, b.id, :now, :now
-FROM plan_rows p
-LEFT JOIN outbox_batches b ON p.kind = 'mass' AND b.campaign_id = :c AND b.clientmsgid = :prefix || (p.rn % :nb)
-ON CONFLICT (idem_key) DO NOTHING
+  :c, :now, :now
+FROM plan_rows p WHERE p.kind <> 'mass'
+ON CONFLICT DO NOTHING
 """)
 _SUMMARY = text("""
 SELECT way, status, last_error, (next_attempt_at AT TIME ZONE :tz)::date, count(*)
-FROM outbox WHERE campaign_id = :c GROUP BY 1, 2, 3, 4 ORDER BY 4, 1
+FROM outbox WHERE campaign_id = :c GROUP BY 1, 2, 3, 4
+UNION ALL
+SELECT 'mass', status, last_error, (next_attempt_at AT TIME ZONE :tz)::date, sum(size)
+FROM outbox_batches WHERE campaign_id = :c AND status <> 'waiting' GROUP BY 2, 3, 4
+ORDER BY 4, 1
 """)
 
 
@@ -214,15 +231,15 @@ async def plan(
         text("DELETE FROM outbox WHERE campaign_id = :c AND status IN ('held', 'dropped')"), {"c": cid}
     )
     await session.execute(text("DELETE FROM outbox_batches WHERE campaign_id = :c AND status = 'held'"), {"c": cid})
-    await session.execute(text("DROP TABLE IF EXISTS plan_src, plan_rows"))
-    await session.execute(text(_SOURCE.format(audience=audience_sql)), {**binds, "month_start": ts(p.month_start)})
+    await session.execute(text("DROP TABLE IF EXISTS plan_rows"))
     campaign = await get(session, cid)
     assert campaign is not None
-    template = bool(campaign.content.get("template_id"))
     await session.execute(
-        _CLASSIFY,
+        text(_CLASSIFY.format(audience=audience_sql)),
         {
-            "template": template,
+            **binds,
+            "month_start": ts(p.month_start),
+            "template": bool(campaign.content.get("template_id")),
             "window_start": ts(p.now - p.cs_window),
             "allowance": p.cs_allowance,
             "monthly": p.mass_monthly,
@@ -240,13 +257,11 @@ async def plan(
     batches = math.ceil(mass / p.mass_batch) if mass else 0
     prefix = f"lt{cid}v{p.version}b"
     if batches:
-        await session.execute(_BATCHES, {"c": cid, "prefix": prefix, "m": mass, "nb": batches, "start": ts(p.start)})
+        await session.execute(_BATCHES, {"c": cid, "prefix": prefix, "nb": batches, "start": ts(p.start)})
     await session.execute(
         _ROWS,
         {
             "c": cid,
-            "prefix": prefix,
-            "nb": max(1, batches),
             "left": p.template_left_today,
             "daily": max(1, p.template_daily),
             "start": ts(p.start),
@@ -254,6 +269,9 @@ async def plan(
             "now": ts(p.now),
         },
     )
+    # The outbox may have grown by most of its size in this statement: fresh statistics keep the
+    # workers' claims on their partial index from the first second (autovacuum's ANALYZE comes later).
+    await session.execute(text("ANALYZE outbox, outbox_batches"))
     summary = await summarise(session, cid, tz)
     summary.update({"version": p.version, "start": p.start, "batches": batches})
     await session.execute(
@@ -279,7 +297,8 @@ async def summarise(session: AsyncSession, cid: int, tz: str) -> dict[str, Any]:
 
 
 async def start(session: AsyncSession, cid: int, now: float, planned_start: float) -> int:
-    """Held rows become due (shifted by how late the start is); those with no way wait. Returns rows moved."""
+    """Held rows and batches become due (shifted by how late the start is); rows with no way wait.
+    Returns the rows moved."""
     shift = timedelta(seconds=max(0.0, now - planned_start))
     moved = await session.execute(
         text("""
@@ -308,15 +327,39 @@ async def cancel(session: AsyncSession, cid: int, now: float) -> int:
         """),
         {"c": cid, "now": ts(now)},
     )
-    await session.execute(
-        text("UPDATE outbox_batches SET status = 'cancelled' WHERE campaign_id = :c AND status IN ('held', 'pending')"),
+    sizes = await session.execute(
+        text("""
+        UPDATE outbox_batches SET status = 'cancelled' WHERE campaign_id = :c AND status IN ('held', 'pending')
+        RETURNING size
+        """),
         {"c": cid},
     )
-    return int(stopped.rowcount)  # type: ignore[attr-defined]
+    return int(stopped.rowcount) + sum(int(n) for (n,) in sizes)  # type: ignore[attr-defined]
 
 
 async def progress(session: AsyncSession, cid: int) -> dict[str, int]:
+    """Recipients by status: the campaign's rows, and the members of its batches."""
     rows = await session.execute(
-        text("SELECT status, count(*) FROM outbox WHERE campaign_id = :c GROUP BY 1"), {"c": cid}
+        text("""
+        SELECT status, count(*) FROM outbox WHERE campaign_id = :c GROUP BY 1
+        UNION ALL
+        SELECT status, sum(size) FROM outbox_batches WHERE campaign_id = :c AND status <> 'waiting' GROUP BY 1
+        """),
+        {"c": cid},
     )
-    return {str(s): int(n) for s, n in rows}
+    found: dict[str, int] = {}
+    for status, n in rows:
+        found[str(status)] = found.get(str(status), 0) + int(n)
+    return found
+
+
+async def unreachable(session: AsyncSession, cid: int) -> list[tuple[str, str]]:
+    """(openid, reason) of everyone the plan cannot reach now (unfollowed, mass quota used …)."""
+    rows = await session.execute(
+        text("""
+        SELECT u.external_id, o.last_error FROM outbox o JOIN users u ON u.id = o.user_id
+        WHERE o.campaign_id = :c AND o.way = 'none' ORDER BY u.external_id
+        """),
+        {"c": cid},
+    )
+    return [(str(o), str(r)) for o, r in rows]

@@ -47,7 +47,7 @@ LIMIT 1
 _ENQUEUE = text("""
 INSERT INTO outbox (user_id, purpose, payload, way, planned, idem_key, status, next_attempt_at, created_at, updated_at)
 VALUES (:user_id, :purpose, CAST(:payload AS jsonb), 'none', FALSE, :key, 'pending', :due, :now, :now)
-ON CONFLICT (idem_key) DO NOTHING
+ON CONFLICT (idem_key) WHERE idem_key IS NOT NULL DO NOTHING
 RETURNING id
 """)
 
@@ -105,7 +105,7 @@ class Claimed:
 _CLAIM = text("""
 WITH due AS (
   SELECT id FROM outbox
-  WHERE status = 'pending' AND batch_id IS NULL AND next_attempt_at <= :now
+  WHERE status = 'pending' AND next_attempt_at <= :now
   ORDER BY next_attempt_at
   LIMIT :limit
   FOR UPDATE SKIP LOCKED
@@ -120,7 +120,7 @@ ORDER BY o.next_attempt_at
 
 
 async def claim(session: AsyncSession, now: float, limit: int) -> list[Claimed]:
-    """Lock up to ``limit`` due rows (not mass-send ones) for this transaction, with their recipients."""
+    """Lock up to ``limit`` due rows for this transaction, with their recipients."""
     rows = await session.execute(_CLAIM, {"now": ts(now), "limit": limit})
     return [
         Claimed(
@@ -305,10 +305,7 @@ async def depth(session: AsyncSession, now: float) -> Depth:
     )
     oldest = (
         await session.execute(
-            text(
-                "SELECT min(next_attempt_at) FROM outbox "
-                "WHERE status = 'pending' AND batch_id IS NULL AND next_attempt_at <= :now"
-            ),
+            text("SELECT min(next_attempt_at) FROM outbox WHERE status = 'pending' AND next_attempt_at <= :now"),
             {"now": ts(now)},
         )
     ).scalar_one()

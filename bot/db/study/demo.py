@@ -60,8 +60,6 @@ ON CONFLICT (channel, external_id) DO NOTHING
 
 async def load_study(db: Database, folder: Path) -> int:
     """Load the demo organisation, members, episodes and completions; returns the members bound."""
-    if db.dialect != "postgresql":
-        return 0  # the programme's tables live on PostgreSQL only
     with (folder / "study.toml").open("rb") as fh:
         data = tomllib.load(fh)
     now = datetime.now(TZ)

@@ -63,12 +63,11 @@ class StudyMembership(Base):
             "user_id",
             unique=True,
             postgresql_where=text("left_at IS NULL"),
-            sqlite_where=text("left_at IS NULL"),
         ),
         Index("ix_study_memberships_branch", "branch_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     branch_id: Mapped[int] = mapped_column(ForeignKey("study_branches.id"))
     #: The name and mobile the member gave, to find them in the League's official list.
@@ -109,7 +108,7 @@ class StudyCompletion(Base):
         Index("ix_study_completions_episode_branch", "episode_id", "branch_id"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("study_episodes.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     branch_id: Mapped[int] = mapped_column(ForeignKey("study_branches.id"))
@@ -133,7 +132,7 @@ class StudyReminderSend(Base):
         CheckConstraint("status IN ('claimed', 'sent', 'queued', 'dropped')", name="ck_study_reminder_sends_status"),
     )
 
-    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id: Mapped[int] = mapped_column(BigInteger(), primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("study_episodes.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(32))

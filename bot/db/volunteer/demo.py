@@ -14,8 +14,6 @@ from bot.db.volunteer import catalog
 async def load(db: Database, folder: Path, *, tz: ZoneInfo | None = None, now: datetime | None = None) -> int:
     """Load ``volunteer.toml``; shifts are placed relative to today, so a second run the same day
     changes nothing (and one on a later day adds that day's coming shifts). PostgreSQL only."""
-    if db.dialect != "postgresql":
-        return 0  # the volunteering tables rely on PostgreSQL's partial indexes and ON CONFLICT
     path = folder / "volunteer.toml"
     if not path.exists():
         return 0

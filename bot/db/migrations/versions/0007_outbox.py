@@ -17,7 +17,15 @@ branch_labels = None
 depends_on = None
 
 
+def _postgres() -> bool:
+    # The delivery engine is PostgreSQL's (SKIP LOCKED, JSONB, arrays); the embedded SQLite first
+    # run, which is being retired, has no outbox and sends notices at once.
+    return bool(op.get_bind().dialect.name == "postgresql")
+
+
 def upgrade() -> None:
+    if not _postgres():
+        return
     op.create_table(
         "campaigns",
         sa.Column("id", sa.BigInteger(), nullable=False),
@@ -44,6 +52,56 @@ def upgrade() -> None:
         sa.Column("recipients", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("day", "way", "outcome"),
     )
+    op.create_table(
+        "outbox",
+        sa.Column("id", sa.BigInteger(), nullable=False),
+        sa.Column("user_id", sa.BigInteger(), nullable=False),
+        sa.Column("purpose", sa.String(length=48), nullable=False),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("way", sa.String(length=12), server_default="none", nullable=False),
+        sa.Column("planned", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+        sa.Column("idem_key", sa.String(length=200), nullable=True),
+        sa.Column("status", sa.String(length=12), server_default="pending", nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.String(length=200), server_default="", nullable=False),
+        sa.Column("campaign_id", sa.BigInteger(), nullable=True),
+        sa.Column("msg_id", sa.String(length=40), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.CheckConstraint(
+            "status IN ('held', 'pending', 'waiting', 'sent', 'dropped', 'cancelled')", name="ck_outbox_status"
+        ),
+        sa.CheckConstraint("way IN ('custom', 'template', 'subscribe', 'mass', 'none')", name="ck_outbox_way"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_outbox_due", ["next_attempt_at"], unique=False, postgresql_where=sa.text("status = 'pending'")
+        )
+        batch_op.create_index(
+            "ix_outbox_msg_id", ["msg_id"], unique=False, postgresql_where=sa.text("msg_id IS NOT NULL")
+        )
+        batch_op.create_index(
+            "ix_outbox_user_sent",
+            ["user_id", "way", "sent_at"],
+            unique=False,
+            postgresql_where=sa.text("status = 'sent'"),
+        )
+        batch_op.create_index(
+            "ix_outbox_waiting", ["user_id"], unique=False, postgresql_where=sa.text("status = 'waiting'")
+        )
+        batch_op.create_index(
+            "uq_outbox_campaign_user",
+            ["campaign_id", "user_id"],
+            unique=True,
+            postgresql_where=sa.text("campaign_id IS NOT NULL"),
+        )
+        batch_op.create_index(
+            "uq_outbox_idem_key", ["idem_key"], unique=True, postgresql_where=sa.text("idem_key IS NOT NULL")
+        )
+
     op.create_table(
         "campaign_approvals",
         sa.Column("campaign_id", sa.BigInteger(), nullable=False),
@@ -81,6 +139,7 @@ def upgrade() -> None:
         sa.Column("campaign_id", sa.BigInteger(), nullable=False),
         sa.Column("clientmsgid", sa.String(length=64), nullable=False),
         sa.Column("size", sa.Integer(), nullable=False),
+        sa.Column("members", postgresql.ARRAY(sa.BigInteger()), nullable=False),
         sa.Column("status", sa.String(length=12), server_default="held", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
@@ -97,6 +156,12 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox_batches", schema=None) as batch_op:
         batch_op.create_index(
             "ix_outbox_batches_due", ["next_attempt_at"], unique=False, postgresql_where=sa.text("status = 'pending'")
+        )
+        batch_op.create_index(
+            "ix_outbox_batches_msg_id", ["msg_id"], unique=False, postgresql_where=sa.text("msg_id IS NOT NULL")
+        )
+        batch_op.create_index(
+            "ix_outbox_batches_sent", ["sent_at"], unique=False, postgresql_where=sa.text("status = 'sent'")
         )
 
     op.create_table(
@@ -117,57 +182,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("tag", "user_id"),
     )
     op.create_table(
-        "outbox",
-        sa.Column("id", sa.BigInteger(), nullable=False),
-        sa.Column("user_id", sa.BigInteger(), nullable=False),
-        sa.Column("purpose", sa.String(length=48), nullable=False),
-        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
-        sa.Column("way", sa.String(length=12), server_default="none", nullable=False),
-        sa.Column("planned", sa.Boolean(), server_default=sa.text("false"), nullable=False),
-        sa.Column("idem_key", sa.String(length=200), nullable=False),
-        sa.Column("status", sa.String(length=12), server_default="pending", nullable=False),
-        sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_error", sa.String(length=200), server_default="", nullable=False),
-        sa.Column("campaign_id", sa.BigInteger(), nullable=True),
-        sa.Column("batch_id", sa.BigInteger(), nullable=True),
-        sa.Column("msg_id", sa.String(length=40), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.CheckConstraint(
-            "status IN ('held', 'pending', 'waiting', 'sent', 'dropped', 'cancelled')", name="ck_outbox_status"
-        ),
-        sa.CheckConstraint("way IN ('custom', 'template', 'subscribe', 'mass', 'none')", name="ck_outbox_way"),
-        sa.ForeignKeyConstraint(["batch_id"], ["outbox_batches.id"], ondelete="SET NULL"),
-        sa.ForeignKeyConstraint(["campaign_id"], ["campaigns.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("idem_key"),
-    )
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.create_index("ix_outbox_batch", ["batch_id"], unique=False)
-        batch_op.create_index("ix_outbox_campaign", ["campaign_id", "status"], unique=False)
-        batch_op.create_index(
-            "ix_outbox_due",
-            ["next_attempt_at"],
-            unique=False,
-            postgresql_where=sa.text("status = 'pending' AND batch_id IS NULL"),
-        )
-        batch_op.create_index(
-            "ix_outbox_msg_id", ["msg_id"], unique=False, postgresql_where=sa.text("msg_id IS NOT NULL")
-        )
-        batch_op.create_index(
-            "ix_outbox_user_sent",
-            ["user_id", "way", "sent_at"],
-            unique=False,
-            postgresql_where=sa.text("status = 'sent'"),
-        )
-        batch_op.create_index(
-            "ix_outbox_waiting", ["user_id"], unique=False, postgresql_where=sa.text("status = 'waiting'")
-        )
-
-    op.create_table(
         "delivery_attempts",
         sa.Column("id", sa.BigInteger(), nullable=False),
         sa.Column("outbox_id", sa.BigInteger(), nullable=True),
@@ -179,7 +193,6 @@ def upgrade() -> None:
         sa.Column("detail", sa.String(length=200), server_default="", nullable=False),
         sa.Column("recipients", sa.Integer(), server_default="1", nullable=False),
         sa.ForeignKeyConstraint(["batch_id"], ["outbox_batches.id"], ondelete="CASCADE"),
-        sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
@@ -188,23 +201,18 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if not _postgres():
+        return
     with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
         batch_op.drop_index("ix_delivery_attempts_outbox")
         batch_op.drop_index("ix_delivery_attempts_at")
 
     op.drop_table("delivery_attempts")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_outbox_waiting", postgresql_where=sa.text("status = 'waiting'"))
-        batch_op.drop_index("ix_outbox_user_sent", postgresql_where=sa.text("status = 'sent'"))
-        batch_op.drop_index("ix_outbox_msg_id", postgresql_where=sa.text("msg_id IS NOT NULL"))
-        batch_op.drop_index("ix_outbox_due", postgresql_where=sa.text("status = 'pending' AND batch_id IS NULL"))
-        batch_op.drop_index("ix_outbox_campaign")
-        batch_op.drop_index("ix_outbox_batch")
-
-    op.drop_table("outbox")
     op.drop_table("user_tags")
     op.drop_table("subscribe_consents")
     with op.batch_alter_table("outbox_batches", schema=None) as batch_op:
+        batch_op.drop_index("ix_outbox_batches_sent", postgresql_where=sa.text("status = 'sent'"))
+        batch_op.drop_index("ix_outbox_batches_msg_id", postgresql_where=sa.text("msg_id IS NOT NULL"))
         batch_op.drop_index("ix_outbox_batches_due", postgresql_where=sa.text("status = 'pending'"))
 
     op.drop_table("outbox_batches")
@@ -214,5 +222,14 @@ def downgrade() -> None:
 
     op.drop_table("campaign_audit")
     op.drop_table("campaign_approvals")
+    with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.drop_index("uq_outbox_idem_key", postgresql_where=sa.text("idem_key IS NOT NULL"))
+        batch_op.drop_index("uq_outbox_campaign_user", postgresql_where=sa.text("campaign_id IS NOT NULL"))
+        batch_op.drop_index("ix_outbox_waiting", postgresql_where=sa.text("status = 'waiting'"))
+        batch_op.drop_index("ix_outbox_user_sent", postgresql_where=sa.text("status = 'sent'"))
+        batch_op.drop_index("ix_outbox_msg_id", postgresql_where=sa.text("msg_id IS NOT NULL"))
+        batch_op.drop_index("ix_outbox_due", postgresql_where=sa.text("status = 'pending'"))
+
+    op.drop_table("outbox")
     op.drop_table("delivery_daily")
     op.drop_table("campaigns")
