@@ -22,7 +22,6 @@ def _at(now: float) -> datetime:
 
 
 def _insert(s: AsyncSession) -> Any:
-    # SQLite still backs the embedded first run until it is removed; PostgreSQL is what counts.
     return postgresql.insert
 
 

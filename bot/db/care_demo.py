@@ -22,7 +22,7 @@ async def load_care(db: Database, folder: Path) -> int:
     """Idempotent: a demo user who has a thread already gets none, a demo question kept once."""
     path = folder / "care.toml"
     if not path.exists():
-        return 0  # ensure_user is PostgreSQL's; the embedded SQLite first run is on its way out
+        return 0  # no demo file: nothing to load
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     now = time.time()

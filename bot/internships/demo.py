@@ -41,7 +41,7 @@ def shift_to(posts: list[Post], today: date) -> list[Post]:
 async def load_internships(db: Database, folder: Path) -> int:
     path = folder / "internships.csv"
     if not path.exists():
-        return 0  # the search lives in PostgreSQL; the embedded SQLite run has no internships
+        return 0  # no demo file: nothing to load
     content = load_content(folder.parent)
     posts = shift_to(read_posts(path, content.streets), date.today())
     await write_posts(db, load_analyzer(content), posts, time.time())
