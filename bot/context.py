@@ -21,6 +21,8 @@ from bot.settings import Settings
 from bot.text import Analyzer
 
 if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
     from bot.channels.wechat.api import WeChatAPI
     from bot.db import Database
     from bot.db.users import Users
@@ -46,6 +48,8 @@ class Services:
     ledger: Ledger | None = None
     #: The WeChat API client, for the channel's own calls (QR codes, menu); notices go through ``notifier``.
     wechat: WeChatAPI | None = None
+    #: The Redis client every part of this process shares (None without LONGTUAN_REDIS_URL).
+    redis: Redis | None = None
 
     @property
     def tz(self) -> ZoneInfo:

@@ -95,5 +95,6 @@ async def open_services(
             clock=clock,
             ledger=ledger or OutboxLedger(db, clock),
             wechat=api,
+            redis=redis,
         )
         yield services

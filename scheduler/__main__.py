@@ -70,7 +70,8 @@ class RunningJobs:
 
 async def run(settings: Settings, stop: asyncio.Event) -> None:
     """Open the job context, schedule the jobs and run them until ``stop`` is set; then close all."""
-    async with JobContext.open(settings) as ctx, open_services(settings, content=ctx.content) as services:
+    async with open_services(settings) as services:
+        ctx = JobContext.of(services)
         lock: SchedulerLock | None = None
         lost = asyncio.Event()
         if ctx.redis is not None:

@@ -1,19 +1,23 @@
-"""The job context: what every scheduled job receives, built once per process from ``Settings``."""
+"""The job context: the channel's view of the one ``Services`` container, for the channel's own jobs.
+
+The scheduler opens ``bot.services.open_services`` like every other process; the token refresh
+and the menu push read the WeChat client, its token store and Redis through this view, and the
+programmes' jobs take ``Services`` itself.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import aiohttp
 import redis.asyncio as aioredis
 
-from bot.channels.wechat import make_api
 from bot.channels.wechat.api import WeChatAPI
 from bot.channels.wechat.token import TokenStore
-from bot.content import Content, load_content
+from bot.content import Content
+from bot.context import Services
 from bot.db import Database
 from bot.db.users import Users
 from bot.settings import Settings
@@ -37,6 +41,20 @@ class JobContext:
     clock: Callable[[], float] = time.time
 
     @classmethod
+    def of(cls, services: Services) -> JobContext:
+        assert services.wechat is not None, "open_services always builds the WeChat client"
+        return cls(
+            settings=services.settings,
+            content=services.content,
+            database=services.db,
+            users=services.users,
+            api=services.wechat,
+            tokens=services.wechat.tokens,
+            redis=services.redis,
+            clock=services.clock,
+        )
+
+    @classmethod
     @asynccontextmanager
     async def open(
         cls,
@@ -45,31 +63,13 @@ class JobContext:
         content: Content | None = None,
         clock: Callable[[], float] = time.time,
     ) -> AsyncIterator[JobContext]:
-        """Build the context and close everything it opened on exit, in reverse order.
+        """Open the services (``open_services``) and yield their channel view; all closed on exit.
 
         Nothing connects here: the database pool and Redis connect on first use, so the scheduler
         starts (and keeps its timetable) while a backing service is down, and a job that needs it
         fails and is logged instead.
         """
-        content = content or load_content(settings.content_dir or None)
-        async with AsyncExitStack() as stack:
-            database = Database.from_url(settings.database_url)
-            stack.push_async_callback(database.close)
-            redis: aioredis.Redis | None = None
-            if settings.redis_url:
-                # Jobs have no 5-second deadline, so these timeouts are looser than the web's.
-                redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
-                stack.push_async_callback(redis.aclose)
-            http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-            stack.push_async_callback(http.close)
-            api = make_api(http, settings, redis, clock)
-            yield cls(
-                settings=settings,
-                content=content,
-                database=database,
-                users=Users(database),
-                api=api,
-                tokens=api.tokens,
-                redis=redis,
-                clock=clock,
-            )
+        from bot.services import open_services
+
+        async with open_services(settings, content=content, clock=clock) as services:
+            yield cls.of(services)
