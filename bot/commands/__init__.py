@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.context import Services
 from bot.errors import ConfigError
+from bot.settings import Settings
 
 #: Modules with ``register(commands: Commands) -> None``, in the order their help lists them.
 MODULES: tuple[str, ...] = (
@@ -59,11 +60,18 @@ def with_services(work: Callable[[Services, argparse.Namespace], Awaitable[int |
             raise SystemExit(2) from None
         configure("WARNING", False)
 
-        async def main() -> int | None:
-            async with open_services(settings) as svc:
+        async def main(ready: Settings) -> int | None:
+            async with open_services(ready) as svc:
                 return await work(svc, args)
 
-        code = asyncio.run(main())
+        from bot.embedded import with_database
+
+        try:
+            with with_database(settings) as ready:
+                code = asyncio.run(main(ready))
+        except ConfigError as exc:
+            print(f"longtuan: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         if code:
             raise SystemExit(code)
 

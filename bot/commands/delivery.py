@@ -94,16 +94,23 @@ def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | 
             raise SystemExit(2) from None
         configure("WARNING", False)
 
-        async def main() -> int | None:
+        async def main(ready: Settings) -> int | None:
             from bot.outbox.campaigns import bulk_database
 
-            db = bulk_database(settings.database_url)
+            db = bulk_database(ready.database_url)
             try:
-                return await work(Handles(settings, db), args)
+                return await work(Handles(ready, db), args)
             finally:
                 await db.close()
 
-        code = asyncio.run(main())
+        from bot.embedded import with_database
+
+        try:
+            with with_database(settings) as ready:
+                code = asyncio.run(main(ready))
+        except ConfigError as exc:
+            print(f"longtuan: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
         if code:
             raise SystemExit(code)
 
