@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -115,12 +116,22 @@ def holding_router() -> Router:
     return r
 
 
+async def _tracked(services: Services) -> None:
+    """The answer goes out before the session is stored and its flow tracked: wait for the tracking."""
+    for _ in range(100):
+        if await services.store.due_flows(float("inf")):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the flow was never tracked")
+
+
 async def test_a_timed_out_flow_is_cleaned_up_by_the_job_and_the_user_told(make_gateway: GatewayFactory) -> None:
     CLEANED.clear()
     clock = FixedClock(1_800_000_000)
     gateway = await make_gateway(router=holding_router(), clock=clock, wechat_replay_window=0)
     await gateway.say(USER, "占座")
     services: Services = gateway.services
+    await _tracked(services)
     assert await expire_flows(services) == 0, "not due yet"
     clock.advance(61)
     assert await expire_flows(services) == 1
@@ -136,6 +147,7 @@ async def test_cancel_runs_the_flows_clean_up(make_gateway: GatewayFactory) -> N
     CLEANED.clear()
     gateway = await make_gateway(router=holding_router())
     await gateway.say(USER, "占座")
+    await _tracked(gateway.services)
     await gateway.dialog(USER, [("取消", "system.cancelled")])
     assert [reason for _, _, reason in CLEANED] == ["cancelled"]
     assert await expire_flows(gateway.services) == 0, "a cancelled flow is no longer tracked"
