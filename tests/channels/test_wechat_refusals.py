@@ -212,21 +212,12 @@ async def test_a_stale_url_check(gateway: Gateway, caplog: pytest.LogCaptureFixt
 # --- hostile and broken XML -------------------------------------------------------------------------
 
 
-async def timed(send: Awaitable[Answer], took: list[float]) -> Answer:
-    started = time.perf_counter()
-    try:
-        return await send
-    finally:
-        took.append(time.perf_counter() - started)
-
-
 async def test_an_entity_bomb_is_never_expanded(gateway: Gateway, caplog: pytest.LogCaptureFixture) -> None:
     query, body = gateway.sim.signed(BILLION_LAUGHS)
-    took: list[float] = []
-    post = timed(gateway.sim.post_raw(query, body), took)
+    post = gateway.sim.post_raw(query, body)
     detail = await expect_refused(gateway, caplog, post, status=400, reason="bad_payload")
-    # Expanded, &lol9; would be 3 GB of "lol": answering at once proves it never was.
-    assert took[0] < 1.0
+    # Expanded, &lol9; would be 3 GB of "lol": the refusal names the DOCTYPE, met before any entity.
+    # (No timing assertion: speed belongs in bench/, and a loaded VM made it flaky.)
     assert detail.startswith("forbidden XML construct")
 
 
@@ -235,10 +226,8 @@ async def test_an_entity_bomb_inside_the_ciphertext(
 ) -> None:
     gateway = await make_gateway(mode="safe")
     query, body = sealed(BILLION_LAUGHS)
-    took: list[float] = []
-    post = timed(gateway.sim.post_raw(query, body), took)
+    post = gateway.sim.post_raw(query, body)
     detail = await expect_refused(gateway, caplog, post, status=400, reason="bad_payload")
-    assert took[0] < 1.0
     assert detail.startswith("forbidden XML construct")
 
 
