@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 
-from bench.gateway.config import PG_ADMIN_URL
-from bench.gateway.errors import BenchError
+from bench.gateway.services import prepare_database
 
 DB_NAME = "longtuan_bench_signups"
 DATABASE_URL = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB_NAME}"
@@ -15,26 +13,7 @@ CLASS_REF = "BENCH-HOT"
 
 def prepare() -> None:
     """``createdb longtuan_bench_signups`` if missing, then the Alembic upgrade."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    async def create() -> None:
-        engine = create_async_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                exists = await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": DB_NAME})
-                if not exists:
-                    await conn.execute(text(f'CREATE DATABASE "{DB_NAME}"'))
-        finally:
-            await engine.dispose()
-
-    try:
-        asyncio.run(create())
-    except OSError as exc:
-        raise BenchError(f"PostgreSQL at 127.0.0.1:5432 is unreachable ({exc}); run scripts/services.sh") from exc
-    from bot.db.migrate import upgrade
-
-    upgrade(DATABASE_URL)
+    prepare_database(DB_NAME)
 
 
 async def seed(openids: list[str], seats: int) -> int:

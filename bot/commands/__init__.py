@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import importlib
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,34 +45,35 @@ def register_all(commands: Commands) -> None:
         importlib.import_module(name).register(commands)
 
 
+def run_command(main: Callable[[Settings], Coroutine[Any, Any, int | None]]) -> None:
+    """Settings (a bad one: one line, exit 2), quiet logs, the database (the embedded one when none is
+    configured), then ``main(settings)``; its return value is the exit code."""
+    from bot.embedded import with_database
+    from bot.logs import configure
+    from bot.settings import load_settings
+
+    try:
+        settings = load_settings()
+        configure("WARNING", False)
+        with with_database(settings) as ready:
+            code = asyncio.run(main(ready))
+    except ConfigError as exc:
+        print(f"longtuan: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if code:
+        raise SystemExit(code)
+
+
 def with_services(work: Callable[[Services, argparse.Namespace], Awaitable[int | None]]) -> Callable[..., None]:
     """Turn ``async def work(svc, args)`` into an argparse handler; its return value is the exit code."""
 
     def run(args: argparse.Namespace) -> None:
-        from bot.logs import configure
         from bot.services import open_services
-        from bot.settings import load_settings
-
-        try:
-            settings = load_settings()
-        except ConfigError as exc:
-            print(f"longtuan: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        configure("WARNING", False)
 
         async def main(ready: Settings) -> int | None:
             async with open_services(ready) as svc:
                 return await work(svc, args)
 
-        from bot.embedded import with_database
-
-        try:
-            with with_database(settings) as ready:
-                code = asyncio.run(main(ready))
-        except ConfigError as exc:
-            print(f"longtuan: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        if code:
-            raise SystemExit(code)
+        run_command(main)
 
     return run

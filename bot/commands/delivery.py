@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.commands import Commands
+from bot.commands import Commands, run_command
 from bot.db import Database
 from bot.errors import ConfigError
 from bot.imports import ImportFailed, read_rows
@@ -84,16 +84,6 @@ def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | 
     fraction of a second instead of waiting for the text analyser's dictionary."""
 
     def run(args: argparse.Namespace) -> None:
-        from bot.logs import configure
-        from bot.settings import load_settings
-
-        try:
-            settings = load_settings()
-        except ConfigError as exc:
-            print(f"longtuan: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        configure("WARNING", False)
-
         async def main(ready: Settings) -> int | None:
             from bot.outbox.campaigns import bulk_database
 
@@ -103,16 +93,7 @@ def with_database(work: Callable[[Handles, argparse.Namespace], Awaitable[int | 
             finally:
                 await db.close()
 
-        from bot.embedded import with_database
-
-        try:
-            with with_database(settings) as ready:
-                code = asyncio.run(main(ready))
-        except ConfigError as exc:
-            print(f"longtuan: {exc}", file=sys.stderr)
-            raise SystemExit(2) from None
-        if code:
-            raise SystemExit(code)
+        run_command(main)
 
     return run
 
