@@ -64,8 +64,8 @@ async def seated(db: Database, work: Callable[[AsyncSession], Awaitable[T]]) -> 
 
     At most ``CONCURRENT_SIGNUPS`` sessions are open, each serving the queued work one after the
     other while there is any, then giving its connection back. A burst pays one pool checkout per
-    session instead of one per signup: the pool's pre-ping is three round trips (BEGIN, ``;``,
-    ROLLBACK), more than the signup's own two statements.
+    session instead of one per signup (a checkout and its life check, ``bot.db._check_alive``,
+    cost about as much CPU as the signup's own two statements).
     """
     desk = _DESKS.get(db)
     if desk is None:

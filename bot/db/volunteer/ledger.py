@@ -17,12 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import Database
 from bot.db.models import User
-from bot.db.volunteer import reads
 from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
 
 #: 「我的时长」 in one round trip: the person found by their channel id, the sums over their
 #: entries, and their last few lines (LEFT JOIN: the sums come back even without lines).
-#: asyncpg's $n parameters: it runs on the driver's connection (``reads.fetch``).
+#: asyncpg's $n parameters: it runs on the driver's connection (``Database.fetch``).
 _SUMMARY = """
 WITH u AS (SELECT id FROM users WHERE channel = $1 AND external_id = $2),
 t AS (
@@ -70,7 +69,7 @@ async def user_id_of(s: AsyncSession, channel: str, external_id: str) -> int | N
 
 async def summary(db: Database, channel: str, external_id: str, year_start: date, recent: int = 3) -> Summary:
     """Totals (all time, this year), the number of services and the last ``recent`` lines; one read."""
-    rows = await reads.fetch(db, _SUMMARY, channel, external_id, year_start, recent)
+    rows = await db.fetch(_SUMMARY, channel, external_id, year_start, recent)
     first = rows[0]
     return Summary(
         Decimal(first["total"]),
