@@ -45,7 +45,7 @@ async def _demo(settings: Settings) -> dict[str, int]:
     from bot.db import Database
     from bot.db.demo import load_demo
 
-    db = Database.from_url(settings.database_url)
+    db = Database.from_url(settings.database_url, settings.db_pool)
     try:
         return await load_demo(db, Path(settings.content_dir or DEFAULT_DIR) / "demo")
     finally:

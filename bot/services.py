@@ -72,7 +72,7 @@ async def open_services(
     content = content or load_content(settings.content_dir or None)
     analyzer = analyzer or load_analyzer(content)
     async with AsyncExitStack() as stack:
-        db = Database.from_url(settings.database_url)
+        db = Database.from_url(settings.database_url, settings.db_pool)
         stack.push_async_callback(db.close)
         redis = make_redis(settings.redis_url) if settings.redis_url else None
         store = make_store(settings, redis, clock)

@@ -65,15 +65,17 @@ def _check_alive(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry,
             raise DisconnectionError(f"the connection did not answer a ping ({type(exc).__name__})") from exc
 
 
-def make_engine(url: str) -> AsyncEngine:
+def make_engine(url: str, pool: int = 20) -> AsyncEngine:
     if not url:
         raise Unavailable("no database URL (LONGTUAN_DATABASE_URL, or the embedded server of `longtuan serve`)")
     # A dead server must fail a message in well under WeChat's 5 seconds: connect timeout 2 s;
-    # connections broken by a restart are replaced at checkout instead of failing a user.
+    # connections broken by a restart are replaced at checkout instead of failing a user. No
+    # overflow: under a burst, connections opened beyond the pool and closed again at checkin cost
+    # a connect each (and each new connection prepares its statements again).
     engine = create_async_engine(
         url,
-        pool_size=10,
-        max_overflow=10,
+        pool_size=pool,
+        max_overflow=0,
         pool_timeout=2,
         connect_args={"timeout": 2, "command_timeout": 5},
     )
@@ -89,8 +91,8 @@ class Database:
         self.sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(make_engine(url))
+    def from_url(cls, url: str, pool: int = 20) -> Database:
+        return cls(make_engine(url, pool))
 
     @property
     def dialect(self) -> str:

@@ -52,7 +52,7 @@ async def open_engine(
     check(settings)
     assert settings.redis_url is not None
     async with AsyncExitStack() as stack:
-        db = Database.from_url(settings.database_url)
+        db = Database.from_url(settings.database_url, settings.db_pool)
         stack.push_async_callback(db.close)
         redis = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0, socket_timeout=5.0)
         stack.push_async_callback(redis.aclose)

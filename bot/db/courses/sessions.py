@@ -25,7 +25,7 @@ T = TypeVar("T")
 
 #: Signup sessions of one process open at once (``seated``). A burst waits here, in order and without
 #: a time-out, rather than in the connection pool, whose 2-second wait would answer it "busy"; the
-#: pool keeps connections for everything else meanwhile. Below the pool's 20 (size 10, overflow 10).
+#: pool keeps connections for everything else meanwhile. Below the pool's 20 (LONGTUAN_DB_POOL).
 CONCURRENT_SIGNUPS = 12
 
 
