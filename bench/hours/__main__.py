@@ -38,10 +38,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=64, help="concurrent keep-alive connections (default 64)")
     p.add_argument("--burst", type=int, default=2_000, help="volunteers checking in to one event (default 2,000)")
     p.add_argument("--walk-ins", type=int, default=200, help="of the burst, volunteers without a signup (default 200)")
+    p.add_argument("--workers", type=int, default=1, help="server processes (longtuan serve --workers; default 1)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--profile", action="store_true", help="cProfile the server during 「我的时长」 and print the top")
     args = p.parse_args(argv)
-    if min(args.checkins, args.volunteers, args.requests, args.connections, args.burst) < 1:
+    if min(args.checkins, args.volunteers, args.requests, args.connections, args.burst, args.workers) < 1:
         p.error("every count must be at least 1")
     if args.burst > args.volunteers:
         p.error("--burst cannot exceed --volunteers")
@@ -129,7 +130,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         spec = ProfileSpec("cprofile", "", str(workdir / "profile.pstats")) if args.profile else ProfileSpec()
         if args.profile:
             env[PROFILE_OUT_ENV] = spec.out
-        server = Server(port, env, workdir / "server.log", spec)
+        server = Server(port, env, workdir / "server.log", spec, args.workers)
         server.wait_healthy()
         with contextlib.suppress(ImportError):
             import uvloop
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         "volunteers": loaded.volunteers,
         "load_seconds": round(loaded.seconds, 2),
         "connections": args.connections,
+        "workers": args.workers,
         "burst_walk_ins": args.walk_ins,
         **{k: round(v, 2) if isinstance(v, float) else v for k, v in result.items()},
     }
@@ -174,6 +176,7 @@ def report(summary: dict[str, Any]) -> None:
         ("ledger", f"{summary['checkins']:,} check-ins, {summary['ledger_entries']:,} entries, "
                    f"{summary['volunteers']:,} volunteers, loaded in {summary['load_seconds']} s"),
         ("「我的时长」", f"{summary['requests']:,} requests at {summary['connections']} connections, "
+                      f"{summary['workers']} server process(es), "
                       f"{summary['rps']:.0f}/s"),
         ("  latency", f"p50 {summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, p99 {summary['p99_ms']} ms "
                       f"(target <= 20), max {summary['max_ms']} ms"),
