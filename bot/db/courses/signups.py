@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import driver
 from bot.db.courses.tables import CONFIRMED
 from bot.db.users import ensure_user
 
@@ -130,7 +131,9 @@ class Check:
     no_shows: tuple[datetime, ...]
 
 
-_CHECK = text("""
+#: asyncpg's $n parameters: the hot path of a campaign runs it straight on the driver (``bot.db.driver``).
+#: $1 class, $2 channel, $3 openid, $4 the start of the no-show window.
+_CHECK = """
 SELECT me.id AS user_id, c.id, c.title, c.venue, c.street, c.starts_at, c.ends_at, c.status,
        EXISTS (SELECT 1 FROM course_profiles p WHERE p.user_id = me.id) AS has_profile,
        l.id AS live_id, l.status AS live_status,
@@ -138,13 +141,13 @@ SELECT me.id AS user_id, c.id, c.title, c.venue, c.street, c.starts_at, c.ends_a
          SELECT count(*) FROM course_signups w
          WHERE w.class_id = c.id AND w.status = 'waitlisted' AND w.id <= l.id) ELSE 0 END AS position,
        ARRAY(SELECT n.starts_at FROM course_signups x JOIN course_classes n ON n.id = x.class_id
-             WHERE x.user_id = me.id AND x.status = 'no_show' AND n.status = 'open' AND n.starts_at > :since
+             WHERE x.user_id = me.id AND x.status = 'no_show' AND n.status = 'open' AND n.starts_at > $4
              ORDER BY n.starts_at) AS no_shows
 FROM users me
-JOIN course_classes c ON c.id = :c
+JOIN course_classes c ON c.id = $1
 LEFT JOIN course_signups l ON l.class_id = c.id AND l.user_id = me.id AND l.status <> 'cancelled'
-WHERE me.channel = :channel AND me.external_id = :openid
-""")
+WHERE me.channel = $2 AND me.external_id = $3
+"""
 
 
 async def check(
@@ -157,16 +160,16 @@ async def check(
     queue behind the write-behind's upsert of the same users. Only someone whose row is not
     written yet is inserted (``ensure_user``), and asked again.
     """
-    params = {"c": class_id, "channel": channel, "openid": openid, "since": since}
-    row = (await s.execute(_CHECK, params)).first()
+    conn = await driver(s)
+    row = await conn.fetchrow(_CHECK, class_id, channel, openid, since)
     if row is None:
         uid = await ensure_user(s, channel, openid, now)
-        row = (await s.execute(_CHECK, params)).first()
+        row = await conn.fetchrow(_CHECK, class_id, channel, openid, since)
         if row is None:
             return uid, None
-    cls = Brief(row.id, row.title, row.venue, row.street, row.starts_at, row.ends_at, row.status)
-    live = Live(row.live_id, row.live_status, int(row.position)) if row.live_id is not None else None
-    return int(row.user_id), Check(cls, bool(row.has_profile), live, tuple(row.no_shows))
+    cls = Brief(row["id"], row["title"], row["venue"], row["street"], row["starts_at"], row["ends_at"], row["status"])
+    live = Live(row["live_id"], row["live_status"], int(row["position"])) if row["live_id"] is not None else None
+    return int(row["user_id"]), Check(cls, bool(row["has_profile"]), live, tuple(row["no_shows"]))
 
 
 @dataclass(slots=True, frozen=True)
@@ -179,6 +182,9 @@ class SignupResult:
     live: Live | None = None
 
 
+_SIGN_UP = "SELECT signup_id, outcome, waiting_position FROM course_sign_up($1, $2, $3, $4)"
+
+
 async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, cause: str = "user") -> SignupResult:
     """A seat if one is free and nobody waits, else the back of the waitlist; a second signup changes nothing.
 
@@ -186,16 +192,13 @@ async def sign_up(s: AsyncSession, class_id: int, user_id: int, at: datetime, ca
     locks the class, counts, inserts and records in one statement that commits by itself,
     asynchronously; the caller awaits ``sessions.flushed`` before telling anyone.
     """
-    row = (
-        await s.execute(
-            text("SELECT signup_id, outcome, waiting_position FROM course_sign_up(:c, :u, :at, :cause)"),
-            {"c": class_id, "u": user_id, "at": at, "cause": cause},
-        )
-    ).one()
-    if row.outcome == "already":
+    conn = await driver(s)
+    row = await conn.fetchrow(_SIGN_UP, class_id, user_id, at, cause)
+    assert row is not None  # the function returns one row in every case
+    if row["outcome"] == "already":
         live = await live_signup(s, class_id, user_id)
-        return SignupResult("already", row.signup_id, live.position if live else 0, live)
-    return SignupResult(row.outcome, row.signup_id, int(row.waiting_position))
+        return SignupResult("already", row["signup_id"], live.position if live else 0, live)
+    return SignupResult(row["outcome"], row["signup_id"], int(row["waiting_position"]))
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,0 +1,45 @@
+"""Statements run straight on asyncpg (``bot.db.driver``) keep the session's transaction semantics."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from bot.db import Database, driver
+from bot.db.courses import sessions
+from tests.conftest import PG_URL
+
+
+class _RolledBack(Exception):
+    pass
+
+
+async def _count(db: Database) -> int:
+    async with db.session() as s:
+        return int(await s.scalar(text("SELECT count(*) FROM driver_probe")) or 0)
+
+
+async def test_in_a_transaction_the_driver_statement_rolls_back_with_it() -> None:
+    db = Database.from_url(PG_URL)
+    try:
+        async with db.session() as s:
+            await s.execute(text("CREATE TABLE IF NOT EXISTS driver_probe (n int)"))
+            await s.execute(text("TRUNCATE driver_probe"))
+        with pytest.raises(_RolledBack):
+            async with db.session() as s:
+                conn = await driver(s)
+                await conn.execute("INSERT INTO driver_probe VALUES ($1)", 1)
+                raise _RolledBack
+        assert await _count(db) == 0, "the driver's insert escaped the transaction that rolled back"
+
+        async with db.session() as s:
+            await (await driver(s)).execute("INSERT INTO driver_probe VALUES ($1)", 2)
+        assert await _count(db) == 1
+
+        async with sessions.autocommit(db) as a:  # no transaction: each statement commits by itself
+            await (await driver(a)).execute("INSERT INTO driver_probe VALUES ($1)", 3)
+            assert await _count(db) == 2
+    finally:
+        async with db.session() as s:
+            await s.execute(text("DROP TABLE IF EXISTS driver_probe"))
+        await db.close()
