@@ -1,7 +1,7 @@
 """The gateway benchmark: the real server, real PostgreSQL and Redis, safe-mode signed text messages.
 
     python -m bench.gateway [--seconds 10] [--connections 64] [--users 5000] [--client raw|aiohttp]
-                            [--workers 1] [--runs 3] [--no-pin]
+                            [--workers 1] [--runs 3] [--no-pin] [--mix product|gateway]
                             [--profile [auto|py-spy|cprofile]] [--py-spy PATH] [--top 25]
 
 What it does, in order:
@@ -12,7 +12,9 @@ What it does, in order:
    token, app id and EncodingAESKey, and waits for ``/healthz`` to answer 200.
 3. A load generator in its own process (spawned, with uvloop) pre-computes every signed and
    encrypted payload before the clock starts (distinct MsgIds; users drawn from ``--users``
-   openids; a realistic mix of FAQ questions, help and unknown text). It holds ``--connections``
+   openids; a realistic mix of FAQ questions, help, the programmes' entry words and unknown text,
+   about half of which reaches PostgreSQL; ``--mix gateway`` sends only what is answered from
+   content, the gateway's own cost). It holds ``--connections``
    keep-alive connections, each sending one message after the other (closed loop). Users are
    partitioned between the connections: like a real user, nobody writes again before the previous
    reply arrived, so the per-user lock is never contended by the benchmark itself.

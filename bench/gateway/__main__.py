@@ -34,6 +34,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--seed", type=int, default=None, help="payload mix seed (default random)")
     p.add_argument(
+        "--mix",
+        choices=["product", "gateway"],
+        default="product",
+        help="product: what young people write, about half of it reaching PostgreSQL (default); "
+        "gateway: FAQ, help and small talk only, the gateway's own cost",
+    )
+    p.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",

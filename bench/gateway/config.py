@@ -28,6 +28,8 @@ class LoadConfig:
     #: "aiohttp" (ClientSession, TCPConnector(limit=connections)) or "raw" (pre-rendered HTTP/1.1
     #: requests on asyncio streams: a fraction of the client CPU, for when the client is the limit).
     client: str = "aiohttp"
+    #: The messages sent: "product" (the real mix, programmes included) or "gateway" (no database).
+    mix: str = "product"
     #: Keep every n-th reply of the window for decryption and verification after the window.
     sample_every: int = 16
     max_samples: int = 4000

@@ -45,13 +45,14 @@ def report(
         "seconds": round(seconds, 2),
         "users": args.users,
         "client": args.client,
+        "mix": args.mix,
         "workers": args.workers,
         "client_cpu_us_per_request": round(float(res["client_cpu_s"]) / n * 1e6, 1) if n else None,
         "profiled": profiled or None,
     }
     title = (
         f"龙团 gateway benchmark: safe-mode text messages, {args.connections} connections ({args.client} client), "
-        f"{args.users} users"
+        f"{args.users} users, {args.mix} mix"
     )
     print()
     print(title)

@@ -75,6 +75,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             seed=args.seed if args.seed is not None else random.randrange(2**32),
             parent_pid=os.getpid(),
             client=args.client,
+            mix=args.mix,
             cpu=pins[1] if pins else None,
         )
         ctx = mp.get_context("spawn")
