@@ -108,6 +108,13 @@ def cmd_chat(args: argparse.Namespace) -> None:
         asyncio.run(run_chat(settings, url=None, user=args.user, mode=args.mode, script=args.say))
 
 
+def cmd_scheduler(args: argparse.Namespace) -> None:
+    from scheduler.__main__ import main as run_scheduler
+
+    with _database(_settings()) as settings:
+        run_scheduler(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="longtuan", description="龙团: the 龙岗青年 official-account bot")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +141,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     chat.add_argument("--mode", choices=["plain", "safe", "compat"], help="default: safe if an AES key is set")
     chat.add_argument("--say", action="append", help="send this line instead of reading the terminal (repeatable)")
     chat.set_defaults(func=cmd_chat)
+
+    scheduler = sub.add_parser(
+        "scheduler", help="run the one scheduler: reminders, due campaigns, roll-ups (as python -m scheduler)"
+    )
+    scheduler.set_defaults(func=cmd_scheduler)
 
     from bot.commands import Commands, register_all
 

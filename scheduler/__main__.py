@@ -127,12 +127,14 @@ async def _serve(settings: Settings) -> None:
     await run(settings, stop)
 
 
-def main() -> None:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"scheduler: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+def main(settings: Settings | None = None) -> None:
+    """Run until SIGTERM or SIGINT; ``settings`` from ``longtuan scheduler`` (else read here)."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"scheduler: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):

@@ -253,11 +253,16 @@ def process_env(fake: FakeWeChatAPI, redis_prefix: str, **extra: str) -> dict[st
     return env
 
 
-async def start_scheduler(tmp: Path, env: dict[str, str]) -> asyncio.subprocess.Process:
+#: The two ways to start it: ``python -m scheduler`` and ``longtuan scheduler``.
+COMMANDS = {"python -m scheduler": ("-m", "scheduler"), "longtuan scheduler": ("-m", "bot.cli", "scheduler")}
+
+
+async def start_scheduler(
+    tmp: Path, env: dict[str, str], command: str = "python -m scheduler"
+) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable,
-        "-m",
-        "scheduler",
+        *COMMANDS[command],
         cwd=tmp,  # no developer's .env is read
         env=env,
         stdout=asyncio.subprocess.PIPE,
@@ -269,10 +274,12 @@ def json_lines(stderr: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in stderr.decode().splitlines() if line.startswith("{")]
 
 
-async def test_python_m_scheduler_runs_its_start_up_jobs_and_stops_cleanly_on_sigterm(
-    tmp_path: Path, fake_wechat: FakeWeChatAPI, redis_prefix: str
+@pytest.mark.parametrize("command", list(COMMANDS))
+async def test_the_scheduler_runs_its_start_up_jobs_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, fake_wechat: FakeWeChatAPI, redis_prefix: str, command: str
 ) -> None:
-    proc = await start_scheduler(tmp_path, process_env(fake_wechat, redis_prefix, LONGTUAN_WECHAT_PUSH_MENU="true"))
+    env = process_env(fake_wechat, redis_prefix, LONGTUAN_WECHAT_PUSH_MENU="true")
+    proc = await start_scheduler(tmp_path, env, command)
     try:
         # The fake runs on this loop, so wait by sleeping; stop as soon as the start-up jobs are done.
         for _ in range(200):
