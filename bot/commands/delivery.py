@@ -36,13 +36,17 @@ def register(commands: Commands) -> None:
     campaign = commands.root.add_parser("campaign", help="broadcast campaigns to followers")
     sub = campaign.add_subparsers(dest="step", required=True)
     create = sub.add_parser("create", help="a new campaign (draft)")
-    create.add_argument("--name", required=True)
+    create.add_argument("--name", required=True, help="what cadres call it (shown by status)")
     create.add_argument("--by", required=True, help="the cadre making it")
-    create.add_argument("--text", default="")
+    create.add_argument("--text", default="", help="the message (or --template)")
     create.add_argument("--template", default="", help="a template id (with --field name=value)")
     create.add_argument("--field", action="append", default=[], help="a template field, name=value (repeatable)")
     create.add_argument(
-        "--audience", default="all", help="all | streets:平湖,布吉 | tag:NAME | openids (with --openids) | SOURCE:k=v"
+        "--audience",
+        default="all",
+        help="all | streets:平湖,布吉 | tag:NAME | openids (with --openids) | class:12 (a class's attendees) | "
+        "project:7 (a project's volunteers) | subscribers or subscribers:设计 (internship subscribers) | "
+        "branch:CODE (a 团支部's members) | SOURCE:k=v",
     )
     create.add_argument("--openids", help="a file of openids (.txt one a line, or .csv/.xlsx with an openid column)")
     create.add_argument("--at", help="start at this local time, YYYY-MM-DD HH:MM (default: when sent)")

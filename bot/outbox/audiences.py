@@ -3,15 +3,18 @@
 A source is ``(params) -> (sql, binds)``; its SQL selects one column, the users' ids. The
 built-in sources are the account's own: ``all`` (everyone the account knows on WeChat; those who
 left are reported as unreachable by the plan), ``streets``, ``tag`` (``longtuan campaign tag``)
-and ``openids`` (an uploaded list). A programme registers its participants at import time:
+and ``openids`` (an uploaded list). A programme registers its participants in a module of its
+own, listed in ``PROGRAMMES`` (loaded before a source is looked up):
 
-    register("courses.class", lambda p: ("SELECT user_id FROM signups WHERE class_id = :c", {"c": int(p["class"])}))
+    register("courses.class", lambda p: ("SELECT user_id FROM course_signups WHERE class_id = :c", {...}))
 
-and a campaign names it: ``--audience courses.class:class=12``.
+and a campaign names it: ``--audience courses.class:class=12``, or by the short form ``class:12``
+(``project:7``, ``subscribers`` or ``subscribers:设计``, ``branch:CODE``).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -21,6 +24,38 @@ Source = Callable[[Mapping[str, Any]], tuple[str, dict[str, Any]]]
 
 _SOURCES: dict[str, Source] = {}
 
+#: The programmes' audience modules: each registers its sources when imported.
+PROGRAMMES = (
+    "bot.db.courses.audience",
+    "bot.db.volunteer.audience",
+    "bot.db.internships.audience",
+    "bot.db.study.audience",
+)
+
+#: Short forms of ``--audience``: ``class:12`` is ``courses.class:class=12``.
+SHORT = {
+    "class": ("courses.class", "class"),
+    "project": ("volunteer.project", "project"),
+    "subscribers": ("internships.subscribers", "keyword"),
+    "branch": ("study.branch", "branch"),
+}
+
+
+def _load_programmes() -> None:
+    for module in PROGRAMMES:
+        importlib.import_module(module)
+
+
+def number(params: Mapping[str, Any], key: str, example: str) -> int:
+    """A whole-number parameter of a source, or a ConfigError that shows the form (``class:12``)."""
+    try:
+        value = int(str(params.get(key, "")).strip())
+    except ValueError:
+        raise ConfigError(f"audience {key} needs a number, for example {example}") from None
+    if value < 1:
+        raise ConfigError(f"audience {key} needs a number, for example {example}")
+    return value
+
 
 def register(name: str, source: Source) -> None:
     if name in _SOURCES and _SOURCES[name] is not source:
@@ -29,11 +64,13 @@ def register(name: str, source: Source) -> None:
 
 
 def names() -> list[str]:
+    _load_programmes()
     return sorted(_SOURCES)
 
 
 def resolve(audience: Mapping[str, Any], campaign_id: int) -> tuple[str, dict[str, Any]]:
     """The SQL of a campaign's audience (``{"source": name, "params": {...}}``)."""
+    _load_programmes()
     name = str(audience.get("source", ""))
     try:
         source = _SOURCES[name]
@@ -72,8 +109,12 @@ register("openids", _openids)
 
 
 def parse(spec: str) -> dict[str, Any]:
-    """``all`` · ``streets:平湖,布吉`` · ``tag:NAME`` · ``openids`` · ``SOURCE:key=value,key=value``."""
-    name, _, rest = spec.partition(":")
+    """``all`` · ``streets:平湖,布吉`` · ``tag:NAME`` · ``openids`` · a short form (``class:12``) ·
+    ``SOURCE:key=value,key=value``."""
+    name, _, rest = spec.strip().partition(":")
+    if name in SHORT and "=" not in rest:
+        source, key = SHORT[name]
+        return {"source": source, "params": {key: rest.strip()} if rest.strip() else {}}
     if name == "streets":
         return {"source": "streets", "params": {"streets": [s for s in rest.split(",") if s]}}
     if name == "tag":
