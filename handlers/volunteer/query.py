@@ -18,6 +18,8 @@ _ABOUT_THE_RULES = ("怎么", "如何", "怎样", "计算", "规则", "标准", 
 #: 「我报名的志愿活动」「我报了哪些志愿项目」: the volunteer's own signups.
 _MINE = re.compile(r"我(?:的|报的|报名的|报了|报名了)(?:哪些|什么|啥)?(?:志愿|义工)者?(?:活动|项目|服务|班次)?")
 _OBJECT = ("活动", "项目", "服务")
+#: Activities of other programmes: 「周末的夜校活动」 is not a volunteer project.
+_ELSEWHERE = ("夜校", "课", "实习", "岗位", "大学习", "讲堂", "普法", "禁毒", "少工委", "吃喝玩乐")
 _QUESTION = ("怎么", "如何", "是什么", "为什么", "能不能", "怎样")
 _NEARBY = ("附近", "身边", "周边", "离我近", "旁边")
 #: How far ahead a search without a date looks.
@@ -75,10 +77,14 @@ def parse(text: str, streets: list[str], now: datetime) -> Query | None:
     norm = normalise(text)
     if command_form(text) in _BARE:
         return Query(now, now + timedelta(days=DEFAULT_DAYS))
-    if not any(t in norm for t in _TOPIC) or not any(o in norm for o in _OBJECT):
-        return None
-    if any(q in norm for q in _QUESTION) or "时长" in norm:
+    if not any(o in norm for o in _OBJECT) or any(q in norm for q in _QUESTION) or "时长" in norm:
         return None
     found = [s for s in streets if s in norm]
     since, until, when = _window(norm, now)
-    return Query(since, until, found[0] if len(found) == 1 else None, any(n in norm for n in _NEARBY), when)
+    nearby = any(n in norm for n in _NEARBY)
+    # Without 志愿: 「周末有什么活动」「附近的活动」 (activities with a when or a where) are the
+    # volunteer projects, unless another programme is named.
+    activities = "活动" in norm and bool(when or nearby or found) and not any(o in norm for o in _ELSEWHERE)
+    if not activities and not any(t in norm for t in _TOPIC):
+        return None
+    return Query(since, until, found[0] if len(found) == 1 else None, nearby, when)

@@ -16,6 +16,21 @@ async def test_volunteering_alone_lists_the_projects(site: Site, said: str) -> N
 
 
 @pytest.mark.parametrize(
+    ("said", "key", "params"),
+    [
+        ("有没有周末的活动", "volunteer.heading_when", {"when": "周末"}),
+        ("这周有什么活动吗", "volunteer.heading_when", {"when": "本周"}),
+        ("坂田有什么活动", "volunteer.heading_street", {"street": "坂田"}),
+        ("附近有什么活动", "volunteer.ask_location", {}),
+    ],
+)
+async def test_activities_with_a_when_or_a_where_are_the_projects(
+    site: Site, said: str, key: str, params: dict[str, str]
+) -> None:
+    await site.gw.dialog(USER, [(said, key, params)])
+
+
+@pytest.mark.parametrize(
     ("said", "key"),
     [
         ("怎么当志愿者", "faq.volunteer.join"),
