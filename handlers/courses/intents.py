@@ -32,6 +32,8 @@ _QUESTION = (
     "了解", "介绍", "为什么", "报名", "报个名", "预约", "限制", "要求", "条件", "年龄", "多大",
 )  # fmt: skip
 _SIGN_UP_PREFIX = ("我要报名", "我想报名", "报名")
+#: What 「报名…」 may name that is not a class.
+_OTHER_PROGRAMMES = ("志愿", "义工", "实习", "岗位", "大学习", "讲堂")
 _MORE = frozenset({"更多", "下一页", "还有吗", "还有呢"})
 SIGN_UP_WORDS = frozenset({"报名", "我要报名", "我想报名", "报名这个", "排候补", "候补"})
 #: 「我想学书法」 asks for classes without saying 课.
@@ -96,6 +98,8 @@ class SignUpByName:
                 name = said[len(prefix) :].strip(" ：:的")
                 for tail in ("的课程", "的课", "课程", "课"):
                     name = name.removesuffix(tail)
+                if any(other in name for other in _OTHER_PROGRAMMES):
+                    return False  # 「报名志愿活动」 is for the volunteer projects
                 # 「报名夜校」 names no class: the catalogue answers it.
                 return {"name": "" if name in ("", "夜校", "青年夜校", "一下") else name}
         return False
@@ -177,8 +181,9 @@ class MyClasses:
 _FILLER = tuple(
     sorted(
         {
-            "青年夜校", "夜校", "课程表", "课程", "课表", "时间表", "安排", "有什么", "有哪些", "有没有", "有啥",
-            "都开", "开了", "开哪些", "开什么", "哪些", "什么", "最近", "近期", "现在", "看看", "看一下", "看下",
+            "青年夜校", "夜校", "夜小", "课程表", "课程", "课表", "时间表", "安排", "有什么", "有哪些", "有没有",
+            "有啥", "都开", "开了", "开哪些", "开什么", "哪些", "什么", "最近", "近期", "现在", "看看", "看一下",
+            "看下",
             "我想学", "我想上", "我想", "我要", "想要", "想上", "想学", "想报", "一下", "发一下", "发下", "发我",
             "发给我", "给我", "帮我查", "帮我找", "帮我", "查一下", "查下", "推荐", "全部", "所有", "好玩", "有意思",
             "有趣", "适合", "零基础", "入门", "新手", "还有", "位置", "名额", "空位", "点东西", "东西", "点什么",

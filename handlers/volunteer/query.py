@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from bot.text import command_form, normalise
 
 #: A search names volunteering and what to look for; a how-question is the FAQ's.
-_TOPIC = ("志愿", "义工")
+_TOPIC = ("志愿", "义工", "志原")  # 志原: the typo pinyin input makes
 #: Volunteering alone (「志愿者」「义工」) asks for the projects too.
 _BARE = frozenset({"志愿", "志愿者", "义工", "志工", "做义工", "做志愿者", "找义工"})
 #: 「我的志愿时长是多少」「我几星了」: the volunteer's own figures (a how-question is the FAQ's).

@@ -36,6 +36,7 @@ async def test_looking_for_work_shows_the_latest_posts(gw: Gateway, said: str) -
         ("？？", "帮助"),
         ("别提醒我了", "暂停提醒"),
         ("不要再提醒了", "暂停提醒"),
+        ("签到码是多少", "怎么签到"),
     ],
 )
 async def test_words_meant_for_others_are_not_a_search(gw: Gateway, said: str, same_as: str) -> None:

@@ -9,7 +9,7 @@ from tests.volunteer.conftest import Site
 USER = "o_volunteer_phrase"
 
 
-@pytest.mark.parametrize("said", ["志愿者", "义工", "志愿者呀", "做义工"])
+@pytest.mark.parametrize("said", ["志愿者", "义工", "志愿者呀", "做义工", "志原者活动", "报名志愿活动"])
 async def test_volunteering_alone_lists_the_projects(site: Site, said: str) -> None:
     answer = await site.gw.say(USER, said)
     assert answer.text.startswith(site.gw.expected("volunteer.heading_all") + "\n1. 坂田社区环境清洁"), answer.text
