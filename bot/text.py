@@ -48,6 +48,19 @@ def normalise(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().lower().rstrip(_TRAILING).strip()
 
 
+#: Particles people end a command with (「帮助呀」「我的课程呢」「取消吧」); 吗 is not one (「在吗」).
+_PARTICLES = "呀啊呢吧哦啦嘛呗"
+
+
+@lru_cache(maxsize=8192)
+def command_form(text: str) -> str:
+    """The normalised text without one trailing particle: what a whole-message command is matched on."""
+    norm = normalise(text)
+    if len(norm) > 1 and norm[-1] in _PARTICLES:
+        return norm[:-1].rstrip(_TRAILING)
+    return norm
+
+
 @dataclass(slots=True, frozen=True)
 class Analysed:
     norm: str

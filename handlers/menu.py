@@ -17,6 +17,11 @@ def router(content: Content) -> Router:
     async def show_help(msg: Inbound, ctx: Context) -> Reply:
         return Reply("help.main")
 
+    @r.on(Command(content.commands["more"]))
+    async def nothing_more(msg: Inbound, ctx: Context) -> Reply:
+        # 「更多」 that no list on screen took (the programmes page their own lists first).
+        return Reply("system.no_more")
+
     @r.on(MenuKey("MY_STREET"))
     async def my_street(msg: Inbound, ctx: Context, key: str) -> Reply:
         return await profile.show(msg, ctx)

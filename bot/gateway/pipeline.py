@@ -29,7 +29,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.outbound import Notice
 from bot.router import Router
 from bot.session.base import PENDING, Session, SessionKey
-from bot.text import in_traditional, to_simplified
+from bot.text import in_traditional, to_simplified, to_traditional
 
 log = logging.getLogger("longtuan.pipeline")
 
@@ -105,6 +105,22 @@ async def _answer(responder: Responder, reply: Reply | None, at: int, status: st
         await responder.answer(reply, at, status)
     except Exception:  # e.g. the platform hung up; the delivery is still finished
         log.warning("the answer could not be delivered", exc_info=True)
+
+
+def _writes_traditional(text: str, before: bool) -> bool:
+    """Whether to answer in traditional: the script this text is written in, else the one before.
+
+    A text with traditional characters says traditional, one with characters only simplified
+    writes says simplified; digits, English, an event, or characters both scripts share (「好」,
+    a name) say nothing, and the conversation keeps the script it had: a traditional writer who
+    picks 「4」 from a list is answered in traditional.
+    """
+    if not text or text.isascii():
+        return before
+    if to_simplified(text) != text:
+        return True
+    # Only someone marked traditional pays for the second conversion.
+    return before and to_traditional(text) == text
 
 
 class Pipeline:
@@ -219,7 +235,8 @@ class Pipeline:
         """
         svc = self.services
         # Handlers match simplified Chinese; a traditional writer is marked and answered in traditional.
-        hant = bool(msg.text) and to_simplified(msg.text) != msg.text
+        hant = _writes_traditional(msg.text, session.script == "hant")
+        session.set_script("hant" if hant else "")
         if hant:
             msg = replace(msg, text=to_simplified(msg.text), extra={**msg.extra, "script": "hant"})
         ctx = Context.for_message(svc, session, msg, request_id)

@@ -137,7 +137,9 @@ class Understander:
         paid = True if take(list(vocab.paid)) else None
         groups: list[tuple[str, ...]] = []
         keywords: list[str] = []
-        trigger = meta = False
+        # A trigger word counts wherever it stands: 「我想找工作」 loses 「想找」 to the phrases above.
+        trigger = any(word in norm for word in vocab.trigger)
+        meta = False
         tokens = [word for token in self.analyzer.cut(rest) for word in self._words(token)]
         for token in tokens:
             canonical = self.analyzer.canonical(token)

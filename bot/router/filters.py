@@ -8,11 +8,12 @@ from typing import Any
 from bot.context import Context
 from bot.model import Inbound, Kind
 from bot.session.base import State
-from bot.text import normalise
+from bot.text import command_form, normalise
 
 
 class Command:
-    """The whole message is one of the command words (after normalising: "帮助！" is "帮助")."""
+    """The whole message is one of the command words (after normalising: "帮助！" is "帮助", and
+    a trailing particle goes too: "我的课程呢" is "我的课程")."""
 
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
@@ -23,7 +24,8 @@ class Command:
     def __call__(self, msg: Inbound, ctx: Context) -> bool:
         if msg.kind not in (Kind.TEXT, Kind.VOICE) or not msg.text:
             return False
-        return msg.text.strip() in self.words or normalise(msg.text) in self.words
+        text = msg.text
+        return text.strip() in self.words or normalise(text) in self.words or command_form(text) in self.words
 
 
 class Kinds:

@@ -110,6 +110,9 @@ class Session:
     expired_data: dict[str, Any] = field(default_factory=dict)
     #: The payload of the next page of the last list shown (the user's 「更多」 sends it).
     more: str = ""
+    #: The script the person writes in ("hant" for traditional, "" for simplified): kept across
+    #: flows, so that a bare "4" after a traditional message is answered in traditional too.
+    script: str = ""
 
     def set_state(
         self, state: State, *, now: float | None = None, default_timeout: int | None = None, **data: Any
@@ -145,14 +148,21 @@ class Session:
         if self.persistent and payload != self.more:
             self.more, self.changed = payload, True
 
+    def set_script(self, script: str) -> None:
+        """Remember the script the person last wrote in (not a flow's data: ``clear`` keeps it)."""
+        if self.persistent and script != self.script:
+            self.script, self.changed = script, True
+
     @property
     def empty(self) -> bool:
-        return self.state is None and not self.data and not self.more
+        return self.state is None and not self.data and not self.more and not self.script
 
     def dumps(self) -> str:
         blob: dict[str, Any] = {"s": self.state, "d": self.data, "x": self.expires_at}
         if self.more:
             blob["m"] = self.more
+        if self.script:
+            blob["t"] = self.script
         return json.dumps(blob, ensure_ascii=False)
 
     @classmethod
@@ -162,6 +172,7 @@ class Session:
         try:
             blob = json.loads(raw)
             state, data, expires_at, more = blob.get("s"), blob.get("d") or {}, blob.get("x"), blob.get("m") or ""
+            script = blob.get("t") or ""
             # Wrong types would fail later, inside begin() with the lock already taken: corrupt too.
             if not (
                 isinstance(state, str | None)
@@ -169,9 +180,10 @@ class Session:
                 and isinstance(expires_at, int | float | None)
                 and not isinstance(expires_at, bool)
                 and isinstance(more, str)
+                and isinstance(script, str)
             ):
                 raise ValueError("session record of an unexpected shape")
-            session = cls(state=state, data=data, expires_at=expires_at, more=more)
+            session = cls(state=state, data=data, expires_at=expires_at, more=more, script=script)
         except (ValueError, AttributeError):
             # A record this version cannot read is dropped rather than failing the user forever.
             return cls(changed=True)

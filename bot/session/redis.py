@@ -4,7 +4,8 @@ Key format (``P`` is ``LONGTUAN_REDIS_PREFIX``, default ``lt:``; every key has a
 
     P d:<dedupe>                 delivery record: PENDING, then the cached reply   EX dedupe_ttl
     P l:<channel>:<bot>:<user>   conversation lock, value = owner token            PX lock_ms
-    P s:<channel>:<bot>:<user>   session JSON {"s": state, "d": data, "x": expiry}  EX session_ttl
+    P s:<channel>:<bot>:<user>   session JSON {"s": state, "d": data, "x": expiry,  EX session_ttl
+                                 "m": next page, "t": script}
     P f:due                      sorted set: conversations whose flow has a clean-up, by when it
                                  times out (the ``flows.expire`` job sweeps it)       EX session_ttl
     P r:<timestamp>:<nonce>      replay record: hash of the body (bot.channels.wechat.webhook)

@@ -20,6 +20,7 @@ from handlers.courses.intents import (
     CheckInCode,
     ClassScene,
     ListPick,
+    MyClasses,
     NextPage,
     SignUpByName,
     SignUpHere,
@@ -50,6 +51,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
         return await signup.cancel(msg, ctx, class_id)
 
     r.on(Command(content.commands["courses_mine"]))(mine.my_classes)
+    r.on(MyClasses())(mine.my_classes)
     r.on(Command(content.commands["courses_cancel"]))(mine.cancel_which)
     r.on(SignUpHere())(signup.sign_up)
 

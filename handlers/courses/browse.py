@@ -68,6 +68,8 @@ async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro
             offset=page * PAGE,
         )
     names = "、".join(t.name for t in themes)
+    if not themes:  # no term imported yet: nothing to list, and no themes to suggest
+        return Reply("courses.menu_empty") if intro else Reply("courses.none_yet")
     if unknown and not street and not span:
         return Reply("courses.unknown_topic", {"topic": unknown, "themes": names})
     parts = [theme.name if theme else "", f"{street}街道" if street else "", span.label if span else ""]

@@ -27,13 +27,20 @@ ACTIONS = {"课程": "open", "报名": "signup", "候补": "signup", "取消报�
 
 #: Words that make a message about classes a question for the FAQ rather than a wish to browse.
 _QUESTION = (
-    "怎么", "如何", "吗", "收费", "要钱", "花钱", "费用", "在哪", "哪里上", "地点", "场地", "签到", "打卡", "扫码",
+    "怎么", "如何", "收费", "要钱", "花钱", "费用", "免费", "在哪", "哪里上", "地点", "场地", "签到", "打卡", "扫码",
     "取消", "退掉", "去不了", "候补", "排队", "满了", "提醒", "通知", "缺席", "迟到", "鸽子", "是什么", "干嘛",
-    "了解", "介绍", "为什么", "报名", "报个名", "预约",
+    "了解", "介绍", "为什么", "报名", "报个名", "预约", "限制", "要求", "条件", "年龄", "多大",
 )  # fmt: skip
 _SIGN_UP_PREFIX = ("我要报名", "我想报名", "报名")
+#: What 「报名…」 may name that is not a class.
+_OTHER_PROGRAMMES = ("志愿", "义工", "实习", "岗位", "大学习", "讲堂")
 _MORE = frozenset({"更多", "下一页", "还有吗", "还有呢"})
 SIGN_UP_WORDS = frozenset({"报名", "我要报名", "我想报名", "报名这个", "排候补", "候补"})
+#: 「我想学书法」 asks for classes without saying 课.
+_WANT_TO_LEARN = ("我想学", "想学", "我想上", "想上")
+_MINE = re.compile(
+    r"我(?:的|报的|报了|报名的|报名了|都报了|预约的|约了)(?:哪些|什么|啥|几门|几节)?(?:夜校)?(?:课程|课)"
+)
 
 
 def _said(msg: Inbound) -> str:
@@ -91,6 +98,8 @@ class SignUpByName:
                 name = said[len(prefix) :].strip(" ：:的")
                 for tail in ("的课程", "的课", "课程", "课"):
                     name = name.removesuffix(tail)
+                if any(other in name for other in _OTHER_PROGRAMMES):
+                    return False  # 「报名志愿活动」 is for the volunteer projects
                 # 「报名夜校」 names no class: the catalogue answers it.
                 return {"name": "" if name in ("", "夜校", "青年夜校", "一下") else name}
         return False
@@ -136,26 +145,57 @@ class NextPage:
 
 
 class Browse:
-    """「夜校有什么课」「摄影课」「这周的课」「坂田的课」: a wish to see classes; passes ``query`` (the text)."""
+    """「夜校有什么课」「摄影课」「这周有课吗」「我想学书法」: a wish to see classes; passes ``query`` (the text).
+
+    「吗」 asks something of the FAQ (「夜校好玩吗」) unless it asks whether there is something
+    (「今晚有课吗」「书法课还有位置吗」): that is a wish to see the list.
+    """
 
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         said = _said(msg)
-        if not said or len(said) > 16 or not ("课" in said or "夜校" in said):
+        if not said or len(said) > 16:
             return False
-        if any(word in said for word in _QUESTION):
+        wants = said.startswith(_WANT_TO_LEARN) and "学习" not in said  # 「我想学习」 is no topic
+        if not ("课" in said or "夜校" in said or wants):
+            return False
+        if any(word in said for word in _QUESTION) or ("吗" in said and "有" not in said):
             return False
         return {"query": said}
 
 
+class MyClasses:
+    """「我的课」「我报了哪些课」「我报的课呢」: the person's own signups (「我的课程」 is a command)."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return _MINE.fullmatch(_said(msg).rstrip("呢啊呀吗")) is not None
+
+
 # -- the browse query ---------------------------------------------------------------------------
 
-#: Words that say nothing about which classes: what is left after them names a topic.
-_FILLER = (
-    "青年夜校", "夜校", "课程", "课表", "有什么", "有哪些", "都开", "开哪些", "哪些", "什么", "最近", "近期", "看看",
-    "想上", "想学", "我想", "我要", "一下", "发一下", "街道", "的", "课", "都", "有", "开", "呢", "吧", "啊", "了",
+#: Words that say nothing about which classes (asking, showing, politeness, 「零基础」), longest
+#: first, so that 「发一下」 goes whole and never leaves 「发」 behind as a topic.
+_FILLER = tuple(
+    sorted(
+        {
+            "青年夜校", "夜校", "夜小", "课程表", "课程", "课表", "时间表", "安排", "有什么", "有哪些", "有没有",
+            "有啥", "都开", "开了", "开哪些", "开什么", "哪些", "什么", "最近", "近期", "现在", "看看", "看一下",
+            "看下",
+            "我想学", "我想上", "我想", "我要", "想要", "想上", "想学", "想报", "一下", "发一下", "发下", "发我",
+            "发给我", "给我", "帮我查", "帮我找", "帮我", "查一下", "查下", "推荐", "全部", "所有", "好玩", "有意思",
+            "有趣", "适合", "零基础", "入门", "新手", "还有", "位置", "名额", "空位", "点东西", "东西", "点什么",
+            "可以", "街道", "的", "课", "都", "有", "呢", "吧", "啊", "呀", "吗", "了", "嘛", "哦", "么", "啥",
+            # Cantonese, as Hong Kong and Macau youth write it: 有冇 (有没有), 咩 (什么), 嘅 (的), 啲 (些).
+            "有冇", "边啲", "乜嘢", "冇", "咩", "嘅", "啲",
+        },
+        key=lambda word: (-len(word), word),
+    )
 )  # fmt: skip
+#: A verb left in front of a topic: 「学钢琴」 is 钢琴.
+_LEADING_VERB = re.compile(r"^(?:学|上|报|去|参加)(?=..)")
 _WEEKS = {"这周": 0, "本周": 0, "这星期": 0, "这个星期": 0, "下周": 1, "下星期": 1, "下个星期": 1}
 _DAYS = {"今天": 0, "今晚": 0, "明天": 1, "明晚": 1, "后天": 2}
 
@@ -171,14 +211,19 @@ def span_in(said: str, now: datetime) -> tuple[Span | None, str]:
     """A week or a day named in the text (this week, next week, the weekend, today ...), and the text without it."""
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     monday = midnight - timedelta(days=now.weekday())
+    # The weekend before the weeks: 「这周末」 is the weekend, not the whole week.
+    if "下周末" in said:
+        saturday = monday + timedelta(days=12)
+        return Span("下周末", saturday, saturday + timedelta(days=2)), said.replace("下周末", "")
+    if "周末" in said:
+        saturday = monday + timedelta(days=5)
+        rest = said.replace("这周末", "").replace("本周末", "").replace("周末", "")
+        return Span("周末", max(saturday, now), saturday + timedelta(days=2)), rest
     for word, weeks in _WEEKS.items():
         if word in said:
             start = monday + timedelta(weeks=weeks)
             label = "本周" if weeks == 0 else "下周"
             return Span(label, max(start, now), start + timedelta(weeks=1)), said.replace(word, "")
-    if "周末" in said:
-        saturday = monday + timedelta(days=5)
-        return Span("周末", max(saturday, now), saturday + timedelta(days=2)), said.replace("周末", "")
     for word, days in _DAYS.items():
         if word in said:
             start = midnight + timedelta(days=days)
@@ -187,7 +232,11 @@ def span_in(said: str, now: datetime) -> tuple[Span | None, str]:
 
 
 def residue(said: str) -> str:
-    """What is left of the text once filler words are gone: a topic the catalogue may not know."""
+    """A topic the catalogue may not know: what stands before 「课」 (「钢琴课」), or in a message
+    without 「课」 the whole of it (「夜校有钢琴吗」), once filler words are gone. What follows
+    「课」 (「课表发一下」「课吗」) never names a topic."""
+    head = said.split("课", 1)[0] if "课" in said else said
     for word in _FILLER:
-        said = said.replace(word, "")
-    return said.strip(" ，,。?？!！")
+        head = head.replace(word, "")
+    head = head.strip(" ，,。?？!！~～、")
+    return _LEADING_VERB.sub("", head)

@@ -7,17 +7,30 @@ while browsing and words about internships otherwise.
 
 from __future__ import annotations
 
+import re
+
 from bot.content import Content
 from bot.context import Context
 from bot.db.internships import people
 from bot.db.users import ensure_user
 from bot.internships.search import Searcher
-from bot.model import Inbound, Reply
+from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command
-from bot.text import Analyzer
+from bot.text import Analyzer, command_form
 from handlers.internships import apply, browse, render, subscribe
 from handlers.internships.flows import Browsing, stop
+
+#: 「我投了哪些」「我申请了哪些实习」「我投的简历呢」: the person's applications, in a sentence.
+_MINE = re.compile(r"我都?(?:投|投递|申请)(?:了|的|过)(?:哪些|什么|啥|几个)?(?:实习|岗位|简历)?")
+
+
+class AsksOwnApplications:
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return bool(msg.text) and _MINE.fullmatch(command_form(msg.text).rstrip("吗")) is not None
+
 
 _STATUS_KEYS = {
     "submitted": "internships.status_submitted",
@@ -55,6 +68,8 @@ def router(content: Content, analyzer: Analyzer) -> Router:
             for i, a in enumerate(mine, start=1)
         )
         return Reply("internships.my_applications", {"lines": lines})
+
+    r.on(AsksOwnApplications())(my_applications)
 
     r.include(browse.router(content, analyzer, searcher))
     return r

@@ -13,7 +13,7 @@ from bot.internships.understand import Query
 from bot.model import Button, Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, MenuKey
-from bot.text import Analyzer, normalise
+from bot.text import Analyzer, command_form, normalise
 from handlers.faq import FaqIndex
 from handlers.internships import flows, render
 from handlers.internships.flows import Browsing
@@ -45,7 +45,7 @@ class SearchIntent:
         if ctx.session.state is not None:
             return False
         browsing = flows.results(ctx) is not None
-        if normalise(msg.text) in self.commands:
+        if normalise(msg.text) in self.commands or command_form(msg.text) in self.commands:
             return False
         query = self.searcher.understand(msg.text)
         if query.meta:

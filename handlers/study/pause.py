@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.content import Content
 from bot.context import Context
 from bot.db.study import members
-from bot.model import Button, Inbound, Reply
+from bot.model import Button, Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
@@ -15,6 +15,31 @@ from handlers.study.common import is_paused, who
 #: Answers to the pause question: 1 (this episode) or 2 (until resumed), in words too.
 THIS_EPISODE = frozenset({"1", "本期", "只暂停本期", "这期", "本周"})
 UNTIL_RESUMED = frozenset({"2", "一直", "一直暂停", "长期", "全部"})
+
+
+#: 「别提醒我了」「不要再催了」: a wish to stop the study reminders, said in a sentence.
+_STOP_WORDS = (
+    "别提醒",
+    "别再提醒",
+    "不要提醒",
+    "不要再提醒",
+    "不用提醒",
+    "不用再提醒",
+    "别催",
+    "别再催",
+    "不要催",
+    "不要再催",
+)
+#: ... unless it names another programme's reminder (a class's: 「取消报名」 stops it).
+_OTHERS = ("夜校", "课", "志愿", "实习", "订阅")
+
+
+class StopReminding:
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        said = normalise(msg.text)
+        return len(said) <= 16 and any(w in said for w in _STOP_WORDS) and not any(o in said for o in _OTHERS)
 
 
 class StudyPauseFlow(StatesGroup):
@@ -64,6 +89,8 @@ def register(r: Router, content: Content) -> None:
             {"number": ep.number},
             buttons=[Button("只暂停本期", payload="1"), Button("一直暂停", payload="2")],
         )
+
+    r.on(StopReminding())(pause)
 
     @r.on(Command(content.commands["study_resume"]))
     async def resume(msg: Inbound, ctx: Context) -> Reply:

@@ -9,6 +9,7 @@ from bot.db.study.completions import Recorded
 from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, Kinds, MenuKey
+from bot.text import normalise
 from handlers.study.common import who
 from handlers.study.parse import when
 
@@ -41,10 +42,31 @@ async def this_week(msg: Inbound, ctx: Context) -> Reply:
     )
 
 
+#: 「这周的大学习学了没」「大学习在哪看」: this week's episode, asked in a sentence ...
+_THIS_WEEK = (
+    "这周", "本周", "这期", "本期", "这一期", "最新一期", "学了吗", "学了没", "学没学",
+    "在哪看", "哪里看", "链接", "截止",
+)  # fmt: skip
+#: ... unless it asks about reminders, binding or the rules (the FAQ and the other routes answer those).
+_OTHER = ("参学比", "提醒", "通知", "绑定", "支部", "怎么", "如何", "记录")
+
+
+class AsksThisWeek:
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        said = normalise(msg.text)
+        if len(said) > 20 or "大学习" not in said:
+            return False
+        return any(w in said for w in _THIS_WEEK) and not any(o in said for o in _OTHER)
+
+
 def register(r: Router, content: Content) -> None:
     @r.on(Command(content.commands["study_status"]))
     async def status(msg: Inbound, ctx: Context) -> Reply:
         return await this_week(msg, ctx)
+
+    r.on(AsksThisWeek())(status)
 
     @r.on(MenuKey("STUDY"))
     async def menu(msg: Inbound, ctx: Context, key: str) -> Reply:

@@ -9,13 +9,22 @@ from bot.content import Content
 from bot.context import Context
 from bot.db.volunteer import ledger
 from bot.db.volunteer.rules import format_hours
-from bot.model import Inbound, Reply
+from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command
 from handlers.volunteer import format as fmt
-from handlers.volunteer import stars
+from handlers.volunteer import query, stars
 
 RECENT = 3
+
+
+class _AsksOwnHours:
+    """「我的志愿时长是多少」「我几星了」「查一下我的时长」, said in a sentence."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return bool(msg.text) and query.asks_own_hours(msg.text)
 
 
 def _perk_lines(ctx: Context, perks: list[stars.Perk]) -> str:
@@ -60,6 +69,8 @@ def router(content: Content) -> Router:
                 "recent": "\n".join(recent),
             },
         )
+
+    r.on(_AsksOwnHours())(my_hours)
 
     @r.on(Command(content.commands["volunteer_perks"]))
     async def perks(msg: Inbound, ctx: Context) -> Reply:

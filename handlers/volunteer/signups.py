@@ -9,14 +9,24 @@ from bot.context import Context
 from bot.db.users import ensure_user
 from bot.db.volunteer import projects
 from bot.db.volunteer.ledger import user_id_of
-from bot.model import Inbound, Reply
+from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
 from handlers.volunteer import format as fmt
+from handlers.volunteer import query
 from handlers.volunteer.find import VolunteerBrowse, utc
 
 _SIGN_UP = re.compile(r"^(?:报名)?\s*第?\s*(\d{1,2})\s*(?:个|班次)?$")
+
+
+class _AsksOwnSignups:
+    """「我报名的志愿活动」「我报了哪些志愿项目」, said in a sentence."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return bool(msg.text) and query.asks_own_signups(msg.text)
 
 
 class VolunteerSignups(StatesGroup):
@@ -74,6 +84,8 @@ def router(content: Content) -> Router:
             for i, (title, when) in enumerate(labels, start=1)
         ]
         return Reply("volunteer.signups", {"items": "\n".join(lines)})
+
+    r.on(_AsksOwnSignups())(mine)
 
     @r.on(InState(VolunteerSignups.choosing), HasText())
     async def cancel(msg: Inbound, ctx: Context, text: str) -> Reply | None:

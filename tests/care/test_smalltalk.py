@@ -57,6 +57,27 @@ async def test_traditional_chinese_is_understood_and_answered_in_traditional(gat
     assert (await gateway.say("o-talk-3", tapped)).text == to_traditional(join)
 
 
+async def test_a_traditional_writer_picking_a_number_still_reads_traditional(gateway: Gateway) -> None:
+    streets = gateway.services.content.streets
+    numbered = "\n".join(f"{i}. {s}" for i, s in enumerate(streets, 1))
+    asked = await gateway.say("o-hant-1", "設置街道")
+    assert asked.text == to_traditional(gateway.expected("profile.ask_street", streets=numbered))
+    # 「4」 has no Han character: the conversation keeps the script it had.
+    saved = await gateway.say("o-hant-1", "4")
+    assert saved.text == to_traditional(gateway.expected("profile.street_saved", street=streets[3]))
+    assert saved.text != gateway.expected("profile.street_saved", street=streets[3])
+    # After the flow, and with characters both scripts share (「好的」), still traditional.
+    assert (await gateway.say("o-hant-1", "好的")).text == to_traditional(gateway.expected("care.ok"))
+    assert (await gateway.say("o-hant-1", "ok")).text == to_traditional(gateway.expected("care.ok"))
+    # Writing simplified switches back.
+    assert (await gateway.say("o-hant-1", "谢谢")).text == gateway.expected("care.thanks")
+    assert (await gateway.say("o-hant-1", "ok")).text == gateway.expected("care.ok")
+    # Another person who only ever sends digits reads simplified.
+    streets_asked = await gateway.say("o-hant-2", "设置街道")
+    assert streets_asked.text == gateway.expected("profile.ask_street", streets=numbered)
+    assert (await gateway.say("o-hant-2", "4")).text == gateway.expected("profile.street_saved", street=streets[3])
+
+
 async def test_english_gets_a_short_english_answer(gateway: Gateway) -> None:
     for text in ("Hello, can you speak English?", "How do I join the night school", "internship"):
         answer = await gateway.say("o-talk-5", text)

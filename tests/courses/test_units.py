@@ -60,7 +60,13 @@ def _text(said: str) -> Inbound:
         ("这周的课", True),
         ("坂田的课", True),
         ("青年夜校", True),
+        ("今晚有课吗", True),
+        ("书法课还有位置吗", True),
+        ("我想学书法", True),
         ("夜校怎么报名", False),
+        ("夜校好玩吗", False),
+        ("夜校有年龄限制吗", False),
+        ("我想学习", False),
         ("夜校收费吗", False),
         ("夜校上课怎么签到", False),
         ("青年大学习", False),
@@ -87,6 +93,29 @@ def test_weeks_and_days_are_read_in_local_time() -> None:
     assert this_week is not None and this_week.start == NOW and this_week.end == datetime(2026, 12, 7, tzinfo=SHANGHAI)
     weekend, _ = span_in("周末有课吗", NOW)
     assert weekend is not None and weekend.start == datetime(2026, 12, 5, tzinfo=SHANGHAI)
+    this_weekend, rest = span_in("这周末有啥课", NOW)
+    assert this_weekend == weekend and residue(rest) == ""
+    next_weekend, _ = span_in("下周末的课", NOW)
+    assert next_weekend is not None and next_weekend.start == datetime(2026, 12, 12, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("said", "topic"),
+    [
+        ("夜校的课表发一下", ""),
+        ("夜校课程表", ""),
+        ("有啥好玩的课", ""),
+        ("有没有适合零基础的课", ""),
+        ("帮我查一下课表", ""),
+        ("钢琴课", "钢琴"),
+        ("有没有钢琴课啊", "钢琴"),
+        ("我想上钢琴课", "钢琴"),
+        ("夜校有钢琴吗", "钢琴"),
+        ("我想学咖啡", "咖啡"),
+    ],
+)
+def test_only_a_topic_is_left_of_a_browse_query(said: str, topic: str) -> None:
+    assert residue(said) == topic
 
 
 def test_the_no_show_rule() -> None:

@@ -184,6 +184,25 @@ class TestStoreContract:
         assert _session(last.session).data == {"n": 12}
         await store.finish(None, key, "reader", _session(last.session), "")
 
+    async def test_the_script_outlives_the_flow(self, backend: Backend, key: SessionKey) -> None:
+        store = backend.store
+        first = _session((await store.begin(None, key, "a")).session)
+        first.set_state(ContractFlow.open_ended, step=1)
+        first.set_script("hant")
+        await store.finish(None, key, "a", first, "")
+
+        second = _session((await store.begin(None, key, "b")).session)
+        assert second.script == "hant" and second.state == ContractFlow.open_ended.name
+        second.clear()  # the flow ends; the person still writes traditional
+        assert second.changed and not second.empty
+        await store.finish(None, key, "b", second, "")
+
+        third = _session((await store.begin(None, key, "c")).session)
+        assert third.script == "hant" and third.state is None and third.data == {}
+        third.set_script("")
+        await store.finish(None, key, "c", third, "")
+        assert await backend.raw_session(key) is None, "nothing left to remember: the record is gone"
+
     async def test_lock_timeout_forgets_the_waiters_claim(self, backend: Backend, key: SessionKey) -> None:
         store = backend.store
         holder = await store.begin("m:held", key, "holder")

@@ -1,0 +1,45 @@
+"""What young people really type about 展翅计划, with the demo posts loaded: each reads the right answer,
+and words meant for someone else are not taken for a search."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import Gateway
+
+USER = "o-intern-phrase"
+
+
+@pytest.mark.parametrize("said", ["展翅计划是什么", "展翅计划是啥？"])
+async def test_what_the_programme_is(gw: Gateway, said: str) -> None:
+    await gw.dialog(USER, [(said, "faq.internship.about")])
+
+
+@pytest.mark.parametrize("said", ["我投了哪些", "我申请了哪些实习", "我投的简历呢", "我的申请呢"])
+async def test_asking_for_ones_applications(gw: Gateway, said: str) -> None:
+    await gw.dialog(USER, [(said, "internships.no_applications")])
+
+
+@pytest.mark.parametrize("said", ["找工作", "我想找工作"])
+async def test_looking_for_work_shows_the_latest_posts(gw: Gateway, said: str) -> None:
+    answer = await gw.say(USER, said)
+    assert answer.text.startswith("最新的实习岗位，共 100+ 个：\n1. "), answer.text
+
+
+@pytest.mark.parametrize(
+    ("said", "same_as"),
+    [
+        ("我想投诉", "联系我们"),
+        ("你们电话多少", "联系我们"),
+        ("有什么功能", "帮助"),
+        ("你能干啥", "帮助"),
+        ("？？", "帮助"),
+        ("别提醒我了", "暂停提醒"),
+        ("不要再提醒了", "暂停提醒"),
+        ("签到码是多少", "怎么签到"),
+    ],
+)
+async def test_words_meant_for_others_are_not_a_search(gw: Gateway, said: str, same_as: str) -> None:
+    answer = await gw.say(USER, said)
+    assert "相关岗位" not in answer.text, answer.text
+    assert answer.text == (await gw.say(f"{USER}-2", same_as)).text
