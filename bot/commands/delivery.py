@@ -204,10 +204,24 @@ def write_csv(path: str, header: list[str], rows: list[tuple[str, str]]) -> None
         writer.writerows(rows)
 
 
+#: The ways and the reasons of a plan as a cadre reads them (the codes stay beside them for logs).
+WAY_NAMES = {
+    "custom": "客服消息 customer-service message",
+    "template": "模板消息 template message",
+    "subscribe": "订阅通知 subscription notice",
+    "mass": "群发 mass send",
+}
+REASON_NAMES = {
+    "unsubscribed": "已取消关注 unfollowed",
+    "window_closed": "48 小时内没互动 window closed",
+    "no_consent": "没订阅过 no consent",
+}
+
+
 def render_plan(cid: int, summary: dict[str, Any]) -> str:
     lines = [f"campaign {cid}: {summary['recipients']:,} recipients"]
     for way, n in sorted(summary["ways"].items()):
-        lines.append(f"  {way:<10} {n:>9,}")
+        lines.append(f"  {way:<10} {n:>9,}  {WAY_NAMES.get(way, '')}".rstrip())
     lines.append("  by day:")
     for day, ways in sorted(summary["days"].items()):
         lines.append(f"    {day}  " + ", ".join(f"{w} {n:,}" for w, n in sorted(ways.items())))
@@ -218,7 +232,7 @@ def render_plan(cid: int, summary: dict[str, Any]) -> str:
     if summary["unreachable"]:
         lines.append("  cannot be reached now:")
         for reason, n in sorted(summary["unreachable"].items()):
-            lines.append(f"    {reason:<16} {n:>9,}")
+            lines.append(f"    {reason:<16} {n:>9,}  {REASON_NAMES.get(reason, '')}".rstrip())
     return "\n".join(lines)
 
 

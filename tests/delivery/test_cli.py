@@ -44,6 +44,7 @@ async def test_a_campaign_from_the_command_line_with_a_worker_and_its_metrics(
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "plan", ident, "--unreachable", str(listing))
     assert code == 0, err
     assert "5 recipients" in out and "custom" in out and "unsubscribed" in out and "cannot be reached" in out
+    assert "客服消息" in out and "已取消关注" in out  # the way and the reason as a cadre reads them
     assert listing.read_text(encoding="utf-8-sig").splitlines() == ["openid,reason", "o-cli-left,unsubscribed"]
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "send", ident, "--by", "li")
     assert code == 1 and "needs it approved" in err
