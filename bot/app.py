@@ -1,7 +1,8 @@
 """The application factory: ``create_app(settings)`` wires services into an aiohttp app.
 
 Resources are opened and closed in ``cleanup_ctx`` in dependency order: database, store,
-outbound HTTP, then the background flusher; nothing connects at import time.
+outbound HTTP, the outbox and (``LONGTUAN_WORKER_IN_SERVE``) its worker, then the background
+flusher; nothing connects at import time.
 """
 
 from __future__ import annotations
@@ -56,7 +57,14 @@ def create_app(
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         async with open_services(
-            settings, content=content, analyzer=analyzer, notifier=notifier, metrics=metrics, ledger=ledger, clock=clock
+            settings,
+            content=content,
+            analyzer=analyzer,
+            notifier=notifier,
+            metrics=metrics,
+            ledger=ledger,
+            clock=clock,
+            worker=settings.worker_in_serve,
         ) as services:
             pipeline = Pipeline(services, router or build_router(content, analyzer))
             app[SERVICES], app[PIPELINE], app[DATABASE] = services, pipeline, services.db

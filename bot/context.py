@@ -1,8 +1,9 @@
-"""The typed context: app-wide services, and the per-message view handlers receive."""
+"""The typed context: app-wide services, the per-message view handlers receive, and a job's unit of work."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Content
+from bot.db.delivery.outbox import durable
 from bot.model import Inbound, Reply
-from bot.outbound import Notice, SendResult
+from bot.outbound import Notice, SendResult, Status
 from bot.session.base import Session, State
 from bot.settings import Settings
 from bot.text import Analyzer
@@ -27,8 +29,10 @@ if TYPE_CHECKING:
     from bot.db import Database
     from bot.db.users import Users
     from bot.metrics import Metrics
-    from bot.outbound import Ledger, Notifier
+    from bot.outbound import Ledger, Notifier, Queue
     from bot.session.base import Store
+
+log = logging.getLogger("longtuan.context")
 
 
 @dataclass(slots=True)
@@ -50,6 +54,9 @@ class Services:
     wechat: WeChatAPI | None = None
     #: The Redis client every part of this process shares (None without LONGTUAN_REDIS_URL).
     redis: Redis | None = None
+    #: The transactional outbox (LONGTUAN_OUTBOX, and no notifier of the caller's own): a notice
+    #: queued inside a transaction goes into it in that transaction. None: it is sent after the commit.
+    outbox: Queue | None = None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -63,8 +70,57 @@ class Services:
         return datetime.fromtimestamp(self.clock(), self.tz)
 
     async def notify(self, notice: Notice) -> SendResult:
-        """Render the notice's reply and hand it to the outbound port."""
+        """Render the notice's reply and hand it to the outbound port (tied to no transaction)."""
         return await self.notifier.send(replace(notice, reply=self.content.render(notice.reply)))
+
+    async def queue(self, session: AsyncSession, notice: Notice) -> SendResult:
+        """Render the notice and queue it in ``session``'s transaction; needs ``outbox``."""
+        assert self.outbox is not None, "queue() is for the outbox; without it notices go out after the commit"
+        return await self.outbox.queue(session, replace(notice, reply=self.content.render(notice.reply)))
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One transaction and the notices it decides on (a job's, a command's): ``unit.notify(notice)``.
+
+        With the outbox, they are queued in the transaction just before it commits, so a notice
+        goes out exactly when its change holds; without, they are sent once it has committed.
+        A block that raises rolls back and sends nothing. ``unit.results`` says, once the block
+        has ended, what became of each notice, in order.
+        """
+        async with self.db.session() as s:
+            unit = Unit(s)
+            yield unit
+            if self.outbox is not None:
+                unit.results = [await self.queue(s, notice) for notice in unit.notices]
+        if self.outbox is None and unit.notices:
+            async with self.db.session() as s:
+                await durable(s)  # a change may have committed asynchronously (a seat): on disk first
+            unit.results = [await self._send_committed(notice) for notice in unit.notices]
+
+    async def _send_committed(self, notice: Notice) -> SendResult:
+        try:
+            return await self.notify(notice)
+        except Exception:  # the change is committed: one failed send must not stop the others
+            log.exception("notice could not be sent", extra={"purpose": notice.purpose})
+            return SendResult(Status.RETRY, "error")
+
+
+@dataclass(slots=True)
+class Unit:
+    """A transaction (``session``) and the notices queued in it (``Services.unit``)."""
+
+    session: AsyncSession
+    notices: list[Notice] = field(default_factory=list)
+    #: What became of each notice, in order; filled when the block has ended.
+    results: list[SendResult] = field(default_factory=list)
+
+    def notify(self, notice: Notice) -> None:
+        self.notices.append(notice)
+
+    @property
+    def sent(self) -> int:
+        """How many notices were sent or queued."""
+        return sum(r.ok for r in self.results)
 
 
 @dataclass(slots=True)
@@ -76,8 +132,8 @@ class Context:
     request_id: str = ""
     channel: str = ""
     user_id: str = ""
-    #: Notices the handler queued; sent by the pipeline once the handler has returned (after its
-    #: transaction committed), so nothing is sent for a change that rolled back.
+    #: Notices the handler queued and ``db()`` did not put in the outbox; sent by the pipeline once
+    #: the handler has returned (after its transactions committed).
     notices: list[Notice] = field(default_factory=list)
 
     @property
@@ -102,10 +158,22 @@ class Context:
     async def db(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back when it raises.
 
+        Notices queued inside the block (``notify``, ``notice``) belong to its change: with the
+        outbox they are queued in this transaction before it commits; without, the pipeline sends
+        them after the handler returns. A block that raises drops them with its change.
         Raises ``Unavailable`` when the database is down (the user hears the polite "busy").
         """
-        async with self.services.db.session() as session:
-            yield session
+        services, mark = self.services, len(self.notices)
+        try:
+            async with services.db.session() as session:
+                yield session
+                if services.outbox is not None:
+                    for notice in self.notices[mark:]:
+                        await services.queue(session, notice)
+                    del self.notices[mark:]
+        except BaseException:
+            del self.notices[mark:]
+            raise
 
     # -- flows ---------------------------------------------------------------------------------
 
@@ -132,10 +200,11 @@ class Context:
         self.session.clear()
 
     def notify(self, notice: Notice) -> None:
+        """Queue a notice; inside ``db()`` it is part of that transaction's change (see ``db``)."""
         self.notices.append(notice)
 
     def notice(self, purpose: str, key: str, reply: Reply, **fields: str) -> None:
-        """Queue a notice to this message's sender (see ``notices``)."""
+        """Queue a notice to this message's sender (see ``notify``)."""
         self.notices.append(Notice(self.channel, self.user_id, purpose, reply, key, fields))
 
     @classmethod

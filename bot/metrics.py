@@ -3,7 +3,8 @@
 Under ``longtuan serve --workers N`` each worker counts into files under
 ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode, set up by the parent before
 the workers start), and ``/metrics`` sums every worker's files: a scrape lands on one worker but
-reports them all.
+reports them all. What ``register_live`` adds (gauges read from the database) is read from the
+process the scrape lands on: every process reads the same database.
 
 The three metrics every message updates (requests by outcome, handler latency, time left to the
 deadline) are, in a single process, counted in plain Python and handed to prometheus_client only
@@ -111,7 +112,7 @@ class Metrics:
             "longtuan_deferred_replies", "Replies that missed the deadline and went out later", registry=r
         )
         self.late_sends = Counter(
-            "longtuan_late_sends", "Customer-service sends of late replies", ["result"], registry=r
+            "longtuan_late_sends", "Late replies: sent, queued in the outbox, or failed", ["result"], registry=r
         )
         self.lock_timeouts = Counter(
             "longtuan_lock_timeouts",
@@ -138,6 +139,7 @@ class Metrics:
         )
 
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        self._live: list[Collector] = []
 
     def child(self, metric: Any, *labels: str) -> Any:
         """``metric.labels(*labels)``, cached: the library takes a lock and builds a key each call."""
@@ -147,10 +149,18 @@ class Metrics:
             found = self._children[key] = metric.labels(*labels)
         return found
 
+    def register_live(self, collector: Collector) -> None:
+        """A collector read at scrape time in this process (the outbox's gauges, taken from the
+        database): shown on /metrics in every mode, since the worker files cannot hold it."""
+        self.registry.register(collector)
+        self._live.append(collector)
+
     def render(self) -> bytes:
         folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if folder:
             merged = CollectorRegistry()
             MultiProcessCollector(merged, path=folder)  # type: ignore[no-untyped-call]  # unannotated upstream
+            for collector in self._live:
+                merged.register(collector)
             return generate_latest(merged)
         return generate_latest(self.registry)

@@ -13,9 +13,12 @@ import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from bot.model import Reply
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 log = logging.getLogger("longtuan.outbound")
 
@@ -61,6 +64,14 @@ class Notifier(Protocol):
     """Sends one notice; never raises for a platform refusal (that is a ``SendResult``)."""
 
     async def send(self, notice: Notice) -> SendResult: ...
+
+
+class Queue(Protocol):
+    """Queues a rendered notice inside the caller's transaction (the outbox): it goes out once that
+    transaction commits, and never if it rolls back. Answers ``QUEUED`` (reason ``already_queued``
+    for a key queued before) or ``DROPPED`` for an empty notice."""
+
+    async def queue(self, session: AsyncSession, notice: Notice) -> SendResult: ...
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,8 +1,9 @@
 """One container of services: the web app, the scheduler, workers and the console open the same one.
 
 ``open_services`` builds ``Services`` in dependency order (database, store, outbound HTTP,
-notifier) and closes them in reverse on exit. Nothing connects here: the pools connect on first
-use, so a process starts while a backing service is down and recovers when it is back.
+notifier, the outbox and its worker) and closes them in reverse on exit. Nothing connects here:
+the pools connect on first use, so a process starts while a backing service is down and
+recovers when it is back.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from bot.db.users import Users
 from bot.metrics import Metrics
 from bot.notifier import ChannelNotifier, WeChatNotifier
 from bot.outbound import Ledger, Notifier
-from bot.outbox import build_notifier
+from bot.outbox import OutboxNotifier, build_outbox
 from bot.outbox.ledger import OutboxLedger
 from bot.session.base import Store
 from bot.session.memory import MemoryStore
@@ -67,8 +68,14 @@ async def open_services(
     metrics: Metrics | None = None,
     ledger: Ledger | None = None,
     clock: Callable[[], float] = time.time,
+    worker: bool = False,
 ) -> AsyncIterator[Services]:
-    """Open every service this process needs; ``notifier`` replaces the WeChat sender (tests, chat)."""
+    """Open every service this process needs; ``notifier`` replaces the WeChat sender (tests, chat),
+    and notices then go to it after their commit instead of into the outbox.
+
+    ``worker``: with the outbox on, this process also runs one delivery worker (``longtuan serve``
+    with ``LONGTUAN_WORKER_IN_SERVE``); it is stopped before the rest is closed.
+    """
     content = content or load_content(settings.content_dir or None)
     analyzer = analyzer or load_analyzer(content)
     async with AsyncExitStack() as stack:
@@ -81,8 +88,10 @@ async def open_services(
         stack.push_async_callback(http.close)
         api = make_api(http, settings, redis, clock)
         metrics = metrics or Metrics()
+        outbox: OutboxNotifier | None = None
         if notifier is None and settings.outbox:  # the delivery engine: notices go through the outbox
-            notifier = await build_notifier(stack, settings, db, api, metrics, clock)
+            outbox = await build_outbox(stack, settings, db, api, metrics, clock, worker=worker)
+            notifier = ChannelNotifier({"wechat": outbox})
         services = Services(
             settings=settings,
             content=content,
@@ -92,6 +101,7 @@ async def open_services(
             users=Users(db, resolution=settings.last_seen_resolution),
             metrics=metrics,
             notifier=notifier or ChannelNotifier({"wechat": WeChatNotifier(api, clock)}),
+            outbox=outbox,
             clock=clock,
             ledger=ledger or OutboxLedger(db, clock),
             wechat=api,

@@ -98,8 +98,12 @@ class Settings(BaseSettings):
     volunteer_nearby_km: float = Field(default=5.0, gt=0, le=50)
 
     # The delivery engine (bot/outbox): WeChat's sending rules, every number a setting.
-    #: Notices go through the transactional outbox and ``longtuan worker`` (off: sent at once).
-    outbox: bool = False
+    #: Notices and late replies go through the transactional outbox and a worker (off: sent at once,
+    #: after the transaction that queued them has committed).
+    outbox: bool = True
+    #: With the outbox on, each ``longtuan serve`` process runs one worker of its own, so that a
+    #: single process delivers what it queues; a deployment with ``longtuan worker`` processes turns it off.
+    worker_in_serve: bool = True
     #: API calls a second, all workers together (a limiter shared through Redis).
     outbox_rate: float = Field(default=50.0, gt=0)
     #: Rows a worker claims at a time (one transaction while they are sent).

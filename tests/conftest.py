@@ -192,3 +192,23 @@ async def services(
         settings, content=content, analyzer=analyzer, notifier=RecordingNotifier(), clock=clock
     ) as svc:
         yield svc
+
+
+@pytest.fixture
+async def outbox_services(
+    redis_prefix: str, clean_db: None, fake_wechat: FakeWeChatAPI, clock: FixedClock
+) -> AsyncIterator[Services]:
+    """``services`` as the scheduler and the CLI open them: notices go into the outbox (no worker
+    runs, so the rows stay as queued); ``outbox_rows`` reads them."""
+    content, analyzer = shared_content()
+    settings = make_settings(redis_prefix, fake_wechat.base_url)
+    async with open_services(settings, content=content, analyzer=analyzer, clock=clock) as svc:
+        assert svc.outbox is not None
+        yield svc
+
+
+async def outbox_rows(db: Database) -> list[tuple[str, str, str, str]]:
+    """(idem_key, purpose, status, payload text) of every outbox row, in order."""
+    async with db.session() as s:
+        rows = await s.execute(text("SELECT idem_key, purpose, status, payload->>'text' FROM outbox ORDER BY id"))
+        return [(r[0], r[1], r[2], r[3]) for r in rows]

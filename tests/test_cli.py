@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -16,7 +17,10 @@ import aiohttp
 from sqlalchemy import func, select
 
 from bot.db import Database
+from bot.db.delivery.outbox import enqueue
 from bot.db.models import User
+from bot.model import Reply
+from bot.outbound import Notice
 from tests.conftest import PG_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +147,14 @@ async def test_serve_on_a_port_in_use_says_so_in_one_line(tmp_path: Path) -> Non
 
 async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_prefix: str) -> None:
     env = _env(tmp_path, LONGTUAN_DATABASE_URL=PG_URL, LONGTUAN_REDIS_URL=REDIS_URL, LONGTUAN_REDIS_PREFIX=redis_prefix)
+    db = Database.from_url(PG_URL)
+    try:  # a notice due tomorrow: in the outbox's depth, and nobody sends it during the test
+        async with db.session() as s:
+            await enqueue(
+                s, Notice("wechat", "o-later", "class_reminder", Reply(text="明天"), "t:1"), time.time(), delay=86400
+            )
+    finally:
+        await db.close()
     async with _serving(tmp_path, env, "--workers", "2") as (pid, port, health):
         assert health["status"] == "ok"
         children_file = Path(f"/proc/{pid}/task/{pid}/children")
@@ -168,6 +180,11 @@ async def test_two_workers_share_one_port(tmp_path: Path, clean_db: None, redis_
                     if line.startswith('longtuan_requests_total{channel="wechat"')
                 )
                 assert served == 2, text
+                # The outbox's gauges, read from the database by the worker the scrape lands on.
+                lines = text.splitlines()
+                assert 'longtuan_outbox_depth{status="pending"} 1.0' in lines, text
+                assert 'longtuan_delivery_quota_left{way="template"} 100000.0' in lines, text
+                assert "longtuan_outbox_oldest_due_seconds 0.0" in lines, text
     assert code == 0, err
     assert "我是龙团，可以帮你" in out
 

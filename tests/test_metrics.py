@@ -58,3 +58,20 @@ def test_worker_processes_keep_prometheus_client(monkeypatch: pytest.MonkeyPatch
     assert isinstance(metrics.requests, Counter) and isinstance(metrics.handler_seconds, Histogram)
     monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     assert isinstance(Metrics().requests, _Hot)
+
+
+def test_live_gauges_are_shown_beside_the_worker_files(monkeypatch: pytest.MonkeyPatch, tmp_path: object) -> None:
+    """Under --workers N, /metrics reads the shared files, which cannot hold a gauge read from the
+    database at scrape time (the outbox's depth): it is added from the process the scrape lands on."""
+    from bot.db.delivery.outbox import Depth
+    from bot.outbox.metrics import Snapshot
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics = Metrics()
+    snapshot = Snapshot(template_daily=100)
+    snapshot.depth, snapshot.template_today = Depth({"pending": 7}, 12.5), 40
+    metrics.register_live(snapshot)
+    page = samples(metrics.render())
+    assert ("longtuan_outbox_depth", (("status", "pending"),), 7.0) in page
+    assert ("longtuan_outbox_oldest_due_seconds", (), 12.5) in page
+    assert ("longtuan_delivery_quota_left", (("way", "template"),), 60.0) in page

@@ -115,7 +115,8 @@ async def inbox_reply(svc: Services, args: argparse.Namespace) -> int:
         print("回复内容是空的。", file=sys.stderr)
         return 2
     now = svc.now()
-    async with svc.db.session() as s:
+    async with svc.unit() as unit:
+        s = unit.session
         found = await get_thread(s, args.id)
         if found is None:
             print(f"没有 #{args.id} 这条留言。", file=sys.stderr)
@@ -133,15 +134,19 @@ async def inbox_reply(svc: Services, args: argparse.Namespace) -> int:
             )
             return 1
         message_id = await add_outgoing(s, row.id, text, now)
-    body = svc.content.text("care.staff_reply", text=text)
-    reply = Reply(key="care.staff_reply", text=to_traditional(body) if row.hant else body)
-    notice = Notice(row.channel, row.external_id, "staff_reply", reply, key=f"staff_reply:{row.id}:{message_id}")
-    result = await svc.notify(notice)
+        body = svc.content.text("care.staff_reply", text=text)
+        reply = Reply(key="care.staff_reply", text=to_traditional(body) if row.hant else body)
+        key = f"staff_reply:{row.id}:{message_id}"
+        unit.notify(Notice(row.channel, row.external_id, "staff_reply", reply, key=key))
+    result = unit.results[0]
     delivery = result.status.value + (f":{result.reason}" if result.reason else "")
     async with svc.db.session() as s:
         await set_delivery(s, message_id, row.id, delivery, svc.now())
     if result.ok:
-        print(f"已发送给 #{row.id}（{'已送出' if result.status is Status.SENT else '已排队'}）。")
+        if result.status is Status.SENT:
+            print(f"已发送给 #{row.id}。")
+        else:  # the outbox: a worker sends it as a customer-service message while the window is open
+            print(f"已排队，发送进程会把它发给 #{row.id}。")
         return 0
     if result.reason == "outside_window":
         print("没有送达：微信说 48 小时客服消息窗口已关闭。等对方再发消息后重试。", file=sys.stderr)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -41,7 +42,8 @@ async def import_classes(svc: Services, args: argparse.Namespace) -> int:
             known = await catalogue.existing(s)
         rows = read_classes(table, svc.content.streets, svc.tz, known)
         now = datetime.fromtimestamp(svc.now(), UTC)
-        async with svc.db.session() as s:
+        async with svc.unit() as unit:
+            s = unit.session
             written = await catalogue.upsert_classes(s, [r.record for r in progress(rows, len(rows), "导入课程")])
             promoted: list[tuple[ClassView, signups.Promoted]] = []
             cancelled: list[ClassView] = []
@@ -56,12 +58,13 @@ async def import_classes(svc: Services, args: argparse.Namespace) -> int:
                     continue
                 promoted.extend((cls, p) for p in await signups.fill(s, w.id, now, "import"))
             holders = {c.id: await catalogue.seat_holders(s, c.id) for c in cancelled}
+            for notice in _notices(svc, promoted, cancelled, holders):  # in the import's transaction
+                unit.notify(notice)
         async with svc.db.session() as s:
             await sessions.durable(s)
     except ImportFailed as exc:
         print(exc, file=sys.stderr)
         return 1
-    await _tell(svc, promoted, cancelled, holders)
     added = sum(1 for w in written if w.inserted)
     print(
         f"导入完成：共 {len(rows)} 门课，新增 {added}，更新 {len(written) - added}，未变 {len(rows) - len(written)}。"
@@ -69,28 +72,24 @@ async def import_classes(svc: Services, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _tell(
+def _notices(
     svc: Services,
     promoted: list[tuple[ClassView, signups.Promoted]],
     cancelled: list[ClassView],
     holders: dict[int, list[tuple[str, str]]],
-) -> None:
+) -> Iterator[Notice]:
     """Seats freed by a larger class go to those waiting; a cancelled class is told to its people."""
     for cls, p in promoted:
         when = fmt.when(cls.starts_at, cls.ends_at, svc.tz)
         reply = Reply("courses.promoted", {"title": cls.title, "when": when, "venue": cls.venue})
         fields = {"class": cls.title, "time": when, "venue": cls.venue}
-        await svc.notify(
-            Notice(p.channel, p.external_id, "waitlist_promoted", reply, f"waitlist_promoted:{p.signup_id}", fields)
-        )
+        yield Notice(p.channel, p.external_id, "waitlist_promoted", reply, f"waitlist_promoted:{p.signup_id}", fields)
     for cls in cancelled:
         when = fmt.when(cls.starts_at, cls.ends_at, svc.tz)
         for channel, openid in holders.get(cls.id, []):
             reply = Reply("courses.class_cancelled", {"title": cls.title, "when": when})
             fields = {"class": cls.title, "time": when, "venue": cls.venue}
-            await svc.notify(
-                Notice(channel, openid, "class_cancelled", reply, f"class_cancelled:{cls.id}:{openid}", fields)
-            )
+            yield Notice(channel, openid, "class_cancelled", reply, f"class_cancelled:{cls.id}:{openid}", fields)
 
 
 async def class_qr(svc: Services, args: argparse.Namespace) -> int:

@@ -231,7 +231,8 @@ class Pipeline:
     async def _run(self, msg: Inbound, session: Session, request_id: str) -> tuple[str, Reply, list[Notice]]:
         """Route and run the handler; a failing handler is answered with the "busy" text.
 
-        Returns the notices the handler queued: only a handler that returned sends them.
+        Returns the notices the handler queued that its transactions did not put in the outbox
+        (``Context.db``): only a handler that returned sends them.
         """
         svc = self.services
         # Handlers match simplified Chinese; a traditional writer is marked and answered in traditional.
@@ -266,12 +267,13 @@ class Pipeline:
             svc.metrics.late_sends.labels("failed").inc()
             log.exception("late reply could not be sent")
             return
-        svc.metrics.late_sends.labels("sent" if result.ok else "failed").inc()
+        svc.metrics.late_sends.labels(result.status.value if result.ok else "failed").inc()  # sent | queued
         if not result.ok:
             log.warning("late reply not sent", extra={"status": result.status.value, "reason": result.reason})
 
     async def _send(self, notice: Notice) -> None:
-        """A notice a handler queued (a waitlist promotion of someone else, say)."""
+        """A notice a handler queued (a waitlist promotion of someone else, say), without the outbox
+        or outside a transaction: it goes out (or into the outbox) after the handler's commits."""
         try:
             result = await self.services.notify(notice)
         except Exception:

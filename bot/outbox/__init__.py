@@ -1,10 +1,12 @@
 """The delivery engine behind the outbound port: a transactional outbox, its workers and campaigns.
 
 ``enqueue(session, notice, now)`` queues a notice inside the caller's own transaction (nothing
-goes out for a change that rolls back, nothing is lost for one that commits); ``OutboxNotifier``
-is the ``Notifier`` that does the same in a transaction of its own and answers ``QUEUED``.
-``longtuan worker`` (``bot.outbox.worker``) sends what is due, within WeChat's rules.
-``build_notifier`` is what ``bot.services`` uses when ``LONGTUAN_OUTBOX=true``.
+goes out for a change that rolls back, nothing is lost for one that commits). ``OutboxNotifier``
+is both the ``Queue`` that does it for ``Services`` (``ctx.db()`` and ``svc.unit()`` queue what
+was notified inside them, before their commit) and the ``Notifier`` that does it in a transaction
+of its own for a notice tied to no change (a late reply), answering ``QUEUED``.
+``longtuan worker`` (``bot.outbox.worker``), or the one inside ``longtuan serve``, sends what is due.
+``build_outbox`` is what ``bot.services`` uses when ``LONGTUAN_OUTBOX`` is on (the default).
 """
 
 from __future__ import annotations
@@ -15,17 +17,19 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from bot.channels.wechat.api import WeChatAPI
 from bot.db import Database
 from bot.db.delivery.outbox import enqueue
 from bot.errors import Unavailable
 from bot.metrics import Metrics
-from bot.notifier import ChannelNotifier, WeChatNotifier
+from bot.notifier import WeChatNotifier
 from bot.outbound import Notice, Notifier, SendResult, Status
 from bot.outbox.metrics import Snapshot, refreshing
 from bot.settings import Settings
 
-__all__ = ["LATE_REPLY", "OutboxNotifier", "build_notifier", "enqueue"]
+__all__ = ["LATE_REPLY", "OutboxNotifier", "build_outbox", "enqueue"]
 
 log = logging.getLogger("longtuan.outbox")
 
@@ -34,10 +38,11 @@ LATE_REPLY = "late_reply"
 
 
 class OutboxNotifier:
-    """Queues each notice in the outbox (its own transaction) for the workers; answers ``QUEUED``.
+    """Queues each notice in the outbox for the workers; answers ``QUEUED``.
 
-    With the database down, a late reply still goes out directly through ``fallback`` (the user
-    is waiting for it, and its window is open); any other notice answers ``RETRY``.
+    ``queue`` does it in the caller's transaction; ``send`` in one of its own. With the database
+    down, ``send`` still delivers a late reply directly through ``fallback`` (the user is waiting
+    for it, and its window is open); any other notice answers ``RETRY``.
     """
 
     def __init__(self, db: Database, clock: Callable[[], float] = time.time, fallback: Notifier | None = None) -> None:
@@ -45,30 +50,43 @@ class OutboxNotifier:
         self._clock = clock
         self._fallback = fallback
 
+    async def queue(self, session: AsyncSession, notice: Notice) -> SendResult:
+        if not notice.reply.text:
+            return SendResult(Status.DROPPED, "empty")
+        queued = await enqueue(session, notice, self._clock(), seen=notice.purpose == LATE_REPLY)
+        return SendResult(Status.QUEUED, "" if queued is not None else "already_queued")
+
     async def send(self, notice: Notice) -> SendResult:
         if not notice.reply.text:
             return SendResult(Status.DROPPED, "empty")
         try:
             async with self._db.session() as s:
-                queued = await enqueue(s, notice, self._clock(), seen=notice.purpose == LATE_REPLY)
+                return await self.queue(s, notice)
         except Unavailable:
             if self._fallback is not None and notice.purpose == LATE_REPLY:
                 return await self._fallback.send(notice)
             return SendResult(Status.RETRY, "database_unavailable", self._clock() + 30)
-        return SendResult(Status.QUEUED, "" if queued is not None else "already_queued")
 
 
-async def build_notifier(
+async def build_outbox(
     stack: AsyncExitStack,
     settings: Settings,
     db: Database,
     api: WeChatAPI,
     metrics: Metrics,
     clock: Callable[[], float] = time.time,
-) -> Notifier:
-    """The outbox notifier for WeChat; the outbox's depth and quota gauges join this process's /metrics."""
+    *,
+    worker: bool = False,
+) -> OutboxNotifier:
+    """The outbox for WeChat notices; its depth and quota gauges join this process's /metrics.
+
+    ``worker``: one delivery worker runs in this process too, until ``stack`` closes.
+    """
     snapshot = Snapshot(settings.outbox_template_daily)
-    metrics.registry.register(snapshot)
+    metrics.register_live(snapshot)
     await stack.enter_async_context(refreshing(snapshot, db, clock, ZoneInfo(settings.timezone)))
-    fallback = WeChatNotifier(api, clock)
-    return ChannelNotifier({"wechat": OutboxNotifier(db, clock, fallback)})
+    if worker:
+        from bot.outbox.worker import in_process  # the engine's modules import this package
+
+        await stack.enter_async_context(in_process(settings, metrics.registry, snapshot, clock))
+    return OutboxNotifier(db, clock, WeChatNotifier(api, clock))

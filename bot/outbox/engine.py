@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import redis.asyncio as aioredis
 from sqlalchemy import text as sql
 
 from bot.channels.wechat.api import WeChatAPI, WeChatAPIError
@@ -27,10 +26,11 @@ from bot.db import Database
 from bot.db.delivery import batches as batch_q
 from bot.db.delivery import outbox as q
 from bot.outbox import errors
-from bot.outbox.limiter import Limiter
+from bot.outbox.limiter import Pacer
 from bot.outbox.metrics import DeliveryMetrics
 from bot.outbox.planner import Decision, Facts, Rules, choose
 from bot.outbox.purposes import Purpose
+from bot.outbox.shared import Shared
 from bot.settings import Settings
 
 log = logging.getLogger("longtuan.outbox")
@@ -53,8 +53,8 @@ class Engine:
         settings: Settings,
         db: Database,
         api: WeChatAPI,
-        limiter: Limiter,
-        redis: aioredis.Redis,
+        limiter: Pacer,
+        shared: Shared,
         purposes: dict[str, Purpose],
         metrics: DeliveryMetrics,
         *,
@@ -65,21 +65,18 @@ class Engine:
         self.db = db
         self.api = api
         self.limiter = limiter
-        self.redis = redis
+        self.shared = shared
         self.purposes = purposes
         self.metrics = metrics
         self.clock = clock
         self.rules = Rules(settings.outbox_cs_window, settings.outbox_cs_allowance)
         self._senders = asyncio.Semaphore(senders)
         self._campaigns: dict[int, Campaigned] = {}
-        self._pause_key = f"{settings.redis_prefix}outbox:pause:"
 
     # -- paused ways (45009) --------------------------------------------------------------------
 
     async def paused(self) -> dict[str, float]:
-        ways = ("template", "subscribe")
-        values = await self.redis.mget([self._pause_key + w for w in ways])
-        return {w: float(v) for w, v in zip(ways, values, strict=True) if v is not None}
+        return await self.shared.paused(("template", "subscribe"))
 
     async def pause(self, way: str, now: float) -> float:
         """Pause ``way`` for the whole account until the next local midnight (the quota's reset)."""
@@ -87,24 +84,20 @@ class Engine:
         local = datetime.fromtimestamp(now, tz)
         until = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tz).timestamp()
         # A relative expiry: the engine's clock is the one the pause is read against.
-        await self.redis.set(self._pause_key + way, str(until), ex=max(60, int(until - now) + 1))
+        await self.shared.pause(way, until, max(60, int(until - now) + 1))
         log.warning("way paused until the next day: daily quota reached", extra={"way": way, "until": until})
         return until
 
     async def _take_template_quota(self, now: float) -> bool:
-        """Count one template send against today's account quota (shared by all workers, in Redis).
+        """Count one template send against today's account quota (shared by all workers).
 
         The platform's 45009 would tell too, but only after the fact and once per sender in flight;
         counting first keeps a campaign at zero quota errors. A failed call's unit is not given back
         (on the safe side).
         """
         day = datetime.fromtimestamp(now, ZoneInfo(self.settings.timezone)).date().isoformat()
-        key = f"{self.settings.redis_prefix}outbox:quota:template:{day}"
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, 2 * 86400)
-            used, _ = await pipe.execute()
-        return int(used) <= self.settings.outbox_template_daily
+        used = await self.shared.count(f"quota:template:{day}", 2 * 86400)
+        return used <= self.settings.outbox_template_daily
 
     # -- single notices ---------------------------------------------------------------------------
 
@@ -115,6 +108,7 @@ class Engine:
             rows = await q.claim(s, now, self.settings.outbox_claim)
             if not rows:
                 return 0
+            await self._durable()
             for row in rows:
                 self.metrics.lag.observe(max(0.0, now - row.due_at))
             paused = await self.paused()
@@ -134,6 +128,17 @@ class Engine:
                 elif ("subscribe", "refused", 43101) in [line[:3] for line in res.lines]:
                     await q.grant_consent(s, row.user_id, purpose.template_id, False, self.clock())
         return len(rows)
+
+    async def _durable(self) -> None:
+        """Every commit that is visible now is on disk before anything claimed goes out.
+
+        A seat change commits asynchronously (``bot.db.courses.signups.lock_class``) and queues
+        its notice in that transaction: a row can be claimed before its commit reaches the disk,
+        and a database crash in between would undo the change after its notice went out. One
+        transaction of ours with an xid commits synchronously, which flushes the log up to it.
+        """
+        async with self.db.session() as s:
+            await q.durable(s)
 
     async def _load_campaigns(self, s: Any, ids: set[int]) -> None:
         missing = [i for i in ids if i not in self._campaigns]

@@ -23,9 +23,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from bot.breaker import Breaker
 
 #: How much wider than the platform's rate calls are spaced, and how far behind a late sender may
 #: catch up (see the module's docstring).
@@ -52,6 +55,12 @@ def spacing(per_second: float) -> int:
     return int(1_000_000 / per_second * (1 + MARGIN))
 
 
+class Pacer(Protocol):
+    async def acquire(self, *names: str) -> float:
+        """Book a slot in each named rate and sleep until the last of them; returns the seconds waited."""
+        ...
+
+
 class Limiter:
     """Named rates (``api``: every send call; ``mass``: mass-send calls), in calls a second."""
 
@@ -71,3 +80,47 @@ class Limiter:
             if wait_us > 0:
                 await asyncio.sleep(wait_us / 1_000_000)
         return time.monotonic() - started
+
+
+class LocalLimiter:
+    """The same slots kept in this process: the one worker of a ``longtuan serve`` without Redis.
+
+    Without Redis there is one process (``--workers`` and ``longtuan worker`` need Redis), so its
+    rate is the deployment's; the clock is this process's monotonic one.
+    """
+
+    def __init__(self, rates: Mapping[str, float]) -> None:
+        self._steps = {name: spacing(rate) / 1_000_000 for name, rate in rates.items()}
+        self._tat = dict.fromkeys(rates, 0.0)
+
+    async def acquire(self, *names: str) -> float:
+        started = time.monotonic()
+        for name in names:
+            now = time.monotonic()
+            slot = max(now - CATCH_UP, self._tat[name])
+            self._tat[name] = slot + self._steps[name]
+            if slot > now:
+                await asyncio.sleep(slot - now)
+        return time.monotonic() - started
+
+
+class Resilient:
+    """The shared limiter; while its Redis cannot be reached (``breaker``), this process's own slots.
+
+    A late reply or a customer-service notice must not wait for Redis to come back. Alone, a
+    worker keeps to the rate; several workers together may exceed it for the outage, and the
+    platform's minute limit (45011) is then retried with back-off like any busy answer.
+    """
+
+    def __init__(self, shared: Limiter, local: LocalLimiter, breaker: Breaker) -> None:
+        self._shared = shared
+        self._local = local
+        self._breaker = breaker
+
+    async def acquire(self, *names: str) -> float:
+        if not self._breaker.is_open:
+            try:
+                return await self._shared.acquire(*names)
+            except (RedisError, OSError) as exc:
+                self._breaker.failed(exc)
+        return await self._local.acquire(*names)

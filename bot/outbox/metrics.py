@@ -2,7 +2,8 @@
 (depth, age of the oldest due row, template quota left today) refreshed from the database.
 
 The snapshot is a collector over the last refresh, so a scrape never waits on the database;
-``refresh`` runs every few seconds in the worker and, with the outbox on, in the web process.
+``refresh`` runs every few seconds in the worker and, with the outbox on, in the web process
+(in each of ``serve --workers N``'s processes: ``bot.metrics.Metrics.register_live``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,10 @@ class Snapshot(Collector):
 
 
 class DeliveryMetrics:
-    def __init__(self, registry: CollectorRegistry, template_daily: int) -> None:
+    """The engine's counters in ``registry``, and the outbox snapshot: ``snapshot`` when the process
+    has one already (the web's, for its own worker), else a new one registered beside them."""
+
+    def __init__(self, registry: CollectorRegistry, template_daily: int, snapshot: Snapshot | None = None) -> None:
         self.registry = registry
         self.sent = Counter("longtuan_delivery_sent", "Recipients reached, by way", ["way"], registry=registry)
         self.failed = Counter(
@@ -71,8 +75,10 @@ class DeliveryMetrics:
             registry=registry,
             buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
         )
-        self.snapshot = Snapshot(template_daily)
-        registry.register(self.snapshot)
+        if snapshot is None:
+            snapshot = Snapshot(template_daily)
+            registry.register(snapshot)
+        self.snapshot = snapshot
 
 
 async def refresh_forever(

@@ -1,7 +1,8 @@
 """The night school's scheduled jobs: reminders (the evening before, two hours before) and no-shows.
 
-Each is safe to run twice: a reminder is claimed in ``course_reminders`` before it is sent, and a
-no-show is a status change from ``confirmed``, which happens once.
+Each is safe to run twice: a reminder is claimed in ``course_reminders`` in the transaction that
+queues it (with the outbox; without, it is sent once the claim has committed), and a no-show is
+a status change from ``confirmed``, which happens once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 # APScheduler 3 ships no type information (no py.typed).
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.context import Services
+from bot.context import Services, Unit
 from bot.db.courses import attendance, reminders
 from bot.db.courses.reminders import Due
 from bot.model import Reply
@@ -34,9 +35,10 @@ async def remind_day_before(svc: Services) -> int:
     local = svc.local_now()
     tomorrow = (local + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     now = datetime.fromtimestamp(svc.now(), UTC)
-    async with svc.db.session() as s:
-        due = await reminders.claim(s, "day", tomorrow, tomorrow + timedelta(days=1), now)
-    return await _send(svc, due, "day")
+    async with svc.unit() as unit:
+        due = await reminders.claim(unit.session, "day", tomorrow, tomorrow + timedelta(days=1), now)
+        _tell(svc, unit, due, "day")
+    return _counted(unit, due)
 
 
 async def remind_soon(svc: Services) -> int:
@@ -44,9 +46,10 @@ async def remind_soon(svc: Services) -> int:
     now = datetime.fromtimestamp(svc.now(), UTC)
     # A class exactly two hours away is due now (the range's end is exclusive).
     until = now + timedelta(seconds=svc.settings.courses_remind_before + 1)
-    async with svc.db.session() as s:
-        due = await reminders.claim(s, "soon", now, until, now)
-    return await _send(svc, due, "soon")
+    async with svc.unit() as unit:
+        due = await reminders.claim(unit.session, "soon", now, until, now)
+        _tell(svc, unit, due, "soon")
+    return _counted(unit, due)
 
 
 async def mark_no_shows(svc: Services) -> int:
@@ -56,26 +59,28 @@ async def mark_no_shows(svc: Services) -> int:
         return await attendance.mark_no_shows(s, now)
 
 
-async def _send(svc: Services, due: list[Due], kind: str) -> int:
-    sent = 0
+def _tell(svc: Services, unit: Unit, due: list[Due], kind: str) -> None:
     for d in due:
         when = fmt.when(d.starts_at, d.ends_at, svc.tz)
         params = {"title": d.title, "when": when, "venue": d.venue}
         reply = Reply("courses.reminder_day", params) if kind == "day" else Reply("courses.reminder_soon", params)
-        notice = Notice(
-            d.channel,
-            d.external_id,
-            "class_reminder",
-            reply,
-            f"class_reminder:{kind}:{d.class_id}:{d.signup_id}",
-            {"class": d.title, "time": when, "venue": d.venue},
+        unit.notify(
+            Notice(
+                d.channel,
+                d.external_id,
+                "class_reminder",
+                reply,
+                f"class_reminder:{kind}:{d.class_id}:{d.signup_id}",
+                {"class": d.title, "time": when, "venue": d.venue},
+            )
         )
-        result = await svc.notify(notice)
-        if result.ok:
-            sent += 1
-        else:
+
+
+def _counted(unit: Unit, due: list[Due]) -> int:
+    for d, result in zip(due, unit.results, strict=True):
+        if not result.ok:
             log.info("class reminder not sent", extra={"signup": d.signup_id, "status": result.status.value})
-    return sent
+    return unit.sent
 
 
 def schedule(add: AddJob, tz: ZoneInfo) -> None:

@@ -215,11 +215,11 @@ async def cancel(msg: Inbound, ctx: Context, class_id: int) -> Reply:
                 },
             )
         result = await signups.cancel(s, live.id, class_id, now)
+        for promoted in result.promoted:  # told in the promotion's own transaction
+            ctx.notify(promoted_notice(ctx, cls, promoted))
     await made_durable(ctx)
     if result.status != "cancelled":
         return Reply("courses.nothing_to_cancel", {"title": cls.title})
-    for promoted in result.promoted:
-        ctx.notify(promoted_notice(ctx, cls, promoted))
     if result.was == "waitlisted":
         return Reply("courses.cancelled_waiting", {"title": cls.title})
     return Reply("courses.cancelled", {"title": cls.title, "when": fmt.when(cls.starts_at, cls.ends_at, tz)})

@@ -1,9 +1,10 @@
 """Study reminders: every five minutes, each rule that is due reaches its members once per episode.
 
-Idempotency: a member is *claimed* for (episode, member, rule) in ``study_reminder_sends``, in
-its own committed transaction, *before* the notice is sent; the unique key lets one claim win,
-so a rerun, an overlapping run or a second scheduler sends nothing twice. This is at-most-once
-by choice: a crash between the claim and the send loses that member's reminder (the next rule
+Idempotency: a member is *claimed* for (episode, member, rule) in ``study_reminder_sends``; the
+unique key lets one claim win, so a rerun, an overlapping run or a second scheduler sends
+nothing twice. With the outbox the notice is queued in the claim's own transaction: exactly
+once. Without it the notice is sent once the claim has committed, which is at-most-once by
+choice: a crash between the claim and the send loses that member's reminder (the next rule
 still reaches them), where recording after the send would, after a crash, nag someone twice,
 which is what members complain of and what the platform's quotas punish. A send the platform
 answers "later" (retry) gives its claim back at the end of the run, so the next tick tries
@@ -29,7 +30,7 @@ from bot.db.study import episodes, reminders
 from bot.db.study.episodes import Episode
 from bot.db.study.reminders import Audience, Target
 from bot.model import Reply
-from bot.outbound import Notice, SendResult, Status
+from bot.outbound import Notice, Status
 from handlers.study.parse import when
 from handlers.study.rules import Rule, rules_of
 
@@ -89,18 +90,17 @@ async def run_rule(svc: Services, rule: Rule, *, again: bool = True) -> Run:
     later: list[int] = []
     after = 0
     while True:
-        async with svc.db.session() as s:
-            claimed = await reminders.claim(s, episode.id, rule.id, rule.audience, batch, now.astimezone(UTC), after)
+        async with svc.unit() as unit:
+            claimed = await reminders.claim(
+                unit.session, episode.id, rule.id, rule.audience, batch, now.astimezone(UTC), after
+            )
+            for target in claimed.targets:
+                unit.notify(notice_for(rule, episode, target, svc.tz))
         if claimed.last is None:
             break
         after = claimed.last
         outcomes: dict[tuple[str, str], list[int]] = defaultdict(list)
-        for target in claimed.targets:
-            try:
-                result = await svc.notify(notice_for(rule, episode, target, svc.tz))
-            except Exception:
-                log.exception("study reminder failed", extra={"rule": rule.id, "user": target.user_id})
-                result = SendResult(Status.RETRY, "error")
+        for target, result in zip(claimed.targets, unit.results, strict=True):
             if result.status is Status.RETRY:
                 later.append(target.send_id)
             else:

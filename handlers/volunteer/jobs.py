@@ -29,36 +29,39 @@ def _rules(svc: Services) -> checkins.Rules:
 
 async def close_forgotten(svc: Services) -> int:
     """Close every check-in whose shift has ended, at the shift's end; safe to run twice (a closed
-    check-in is never closed again, and its ledger entry is unique). Returns how many it closed."""
+    check-in is never closed again, and its ledger entry is unique). Each volunteer's notice is
+    queued in the transaction that closes their check-in. Returns how many it closed."""
     now = datetime.fromtimestamp(svc.clock(), UTC)
     closed = 0
     while True:
-        async with svc.db.session() as s:
-            batch = await checkouts.close_forgotten(s, now, rules=_rules(svc), limit=BATCH)
-        for item in batch:
-            shift = item.shift
-            reply = Reply(
-                "volunteer.auto_checkout",
-                {
-                    "title": shift.title,
-                    "day": fmt.day(svc.content, shift.starts_at.astimezone(svc.tz).date()),
-                    "end": fmt.clock(shift.ends_at, svc.tz),
-                    "hours": format_hours(item.hours),
-                },
-            )
-            await svc.notify(
-                Notice(
-                    item.channel,
-                    item.external_id,
-                    "volunteer_auto_checkout",
-                    reply,
-                    f"volunteer_auto_checkout:{item.checkin_id}",
-                    {"project": shift.title, "hours": format_hours(item.hours)},
-                )
-            )
+        async with svc.unit() as unit:
+            batch = await checkouts.close_forgotten(unit.session, now, rules=_rules(svc), limit=BATCH)
+            for item in batch:
+                unit.notify(_notice(svc, item))
         closed += len(batch)
         if len(batch) < BATCH:
             return closed
+
+
+def _notice(svc: Services, item: checkouts.Forgotten) -> Notice:
+    shift = item.shift
+    reply = Reply(
+        "volunteer.auto_checkout",
+        {
+            "title": shift.title,
+            "day": fmt.day(svc.content, shift.starts_at.astimezone(svc.tz).date()),
+            "end": fmt.clock(shift.ends_at, svc.tz),
+            "hours": format_hours(item.hours),
+        },
+    )
+    return Notice(
+        item.channel,
+        item.external_id,
+        "volunteer_auto_checkout",
+        reply,
+        f"volunteer_auto_checkout:{item.checkin_id}",
+        {"project": shift.title, "hours": format_hours(item.hours)},
+    )
 
 
 def schedule(add: AddJob, tz: ZoneInfo) -> None:

@@ -7,6 +7,7 @@ import argparse
 import asyncio
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -18,6 +19,7 @@ from bot.outbound import Notice, SendResult, Status
 from bot.text import to_traditional
 from handlers.care.config import care_content
 from tests.conftest import GatewayFactory
+from tests.gateway.support import poll
 from tests.harness import Gateway
 
 
@@ -107,6 +109,19 @@ async def test_two_messages_at_once_share_one_thread(make_gateway: GatewayFactor
     assert threads == 12 and messages == 24
 
 
+async def _delivered(gateway: Gateway, user: str) -> list[dict[str, Any]]:
+    """What the fake platform received for ``user`` (passive replies are not in it), once it has."""
+
+    def replies() -> list[dict[str, Any]]:
+        return [m for m in gateway.fake.sent if m["touser"] == user]
+
+    async def arrived() -> bool:
+        return bool(replies())
+
+    assert await poll(arrived), f"no staff reply reached {user}"
+    return replies()
+
+
 def _args(**kw: object) -> argparse.Namespace:
     return argparse.Namespace(**kw)
 
@@ -129,13 +144,12 @@ async def test_staff_list_show_reply_and_close(gateway: Gateway, capsys: pytest.
     assert "o-inbox-5" in shown and "请问志愿证书怎么开" in shown and "来源：人工" in shown
 
     assert await inbox_reply(svc, _args(id=plain, text=["到", "i志愿", "小程序里申请就行"])) == 0
-    assert "已发送" in capsys.readouterr().out
-    sent = gateway.fake.sent[-1]
-    assert sent["touser"] == "o-inbox-5"
-    assert sent["text"]["content"] == svc.content.text("care.staff_reply", text="到 i志愿 小程序里申请就行")
+    assert f"已排队，发送进程会把它发给 #{plain}。" in capsys.readouterr().out
     async with gateway.db.session() as s:
         out = (await s.execute(select(CareMessage).where(CareMessage.direction == "out"))).scalar_one()
-    assert out.delivery == "sent" and (await _thread(gateway, "o-inbox-5")).status == "answered"
+    assert out.delivery == "queued" and (await _thread(gateway, "o-inbox-5")).status == "answered"
+    [sent] = await _delivered(gateway, "o-inbox-5")  # by the web process's own worker
+    assert sent["text"]["content"] == svc.content.text("care.staff_reply", text="到 i志愿 小程序里申请就行")
 
     assert await inbox_close(svc, _args(id=plain)) == 0
     assert await inbox_close(svc, _args(id=plain)) == 1  # closed already
@@ -175,9 +189,10 @@ class _Refusing:
         return SendResult(Status.DROPPED, "outside_window")
 
 
-async def test_a_reply_the_platform_refuses_is_reported_plainly(
-    gateway: Gateway, capsys: pytest.CaptureFixture[str]
+async def test_without_the_outbox_a_reply_the_platform_refuses_is_reported_plainly(
+    make_gateway: GatewayFactory, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    gateway = await make_gateway(outbox=False)  # sent at once: the command hears the refusal
     await gateway.say("o-inbox-8", "人工")
     await gateway.say("o-inbox-8", "在吗")
     await gateway.flush_users()
@@ -201,7 +216,8 @@ async def test_a_traditional_writer_gets_the_staff_reply_in_traditional(
     assert thread.hant
     assert await inbox_reply(gateway.services, _args(id=thread.id, text=["在小程序里申请"])) == 0
     expected = to_traditional(gateway.services.content.text("care.staff_reply", text="在小程序里申请"))
-    assert gateway.fake.sent[-1]["text"]["content"] == expected
+    [sent] = await _delivered(gateway, "o-inbox-9")
+    assert sent["text"]["content"] == expected
 
 
 async def test_asking_again_while_a_thread_is_open_keeps_the_new_context(

@@ -71,6 +71,12 @@ async def test_a_campaign_from_the_command_line_with_a_worker_and_its_metrics(
                 return 'longtuan_delivery_sent_total{way="custom"} 4.0' in body
 
             assert await poll(scraped, within=10.0)
+            # The outbox's gauges too, refreshed by the worker's housekeeping.
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                lines = (await resp.text()).splitlines()
+            assert 'longtuan_delivery_quota_left{way="template"} 100000.0' in lines
+            assert any(line.startswith('longtuan_outbox_depth{status="pending"}') for line in lines)
+            assert any(line.startswith("longtuan_outbox_oldest_due_seconds") for line in lines)
     finally:
         assert await processes.stop(worker) == 0
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "status", ident)

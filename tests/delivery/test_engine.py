@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from bot.db import Database
+from bot.outbox import worker
 from bot.outbox.engine import Engine
+from bot.outbox.shared import UNKNOWN_PAUSE
 from tests.conftest import FixedClock
 from tests.delivery.conftest import MakeEngine, add_user, ledger, notice, outbox, queue
 from tests.fakes.wechat_api import FakeWeChatAPI
+from tests.gateway.support import RedisServer
 
 HOUR = 3600.0
 TEMPLATE_PATH = "/cgi-bin/message/template/send"
@@ -256,3 +261,40 @@ async def test_two_engines_claim_disjoint_rows_and_every_notice_goes_once(
     counts = await asyncio.gather(drain(first), drain(second))
     assert sum(counts) == 60 and min(counts) > 0
     assert all(len(platform.to(f"o-c{n}")) == 1 for n in range(60))
+
+
+async def test_with_redis_gone_customer_service_messages_still_go_and_templates_wait_for_it(
+    db: Database,
+    make_engine: MakeEngine,
+    platform: FakeWeChatAPI,
+    clock: FixedClock,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The limiter and the template count live in Redis: without it, only what PostgreSQL alone can
+    decide goes out (a late reply inside the window), paced by the worker itself."""
+    monkeypatch.setattr(worker, "REDIS_COOLDOWN", 0.05)
+    redis = RedisServer(tmp_path)
+    await redis.start()
+    try:
+        engine = await make_engine(redis_url=redis.url)
+        await add_user(db, "o-near", clock() - HOUR)
+        platform.interact("o-near", at=clock() - HOUR)
+        await add_user(db, "o-far", clock() - 50 * HOUR)
+        await redis.kill()
+        await queue(db, notice("o-near", "late_reply", "久等了", "g:1"), clock())
+        await queue(db, notice("o-far", "class_reminder", "明晚上课", "g:2", **{"class": "摄影"}), clock())
+        assert await engine.run_once() == 2
+        assert [r.text for r in platform.to("o-near")] == ["久等了"]
+        assert platform.to("o-far") == [] and TEMPLATE_PATH not in [path for path, _ in platform.calls]
+        rows = await outbox(db, "idem_key", "status", "last_error", "next_attempt_at")
+        assert [r[:3] for r in rows] == [("g:1", "sent", ""), ("g:2", "pending", "template_paused")]
+        assert rows[1][3].timestamp() == clock() + UNKNOWN_PAUSE
+
+        await redis.start()  # back: after the breaker's cool-down the template is counted and sent
+        await asyncio.sleep(0.1)
+        clock.advance(UNKNOWN_PAUSE)
+        assert await engine.run_once() == 1
+        assert [r.way for r in platform.to("o-far")] == ["template"]
+    finally:
+        await redis.kill()

@@ -24,7 +24,7 @@ REJECTED = "9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI"
 
 
 async def test_a_template_receipt_is_recorded_against_its_send(make_gateway: GatewayFactory, redis_prefix: str) -> None:
-    gw = await make_gateway()
+    gw = await make_gateway(worker_in_serve=False)  # the test's own engine sends
     gw.fake.add_template("tpl-class-reminder", "thing1", "time2", "thing3")
     async with gw.db.session() as s:
         notice = Notice("wechat", "o-rcpt", "class_reminder", Reply(text="上课"), "rc:1", {"class": "摄影"})
@@ -56,7 +56,7 @@ async def test_an_accepted_subscription_popup_grants_one_consent_a_rejection_cle
 
 async def test_a_late_reply_goes_through_the_outbox_once(make_gateway: GatewayFactory, redis_prefix: str) -> None:
     router = CountingRouter(lambda msg: 0.6 if "慢" in msg.text else 0.0)
-    gw = await make_gateway(router=router, wechat_reply_deadline=0.3, outbox=True)
+    gw = await make_gateway(router=router, wechat_reply_deadline=0.3, worker_in_serve=False)
     user = "o-late"
     first = await gw.post(text_xml(user, "慢慢来", account=ACCOUNT, msg_id="90001"), user)
     assert first.body == SUCCESS

@@ -83,6 +83,11 @@ async def enqueue(
     return None if found is None else int(found)
 
 
+async def durable(session: AsyncSession) -> None:
+    """Give this transaction an xid: its (synchronous) commit flushes the log, every earlier commit too."""
+    await session.execute(text("SELECT pg_current_xact_id()"))
+
+
 @dataclass(slots=True)
 class Claimed:
     id: int
