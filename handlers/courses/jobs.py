@@ -20,14 +20,11 @@ from bot.db.courses.reminders import Due
 from bot.model import Reply
 from bot.outbound import Notice
 from handlers.courses import format as fmt
+from handlers.courses.reminding import EVENING_HOUR, SOON_EVERY_MINUTES
 from scheduler.jobs import AddJob
 
 log = logging.getLogger("longtuan.courses.jobs")
 
-#: The evening reminder goes out at this local hour for the next day's classes.
-EVENING_HOUR = 20
-#: How often the two-hours-before reminder looks for classes (a reminder is at most this late).
-SOON_EVERY_MINUTES = 10
 
 
 async def remind_day_before(svc: Services) -> int:

@@ -16,6 +16,7 @@ from bot.model import Button, Inbound, Reply
 from bot.outbound import Notice
 from bot.session.base import State, StatesGroup
 from handlers.courses import format as fmt
+from handlers.courses import reminding
 from handlers.courses.browse import list_reply, show_list, utc
 from handlers.courses.phones import masked, normalise_mobile
 from handlers.profile import pick_street
@@ -118,6 +119,9 @@ def already(title: str, live: signups.Live) -> Reply:
 def outcome(ctx: Context, cls: Brief, result: signups.SignupResult) -> Reply:
     cancel = [Button("取消报名", payload=f"取消报名#{cls.id}")]
     if result.status == "confirmed":
+        remind = fmt.hours(ctx.settings.courses_remind_before)
+        evening, soon = reminding.coming(cls.starts_at, utc(ctx), ctx.services.tz)
+        promise = "courses.remind_both" if evening and soon else "courses.remind_soon" if soon else ""
         return Reply(
             "courses.booked",
             {
@@ -126,7 +130,7 @@ def outcome(ctx: Context, cls: Brief, result: signups.SignupResult) -> Reply:
                 "venue": cls.venue,
                 "street": cls.street,
                 "hours": fmt.hours(ctx.settings.courses_cancel_before),
-                "remind": fmt.hours(ctx.settings.courses_remind_before),
+                "reminders": ctx.content.text(promise, remind=remind) if promise else "",
             },
             buttons=cancel,
         )

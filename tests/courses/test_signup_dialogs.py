@@ -133,8 +133,28 @@ def _booked(gw: Gateway, cls: int) -> dict[str, str]:
         "venue": "坂田青年之家",
         "street": "坂田",
         "hours": "2小时",
-        "remind": "2小时",
+        "reminders": "开课前一晚和开课前2小时会提醒你。",
     }
+
+
+@pytest.mark.parametrize(
+    ("starts_in", "promised"),
+    [
+        (timedelta(days=1), "开课前一晚和开课前2小时会提醒你。"),  # tomorrow 10:00: tonight at 20:00, then 08:00
+        (timedelta(hours=8), "开课前2小时会提醒你。"),  # tonight: the evening before has passed
+        (timedelta(minutes=5), ""),  # about to start: no reminder is coming
+    ],
+)
+async def test_the_confirmation_promises_only_the_reminders_still_coming(
+    gw: Gateway, starts_in: timedelta, promised: str
+) -> None:
+    cls = await add_class(gw.db, "C1", NOW + starts_in)
+    await add_profile(gw.db, "o-1")
+    answer = await gw.say("o-1", f"报名#{cls}")
+    assert answer.text.startswith("报名成功"), answer.text
+    lines = answer.text.splitlines()
+    assert lines[4].startswith(promised + "临时去不了"), lines[4]
+    assert ("提醒" in lines[4]) == bool(promised)
 
 
 async def test_cancelling_promotes_the_first_waiting_who_is_told_and_sees_it(gw: Gateway) -> None:
