@@ -8,6 +8,7 @@ recovers when it is back.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -30,6 +31,8 @@ from bot.session.memory import MemoryStore
 from bot.session.redis import RedisStore
 from bot.settings import Settings
 from bot.text import Analyzer
+
+log = logging.getLogger("longtuan.services")
 
 
 def make_redis(url: str) -> aioredis.Redis:
@@ -90,6 +93,11 @@ async def open_services(
         metrics = metrics or Metrics()
         outbox: OutboxNotifier | None = None
         if notifier is None and settings.outbox:  # the delivery engine: notices go through the outbox
+            if worker and not settings.wechat_app_secret.get_secret_value():
+                # Nothing can reach WeChat without the app secret (a demo on a laptop): the notices
+                # wait in the outbox for a process that has it, instead of failing every few seconds.
+                log.warning("no LONGTUAN_WECHAT_APP_SECRET: notices wait in the outbox, no worker runs here")
+                worker = False
             outbox = await build_outbox(stack, settings, db, api, metrics, clock, worker=worker)
             notifier = ChannelNotifier({"wechat": outbox})
         services = Services(

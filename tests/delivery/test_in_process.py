@@ -33,6 +33,26 @@ async def test_serve_runs_one_worker_of_its_own_unless_told_not_to(
     assert _started(caplog) == 1
 
 
+async def test_without_the_app_secret_no_worker_runs_and_notices_wait(
+    make_gateway: GatewayFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A demo on a laptop has no WeChat credentials: nothing could be sent, so nothing is tried."""
+    caplog.set_level(logging.INFO)
+    router = CountingRouter(lambda msg: 0.6)
+    gw = await make_gateway(router=router, wechat_reply_deadline=0.3, wechat_app_secret="")
+    assert _started(caplog) == 0
+    assert any("no LONGTUAN_WECHAT_APP_SECRET" in r.getMessage() for r in caplog.records)
+    answer = await gw.post(text_xml("o-demo", "慢慢来", account=ACCOUNT), "o-demo")
+    assert answer.body == "success"
+
+    async def queued() -> bool:
+        async with gw.db.session() as s:
+            return [r[0] for r in await s.execute(text("SELECT status FROM outbox"))] == ["pending"]
+
+    assert await poll(queued, within=5.0), "the late reply was not kept in the outbox"
+    assert gw.fake.sent == [] and gw.fake.token_requests == 0
+
+
 async def test_without_redis_the_app_delivers_a_late_reply_through_its_own_worker(
     make_gateway: GatewayFactory,
 ) -> None:
