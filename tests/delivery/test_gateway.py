@@ -42,6 +42,23 @@ async def test_a_template_receipt_is_recorded_against_its_send(make_gateway: Gat
     assert [tuple(x) for x in lines] == [("template", "sent", ""), ("template", "receipt", "failed:user block")]
 
 
+async def test_a_receipt_while_the_database_is_down_is_refused_so_the_platform_sends_it_again(
+    make_gateway: GatewayFactory,
+) -> None:
+    gw = await make_gateway(worker_in_serve=False)
+    xml = (FIXTURES / "event_subscribe_msg_popup.xml").read_text(encoding="utf-8")
+    gw.services.db.breaker.failed(OSError("down"))  # the database is unreachable for the breaker's cool-down
+    answer = await gw.post(xml)
+    assert answer.status == 503 and answer.body == "busy"
+    gw.services.db.breaker.succeeded()
+    async with gw.db.session() as s:
+        assert (await s.execute(text("SELECT count(*) FROM subscribe_consents"))).scalar_one() == 0
+    again = await gw.post(xml)  # the platform's retry, once the database is back
+    assert again.body in ("", SUCCESS)
+    async with gw.db.session() as s:
+        assert (await s.execute(text("SELECT count(*) FROM subscribe_consents"))).scalar_one() == 2
+
+
 async def test_an_accepted_subscription_popup_grants_one_consent_a_rejection_clears(
     make_gateway: GatewayFactory,
 ) -> None:

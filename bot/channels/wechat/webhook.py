@@ -168,7 +168,14 @@ class WeChatWebhook:
 
         if isinstance(msg, Receipt):
             # A report about earlier sends, not a message: to the delivery ledger, nothing to answer.
-            await self.ledger.record(msg)
+            try:
+                await self.ledger.record(msg)
+            except Unavailable as exc:
+                # Nobody waits for this answer, and the platform sends it again (three times) when
+                # it gets no "success": a 503 keeps the receipt instead of acknowledging it unrecorded.
+                log.warning("receipt not recorded, the platform will send it again", extra={"error": str(exc)})
+                self.metrics.requests.labels("wechat", "receipt_retry").inc()
+                return web.Response(status=503, text="busy")
             self.metrics.requests.labels("wechat", "receipt").inc()
             return web.Response(text=SUCCESS)
         if msg.kind is Kind.UNKNOWN:
