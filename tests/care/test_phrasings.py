@@ -18,6 +18,7 @@ from tests.harness import Gateway
         ("菜单呢", "help.main"),
         ("？？", "help.main"),
         ("谢谢你呀", "care.thanks"),
+        ("嗯嗯好的", "care.ok"),
         ("取消吧", "care.nothing_to_cancel"),
         ("更多", "system.no_more"),
         ("客服", "care.inbox_ask"),
