@@ -44,6 +44,7 @@ def is_outage(exc: BaseException) -> bool:
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
+
 #: A connection idle in the pool longer than this gets a full ping before it is handed out.
 PING_AFTER_IDLE = 30.0
 
