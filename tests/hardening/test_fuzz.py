@@ -7,6 +7,7 @@ reproduced by running the test again; hypothesis then shrinks it to the smallest
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import itertools
 import logging
@@ -209,10 +210,14 @@ def quiet(caplog: pytest.LogCaptureFixture) -> None:
 
 @pytest.fixture
 async def fuzzed(make_gateway: GatewayFactory) -> Gateway:
-    # No delivery worker in the background: its connections are not what is fuzzed, and a connect
-    # of its that outlives asyncpg's 2-second time-out while the test's loop is busy opens the
-    # database's breaker for a second, which the fuzzed requests would then meet.
-    return await make_gateway(mode="safe", wechat_allow_plain=True, worker_in_serve=False)
+    # Hypothesis makes each case synchronously on the loop the server runs on, so a connection
+    # opened while cases are made can outlive asyncpg's 2-second connect time-out, and the breaker
+    # then answers "busy" for a second: the fuzzed requests would meet an outage nobody caused.
+    # So the connections the run needs (a request, the touch flusher, the outbox gauges) are opened
+    # before it starts, and no delivery worker runs beside it.
+    gateway = await make_gateway(mode="safe", wechat_allow_plain=True, worker_in_serve=False)
+    await asyncio.gather(*(gateway.services.db.ping() for _ in range(4)))
+    return gateway
 
 
 @settings(
