@@ -122,6 +122,9 @@ def outcome(ctx: Context, cls: Brief, result: signups.SignupResult) -> Reply:
         remind = fmt.hours(ctx.settings.courses_remind_before)
         evening, soon = reminding.coming(cls.starts_at, utc(ctx), ctx.services.tz)
         promise = "courses.remind_both" if evening and soon else "courses.remind_soon" if soon else ""
+        hours = fmt.hours(ctx.settings.courses_cancel_before)
+        can_cancel = utc(ctx) < cls.starts_at - timedelta(seconds=ctx.settings.courses_cancel_before)
+        cancelling = "courses.cancel_open" if can_cancel else "courses.cancel_closed"
         return Reply(
             "courses.booked",
             {
@@ -129,10 +132,10 @@ def outcome(ctx: Context, cls: Brief, result: signups.SignupResult) -> Reply:
                 "when": fmt.when(cls.starts_at, cls.ends_at, ctx.services.tz),
                 "venue": cls.venue,
                 "street": cls.street,
-                "hours": fmt.hours(ctx.settings.courses_cancel_before),
                 "reminders": ctx.content.text(promise, remind=remind) if promise else "",
+                "cancelling": ctx.content.text(cancelling, hours=hours),
             },
-            buttons=cancel,
+            buttons=cancel if can_cancel else [],
         )
     if result.status == "waitlisted":
         return Reply("courses.waitlisted", {"title": cls.title, "position": result.position}, buttons=cancel)

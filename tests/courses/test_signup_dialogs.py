@@ -132,8 +132,8 @@ def _booked(gw: Gateway, cls: int) -> dict[str, str]:
         "when": "12月3日（周四）10:00–11:30",
         "venue": "坂田青年之家",
         "street": "坂田",
-        "hours": "2小时",
         "reminders": "开课前一晚和开课前2小时会提醒你。",
+        "cancelling": "临时去不了，请在开课2小时前回复「取消报名」，把名额留给候补的小伙伴。",
     }
 
 
@@ -153,8 +153,12 @@ async def test_the_confirmation_promises_only_the_reminders_still_coming(
     answer = await gw.say("o-1", f"报名#{cls}")
     assert answer.text.startswith("报名成功"), answer.text
     lines = answer.text.splitlines()
-    assert lines[4].startswith(promised + "临时去不了"), lines[4]
+    assert lines[4].startswith(promised), lines[4]
     assert ("提醒" in lines[4]) == bool(promised)
+    # Within the two hours before the start a seat cannot be given back online: it says so, no button.
+    late = starts_in <= timedelta(hours=2)
+    assert ("已不能在线取消" in lines[4]) == late and ("回复「取消报名」" in lines[4]) == (not late)
+    assert ("取消报名</a>" in answer.text) == (not late), answer.text
 
 
 async def test_cancelling_promotes_the_first_waiting_who_is_told_and_sees_it(gw: Gateway) -> None:
