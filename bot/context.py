@@ -57,10 +57,15 @@ class Services:
     #: The transactional outbox (LONGTUAN_OUTBOX, and no notifier of the caller's own): a notice
     #: queued inside a transaction goes into it in that transaction. None: it is sent after the commit.
     outbox: Queue | None = None
+    _tz: ZoneInfo | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.settings.timezone)
+        # ZoneInfo keeps its instances, but looking one up by name costs more than the arithmetic.
+        zone = self._tz
+        if zone is None or zone.key != self.settings.timezone:
+            zone = self._tz = ZoneInfo(self.settings.timezone)
+        return zone
 
     def now(self) -> float:
         return self.clock()

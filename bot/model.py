@@ -14,6 +14,9 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+#: One encoder, built once: ``json.dumps`` with an argument builds one per call.
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
 
 class Kind(enum.StrEnum):
     """What arrived. Events and messages share one flat namespace."""
@@ -149,7 +152,7 @@ class Reply:
             blob["b"] = [[b.text, b.payload, b.url] for b in self.buttons]
         if self.more:
             blob["m"] = self.more
-        return json.dumps(blob, ensure_ascii=False)
+        return _dumps(blob)
 
     @classmethod
     def loads(cls, raw: str) -> Reply:

@@ -13,7 +13,7 @@ next handler try. Routers nest with ``include``; order in ``handlers/__init__.py
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.context import Context
@@ -36,27 +36,24 @@ class Route:
     name: str
     #: Runs before a waiting flow's own routes (crisis words are heard inside any flow).
     first: bool = False
+    #: The flow states this route answers in: what its filters name as ``state`` (``InState``)
+    #: or ``states`` (a filter for several); empty: any time. Read off the filters once.
+    states: frozenset[str] = field(init=False)
+    #: The message kinds this route can answer at all (None: any), from its filters' ``kinds``.
+    kinds: frozenset[Kind] | None = field(init=False)
 
-    @property
-    def states(self) -> frozenset[str]:
-        """The flow states this route answers in: what its filters name as ``state`` (``InState``)
-        or ``states`` (a filter for several); empty: any time."""
+    def __post_init__(self) -> None:
         names: set[str] = set()
+        allowed: frozenset[Kind] | None = None
         for flt in self.filters:
             one = getattr(flt, "state", None)
             many = getattr(flt, "states", ())
             names.update(s.name for s in ([one] if one is not None else []) + list(many))
-        return frozenset(names)
-
-    @property
-    def kinds(self) -> frozenset[Kind] | None:
-        """The message kinds this route can answer at all (None: any), from its filters' ``kinds``."""
-        allowed: frozenset[Kind] | None = None
-        for flt in self.filters:
             narrowed = getattr(flt, "kinds", None)
             if narrowed is not None:
                 allowed = narrowed if allowed is None else allowed & narrowed
-        return allowed
+        object.__setattr__(self, "states", frozenset(names))
+        object.__setattr__(self, "kinds", allowed)
 
 
 class Router:

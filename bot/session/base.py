@@ -16,6 +16,9 @@ from typing import Any, ClassVar, Protocol
 
 from bot.errors import ConfigError, Unavailable
 
+#: One encoder, built once: ``json.dumps`` with an argument builds one per call.
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
+
 #: The dedupe record of a delivery whose handler is still running.
 PENDING = "\x00pending"
 
@@ -163,7 +166,7 @@ class Session:
             blob["m"] = self.more
         if self.script:
             blob["t"] = self.script
-        return json.dumps(blob, ensure_ascii=False)
+        return _dumps(blob)
 
     @classmethod
     def loads(cls, raw: str | bytes | None, now: float) -> Session:

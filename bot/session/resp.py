@@ -307,6 +307,7 @@ class RespPipe:
             conn.transport.close()
             await asyncio.wait([conn.closed], timeout=self.timeout)
 
+
 def _fail(calls: Any, error: BaseException) -> None:
     for call in calls:
         if call.future is not None and not call.future.done():

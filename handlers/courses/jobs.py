@@ -26,7 +26,6 @@ from scheduler.jobs import AddJob
 log = logging.getLogger("longtuan.courses.jobs")
 
 
-
 async def remind_day_before(svc: Services) -> int:
     """Tomorrow's confirmed attendees, each told once; returns how many notices went out."""
     local = svc.local_now()

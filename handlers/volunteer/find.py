@@ -46,7 +46,7 @@ class Search:
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         if not msg.text:
             return False
-        q = query.parse(msg.text, self.streets, ctx.local_now())
+        q = query.parse(msg.text, self.streets, ctx.local_now)
         return {"q": q} if q else False
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,13 +73,18 @@ def asks_own_signups(text: str) -> bool:
     return _MINE.fullmatch(command_form(text).rstrip("吗")) is not None
 
 
-def parse(text: str, streets: list[str], now: datetime) -> Query | None:
-    """A search, or None when ``text`` is not one (「志愿时长怎么查」 is a question, not a search)."""
+def parse(text: str, streets: list[str], clock: Callable[[], datetime]) -> Query | None:
+    """A search, or None when ``text`` is not one (「志愿时长怎么查」 is a question, not a search).
+
+    ``clock`` gives the local time, asked only for a search (most texts are none).
+    """
     norm = normalise(text)
     if command_form(text) in _BARE:
+        now = clock()
         return Query(now, now + timedelta(days=DEFAULT_DAYS))
     if not any(o in norm for o in _OBJECT) or any(q in norm for q in _QUESTION) or "时长" in norm:
         return None
+    now = clock()
     found = [s for s in streets if s in norm]
     since, until, when = _window(norm, now)
     nearby = any(n in norm for n in _NEARBY)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import secrets
+import os
 import struct
 import time
 from collections.abc import Callable
@@ -60,9 +60,25 @@ _PADDING = tuple(bytes((n,)) * n for n in range(_BLOCK + 1))
 def _prefix() -> bytes:
     """The 16 random characters that open each encrypted reply: hex from the OS generator.
 
-    wechatpy draws 16 letters with ``random.sample``: no CSPRNG, and 30 us a reply.
+    wechatpy draws 16 letters with ``random.sample``: no CSPRNG, and 30 us a reply. The OS's bytes
+    are read 4 KiB at a time (one system call per 512 replies, not one each); a forked worker
+    starts with none of its parent's.
     """
-    return secrets.token_hex(8).encode()
+    global _random, _used
+    if _used + 8 > len(_random):
+        _random, _used = os.urandom(4096), 0
+    start = _used
+    _used += 8
+    return _random[start:_used].hex().encode()
+
+
+def _forget_random() -> None:
+    global _random, _used
+    _random, _used = b"", 0
+
+
+_random, _used = b"", 0
+os.register_at_fork(after_in_child=_forget_random)
 
 
 class SafeMode:

@@ -96,7 +96,17 @@ def _message(fields: dict[str, str]) -> Inbound | Receipt:
 
 def next_request_id() -> str:
     """Process id + a counter: unique across workers, and far cheaper than a uuid4 per message."""
-    return f"{os.getpid():x}-{next(_ids):x}"
+    return f"{_pid:x}-{next(_ids):x}"
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+#: This process's id, kept (a system call per message otherwise) and renewed in a forked worker.
+_pid = os.getpid()
+os.register_at_fork(after_in_child=_forked)
 
 
 class WeChatWebhook:
