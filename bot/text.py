@@ -61,6 +61,13 @@ def command_form(text: str) -> str:
     return norm
 
 
+@lru_cache(maxsize=8192)
+def command_forms(text: str) -> tuple[str, ...]:
+    """The forms of a text a command word is matched against: as typed (trimmed), normalised, and
+    without a trailing particle (``filters.Command``; the router's index of command words)."""
+    return tuple(dict.fromkeys((text.strip(), normalise(text), command_form(text))))
+
+
 @dataclass(slots=True, frozen=True)
 class Analysed:
     norm: str

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from bot.context import Context
 from bot.model import Inbound, Kind, Reply
+from bot.text import command_forms
 
 Verdict = bool | dict[str, Any]
 
@@ -66,9 +67,8 @@ class Router:
         #: the CLICK and subscribe routes without asking their filters, and while a flow waits its
         #: own routes come first. Built on first dispatch.
         self._by_kind: dict[tuple[Kind, str | None], list[Route]] = {}
-        #: Per (kind, state): the routes whose first filter is a ``Command`` left out, and one
-        #: ``Command`` of all their words (see ``_candidates``).
-        self._plans: dict[tuple[Kind, str | None], tuple[list[Route], Filter | None]] = {}
+        #: Per (kind, state): which of those routes a command word keeps (see ``_candidates``).
+        self._plans: dict[tuple[Kind, str | None], _CommandPlan] = {}
 
     def on(self, *filters: Filter) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
@@ -107,28 +107,20 @@ class Router:
         return found
 
     def _candidates(self, msg: Inbound, ctx: Context, state: str | None) -> list[Route]:
-        """``routes_for``, without the routes that start with a ``Command`` when none of them can match.
+        """``routes_for``, without the routes that start with a ``Command`` that cannot match.
 
         Most messages are no command word, yet walked past some thirty ``Command`` routes, each
-        normalising the text again (about 40 µs a message). One ``Command`` holding all their
-        words answers for them at once: a command matches when a form of the text is among its
-        words, so if none is among all of them, each of those routes fails on its first filter.
+        normalising the text again (about 40 us a message), and a command word walked past all
+        the others. A ``Command`` matches when one of the text's forms (``command_forms``) is
+        among its words; an index from each word to the routes whose first filter holds it gives,
+        from the forms, exactly the command routes whose first filter passes. The others would
+        fail on it, so they are left out; the order stays the routes' own.
         """
         key = (msg.kind, state)
         plan = self._plans.get(key)
         if plan is None:
-            from bot.router.filters import Command  # filters import this module's neighbours, not it
-
-            routes = self.routes_for(msg.kind, state)
-            leading = [r for r in routes if r.filters and type(r.filters[0]) is Command]
-            words = [w for r in leading for w in r.filters[0].words]  # type: ignore[attr-defined]
-            skipped = {id(r) for r in leading}
-            plan = ([r for r in routes if id(r) not in skipped], Command(words) if leading else None)
-            self._plans[key] = plan
-        without, union = plan
-        if union is None or union(msg, ctx) is True:
-            return self.routes_for(msg.kind, state)
-        return without
+            plan = self._plans[key] = _CommandPlan(self.routes_for(msg.kind, state))
+        return plan.candidates(msg)
 
     def flow_takes(self, msg: Inbound, ctx: Context) -> bool:
         """Whether the waiting flow has a command route of its own that takes ``msg`` (its own 「取消」)."""
@@ -168,3 +160,51 @@ class Router:
                 if reply is not None:
                     return route, reply
         return None
+
+
+#: The kinds a ``Command`` can take (``Command.kinds``).
+_WORDED = frozenset({Kind.TEXT, Kind.VOICE})
+
+
+class _CommandPlan:
+    """The routes for one (kind, state), and which of them a message's command forms keep."""
+
+    __slots__ = ("_leading", "by_word", "choices", "routes", "without")
+
+    def __init__(self, routes: list[Route]) -> None:
+        from bot.router.filters import Command  # filters import this module's neighbours, not it
+
+        self.routes = routes
+        #: Each command word: the positions of the routes whose first filter is a Command holding it.
+        self.by_word: dict[str, frozenset[int]] = {}
+        words: dict[str, set[int]] = {}
+        leading = set()
+        for at, route in enumerate(routes):
+            first = route.filters[0] if route.filters else None
+            if type(first) is Command:
+                leading.add(at)
+                for word in first.words:
+                    words.setdefault(word, set()).add(at)
+        self.by_word = {w: frozenset(ats) for w, ats in words.items()}
+        self.without = [r for at, r in enumerate(routes) if at not in leading]
+        #: The candidate list for each set of matching command routes met so far (a few dozen).
+        self.choices: dict[frozenset[int], list[Route]] = {}
+        self._leading = frozenset(leading)
+
+    def candidates(self, msg: Inbound) -> list[Route]:
+        if not self.by_word or msg.kind not in _WORDED or not msg.text:
+            return self.without if self.by_word else self.routes
+        hits: frozenset[int] = frozenset()
+        for form in command_forms(msg.text):
+            found = self.by_word.get(form)
+            if found is not None:
+                hits = hits | found
+        if not hits:
+            return self.without
+        chosen = self.choices.get(hits)
+        if chosen is None:
+            leading = self._leading
+            chosen = [r for at, r in enumerate(self.routes) if at not in leading or at in hits]
+            if len(self.choices) < 1024:
+                self.choices[hits] = chosen
+        return chosen

@@ -8,7 +8,7 @@ from typing import Any
 from bot.context import Context
 from bot.model import Inbound, Kind
 from bot.session.base import State
-from bot.text import command_form, normalise
+from bot.text import command_forms, normalise
 
 
 class Command:
@@ -24,8 +24,7 @@ class Command:
     def __call__(self, msg: Inbound, ctx: Context) -> bool:
         if msg.kind not in (Kind.TEXT, Kind.VOICE) or not msg.text:
             return False
-        text = msg.text
-        return text.strip() in self.words or normalise(text) in self.words or command_form(text) in self.words
+        return not self.words.isdisjoint(command_forms(msg.text))
 
 
 class Kinds:
