@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from sqlalchemy import event, text
@@ -97,6 +97,12 @@ async def driver(s: AsyncSession) -> asyncpg.Connection:
     session (``courses.sessions``) gets the connection as it is. Outages raise what ``OUTAGE``
     names, which ``Database.session`` and the callers' breakers turn into ``Unavailable``.
     """
+    # The connection of the session's current transaction, once found, is kept with it: a session
+    # holds one connection until its transaction ends, and a signup session asks twice a signup.
+    kept = s.info.get(_DRIVER)
+    transaction = s.sync_session.get_transaction()
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        return cast(asyncpg.Connection, kept[1])
     conn = await s.connection()
     options = conn.sync_connection.get_execution_options() if conn.sync_connection is not None else {}
     if options.get("isolation_level") != "AUTOCOMMIT":
@@ -104,7 +110,12 @@ async def driver(s: AsyncSession) -> asyncpg.Connection:
     raw = await conn.get_raw_connection()
     found = raw.driver_connection
     assert isinstance(found, asyncpg.Connection)  # the engine is postgresql+asyncpg
+    s.info[_DRIVER] = (s.sync_session.get_transaction(), found)
     return found
+
+
+#: Where ``driver`` keeps, in ``AsyncSession.info``, its transaction and that transaction's connection.
+_DRIVER = "longtuan.driver"
 
 
 class Database:
