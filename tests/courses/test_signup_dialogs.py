@@ -263,3 +263,27 @@ async def test_a_blocked_person_is_told_until_when(gw: Gateway) -> None:
         "o-absent", [(f"报名#{cls}", "courses.blocked", {"limit": 2, "days": 90, "until": "12月21日（周一）"})]
     )
     assert await signup_rows(gw.db, cls) == []
+
+
+async def test_another_question_inside_the_profile_flow_is_answered_and_the_flow_waits(gw: Gateway) -> None:
+    """「我的时长」 while the name is asked was kept as the name, and a search while the mobile was
+    asked heard "not a number": each is answered as anywhere, the flow says it still waits, and
+    the next real answer goes on where it was."""
+    cls = await add_class(gw.db, "C1", NOW + timedelta(days=2), title="光影入门")
+    paused = gw.expected("system.flow_paused", flow=gw.expected("flows.course_signup"))
+    await gw.dialog("o-other", [(f"报名#{cls}", "courses.ask_name", {"title": "光影入门"})])
+    for said in ("我的时长", "我的课程", "附近有什么志愿活动"):
+        answer = await gw.say("o-other", said)
+        assert answer.text.endswith(paused), f"{said}: {answer.text}"
+        assert not answer.text.startswith(gw.expected("courses.ask_mobile", name=said)), said
+    await gw.dialog("o-other", [("李小龙", "courses.ask_mobile", {"name": "李小龙"})])
+    answer = await gw.say("o-other", "附近有什么志愿活动")
+    assert answer.text.endswith(paused) and gw.expected("courses.mobile_invalid") not in answer.text, answer.text
+    await gw.dialog("o-other", [("12800138000", "courses.mobile_invalid")])  # a wrong number is still told so
+    await gw.dialog("o-other", [("13912345678", "courses.ask_street", {"streets": STREETS})])
+    answer = await gw.say("o-other", "我的时长")
+    assert answer.text.endswith(paused), answer.text
+    await gw.dialog(
+        "o-other", [("4", "courses.profile_saved", {"name": "李小龙", "mobile": "139****5678", "street": "坂田"})]
+    )
+    assert [r[2] for r in await signup_rows(gw.db, cls)] == ["confirmed"]
