@@ -29,7 +29,8 @@ class SearchIntent:
     words that might find posts (「设计」) - then the handler answers only when it finds some.
 
     Passes ``query`` and ``cold`` (True: answer only with results). Never while another
-    programme's flow waits for an answer.
+    programme's flow waits for an answer; a list or a detail being looked at (a quiet flow:
+    「周末的志愿活动」 then 「1」) does not stop a search.
     """
 
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
@@ -42,8 +43,9 @@ class SearchIntent:
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         if not msg.text.strip():
             return False
-        if ctx.session.state is not None:
-            return False
+        group = ctx.session.group
+        if ctx.session.state is not None and (group is None or not group.quiet):
+            return False  # a flow asking for an answer (a name, a number) keeps its words
         browsing = flows.results(ctx) is not None
         if normalise(msg.text) in self.commands or command_form(msg.text) in self.commands:
             return False

@@ -43,3 +43,25 @@ async def test_words_meant_for_others_are_not_a_search(gw: Gateway, said: str, s
     answer = await gw.say(USER, said)
     assert "相关岗位" not in answer.text, answer.text
     assert answer.text == (await gw.say(f"{USER}-2", same_as)).text
+
+
+async def test_a_search_is_heard_while_a_volunteer_project_is_open(gw: Gateway) -> None:
+    """「周末的志愿活动」, 「1」 (a project's detail, waiting for 「报名 序号」), then 「实习岗位」 or
+    「设计」: the search answers (it heard the FAQ's guess and the fallback before)."""
+    from pathlib import Path
+
+    from bot.db.volunteer import demo as volunteer_demo
+
+    folder = Path(gw.services.settings.content_dir or "content") / "demo"
+    await volunteer_demo.load(gw.db, folder, tz=gw.services.tz, now=gw.services.local_now())
+    listing = await gw.say(USER, "周末的志愿活动")
+    assert listing.text.startswith("周末的志愿项目"), listing.text
+    detail = await gw.say(USER, "1")
+    assert "班次" in detail.text, detail.text
+    found = await gw.say(USER, "实习岗位")
+    assert found.text.startswith("最新的实习岗位，共 100+ 个：\n1. "), found.text
+    await gw.say(USER, "周末的志愿活动")
+    await gw.say(USER, "1")
+    design = await gw.say(USER, "设计")
+    assert "设计" in design.text and "1. " in design.text, design.text
+    assert not design.text.startswith(gw.expected("fallback.text")[:8]), design.text
