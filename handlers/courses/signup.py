@@ -15,7 +15,7 @@ from bot.db.users import ensure_user
 from bot.model import Button, Inbound, Reply
 from bot.outbound import Notice
 from bot.session.base import State, StatesGroup
-from bot.text import command_form
+from handlers.answers import not_a_name
 from handlers.courses import format as fmt
 from handlers.courses import reminding
 from handlers.courses.browse import list_reply, show_list, utc
@@ -150,45 +150,9 @@ def outcome(ctx: Context, cls: Brief, result: signups.SignupResult) -> Reply:
 # -- the profile flow ---------------------------------------------------------------------------
 
 
-#: What no one's name holds: question words, pronouns, "的", and the programmes' own words. A step
-#: that meets them hands the message on (another route answers, and the flow says it still waits):
-#: 「我的时长」 typed while the name is asked was taken for a name.
-_NOT_IN_A_NAME = (
-    "的",
-    "吗",
-    "呢",
-    "什么",
-    "怎么",
-    "哪",
-    "我",
-    "你",
-    "志愿",
-    "夜校",
-    "实习",
-    "时长",
-    "课程",
-    "活动",
-    "岗位",
-    "学习",
-)
-
-
-def _asks_something_else(ctx: Context, text: str) -> bool:
-    """A command word of the bot (「我的时长」「我的课程」), or, without a single digit, a question
-    or a programme's words: not an answer to a profile step."""
-    if command_form(text) in _command_words(ctx):
-        return True
-    return not any(c.isdigit() for c in text) and any(w in text for w in _NOT_IN_A_NAME)
-
-
-def _command_words(ctx: Context) -> frozenset[str]:
-    # Built when asked: only a profile step asks, once a message.
-    return frozenset(command_form(w) for words in ctx.content.commands.values() for w in words)
-
-
 async def got_name(msg: Inbound, ctx: Context, text: str) -> Reply | None:
     name = text.strip()
-    if _asks_something_else(ctx, name):
+    if not_a_name(ctx, name):
         return None
     if not _NAME.fullmatch(name):
         return Reply("courses.name_invalid")
@@ -198,7 +162,7 @@ async def got_name(msg: Inbound, ctx: Context, text: str) -> Reply | None:
 
 async def got_mobile(msg: Inbound, ctx: Context, text: str) -> Reply | None:
     mobile = normalise_mobile(text)
-    if mobile is None and _asks_something_else(ctx, text):
+    if mobile is None and not_a_name(ctx, text):
         return None
     if mobile is None:
         return Reply("courses.mobile_invalid")
@@ -211,7 +175,7 @@ async def got_mobile(msg: Inbound, ctx: Context, text: str) -> Reply | None:
 
 async def got_street(msg: Inbound, ctx: Context, text: str) -> Reply | None:
     street = pick_street(text, ctx.content.streets)
-    if street is None and _asks_something_else(ctx, text):
+    if street is None and not_a_name(ctx, text):
         return None
     if street is None:
         return Reply("courses.street_invalid", {"streets": numbered_streets(ctx)})

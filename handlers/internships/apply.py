@@ -15,12 +15,17 @@ from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State
 from bot.text import normalise
+from handlers.answers import not_a_name, not_an_answer
 from handlers.internships import flows, render
 from handlers.internships.flows import APPLY_STATES, Browsing, InternshipApply
 
 _APPLY_N = re.compile(r"(?:申请|投递)\s*(?:第\s*)?(\d{1,3})\s*(?:个|号)?")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 _NAME = re.compile(r"[^\d\s!-/:-@\[-`{-~，。！？、；：（）“”‘’]{2,20}")
+
+#: Steps whose answer is free text, and those read as a name or a number (``handlers.answers``).
+_FREE_TEXT = frozenset({"name", "school", "major"})
+_NAMES = frozenset({"name", "mobile"})
 
 
 class _ApplyNumber:
@@ -153,8 +158,12 @@ def router(content: Content) -> Router:
 
     def step(state: State, field: str, ok: Any, bad: str, nxt: State | None, ask: str) -> None:
         @r.on(InState(state), HasText())
-        async def answer(msg: Inbound, ctx: Context, text: str) -> Reply:
+        async def answer(msg: Inbound, ctx: Context, text: str) -> Reply | None:
             value = ok(ctx, normalise(text))
+            # Another question is answered as anywhere, and the form waits: free text (a name, a
+            # school) is checked before it is taken, a number only when it is not one.
+            if (value is None or field in _FREE_TEXT) and (not_a_name if field in _NAMES else not_an_answer)(ctx, text):
+                return None
             if value is None:
                 return Reply(bad, {"example": _year_example(ctx)}) if bad == "internships.bad_year" else Reply(bad)
             ctx.update(**{field: value})

@@ -11,6 +11,7 @@ from bot.model import Inbound, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
+from handlers.answers import not_a_name
 
 
 class VolunteerRegister(StatesGroup):
@@ -24,16 +25,20 @@ def router(content: Content) -> Router:
     r = Router("volunteer.register")
 
     @r.on(InState(VolunteerRegister.name), HasText())
-    async def named(msg: Inbound, ctx: Context, text: str) -> Reply:
+    async def named(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         name = text.strip().replace(" ", "")
+        if not_a_name(ctx, name):
+            return None  # 「我的时长」 here is asked, not a name: answered, and the form waits
         if not 2 <= len(name) <= 20 or any(c.isdigit() for c in name):
             return Reply("volunteer.bad_name")
         ctx.enter(VolunteerRegister.id_number, name=name)
         return Reply("volunteer.ask_id", {"name": name})
 
     @r.on(InState(VolunteerRegister.id_number), HasText())
-    async def numbered(msg: Inbound, ctx: Context, text: str) -> Reply:
+    async def numbered(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         number = text.strip().replace(" ", "").upper()
+        if not valid_id_number(number) and not_a_name(ctx, text):
+            return None
         if not valid_id_number(number):
             return Reply("volunteer.bad_id")
         name = str(ctx.data.get("name", ""))

@@ -160,3 +160,27 @@ async def _apply_first(gw: Gateway, user: str, *, first: bool = True) -> None:
     if not first:
         await gw.say(user, "2")
         await gw.say(user, "申请")
+
+
+async def test_a_question_inside_the_application_is_answered_and_the_form_waits(gw: Gateway) -> None:
+    """A command word or a question typed for the name, the school or the year is answered as
+    anywhere (it was taken for the name or the school), and the form goes on where it was."""
+    paused = gw.expected("system.flow_paused", flow=gw.expected("flows.internship_apply"))
+    await gw.say(USER, "坂田 数据分析")
+    await gw.say(USER, "1")
+    await gw.dialog(USER, [("申请", "internships.ask_name", {"title": "BI数据分析实习生"})])
+    for said in ("我的申请", "我的时长"):
+        answer = await gw.say(USER, said)
+        assert paused in answer.text, f"{said}: {answer.text}"
+    await gw.dialog(
+        USER,
+        [("张小龙", "internships.ask_mobile", {"name": "张小龙"}), ("138 0013 8000", "internships.ask_school")],
+    )
+    answer = await gw.say(USER, "实习有工资吗？")
+    assert paused in answer.text, answer.text
+    await gw.dialog(
+        USER, [("深圳大学", "internships.ask_major"), ("统计学", "internships.ask_year", {"example": 2027})]
+    )
+    done = await gw.say(USER, "2027")
+    assert done.text.startswith("投递成功✅"), done.text
+    assert await _applications(gw, USER) == [("BI数据分析实习生", "张小龙", "13800138000", 2027, "submitted")]

@@ -152,3 +152,20 @@ def test_star_thresholds_are_the_content_defaults() -> None:
 async def test_my_hours_with_the_database_down_is_busy(make_gateway: GatewayFactory) -> None:
     gw = await make_gateway(database_url="postgresql+asyncpg://postgres@127.0.0.1:9/nowhere")
     await gw.dialog(USER, [("我的时长", "system.busy"), ("签到 381204", "system.busy")])
+
+
+async def test_a_question_inside_the_registration_is_answered_and_the_form_waits(site: Site) -> None:
+    """「我的时长」 while the name is asked was kept as the name: it is answered, the form says it
+    still waits, and the name typed next goes on where it was."""
+    gw = site.gw
+    paused = gw.expected("system.flow_paused", flow=gw.expected("flows.volunteer_register"))
+    await gw.dialog(USER, [("志愿者登记", "volunteer.ask_name")])
+    for said in ("我的时长", "志愿时长怎么算"):
+        answer = await gw.say(USER, said)
+        assert answer.text.endswith(paused), f"{said}: {answer.text}"
+    await gw.dialog(USER, [("李小龙", "volunteer.ask_id", {"name": "李小龙"})])
+    answer = await gw.say(USER, "礼遇")
+    assert answer.text.endswith(paused) and gw.expected("volunteer.bad_id") not in answer.text, answer.text
+    await gw.dialog(
+        USER, [("11010519491231002x", "volunteer.registered", {"name": "李小龙", "masked": "110***********002X"})]
+    )

@@ -1,0 +1,52 @@
+"""Whether a message typed inside a form (a name, a number, a school) is an answer to it at all.
+
+A form step that meets a command word of the bot (「我的时长」「我的课程」) or, for a name, a
+question or a programme's words, returns None: the message reaches the other routes, and the
+flow guard adds that the form still waits (``bot.gateway.flows``). Without this, 「我的时长」
+typed while a name was asked became the name.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.text import command_form
+
+#: What no one's name holds: question words, pronouns, "的", and the programmes' own words.
+_NOT_IN_A_NAME = (
+    "的",
+    "吗",
+    "呢",
+    "什么",
+    "怎么",
+    "哪",
+    "我",
+    "你",
+    "志愿",
+    "夜校",
+    "实习",
+    "时长",
+    "课程",
+    "活动",
+    "岗位",
+    "学习",
+)
+#: What marks a question rather than a school, a major or a street.
+_QUESTION = ("吗", "什么", "怎么", "哪里", "哪个", "为什么", "?", "？")
+
+
+def is_command_word(ctx: Context, text: str) -> bool:
+    """One of the bot's command words (``content/commands.toml``), in any of its forms."""
+    form = command_form(text)
+    return any(form == command_form(w) for words in ctx.content.commands.values() for w in words)
+
+
+def not_a_name(ctx: Context, text: str) -> bool:
+    """A command word, or, without a single digit, a question or a programme's words."""
+    if is_command_word(ctx, text):
+        return True
+    return not any(c.isdigit() for c in text) and any(w in text for w in _NOT_IN_A_NAME)
+
+
+def not_an_answer(ctx: Context, text: str) -> bool:
+    """A command word or a question: not a school, a major, a street or a number."""
+    return is_command_word(ctx, text) or any(w in text for w in _QUESTION)
