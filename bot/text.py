@@ -31,8 +31,22 @@ def to_simplified(text: str) -> str:
 
 @lru_cache(maxsize=4096)
 def to_traditional(text: str) -> str:
-    """A reply's text for someone who wrote traditional; replies repeat, so each is converted once."""
-    return text if text.isascii() else str(_converter("s2t").convert(text))
+    """A reply's text for someone who wrote traditional; replies repeat, so each is converted once.
+
+    Hong Kong's standard forms (「為」, not OpenCC's default 「爲」): those who write traditional
+    here are mostly 港澳 youth. Then ``_TRADITIONAL_FIXES`` undoes what OpenCC's word splitting
+    gets wrong in the district's own names.
+    """
+    if text.isascii():
+        return text
+    converted = str(_converter("s2hk").convert(text))
+    for wrong, right in _TRADITIONAL_FIXES:
+        converted = converted.replace(wrong, right)
+    return converted
+
+
+#: OpenCC reads 「坪地志愿」 as 地志 (a gazetteer, 地誌) + 愿: the street 坪地 keeps its 志.
+_TRADITIONAL_FIXES = (("地誌願", "地志願"),)
 
 
 def in_traditional(reply: Reply) -> Reply:

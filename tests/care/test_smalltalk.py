@@ -90,3 +90,21 @@ async def test_english_gets_a_short_english_answer(gateway: Gateway) -> None:
 async def test_a_low_mood_gets_a_gentle_answer_with_the_hotline(gateway: Gateway) -> None:
     answer = await gateway.say("o-talk-6", "最近心情不好")
     assert answer.text == gateway.expected("care.low_mood") and "12355" in answer.text
+
+
+def test_traditional_replies_use_hong_kong_forms_and_keep_the_district_names() -> None:
+    assert to_traditional("为你负责店铺首页设计，回复序号看详情") == "為你負責店鋪首頁設計，回覆序號看詳情"
+    assert to_traditional("坪地志愿港湾服务队") == "坪地志願港灣服務隊"  # not 坪地誌願 (a gazetteer)
+
+
+def test_every_button_word_comes_back_as_itself_after_a_traditional_tap() -> None:
+    """A traditional reader's button sends the word in traditional; folded back it must be the
+    word the route knows, for every command word, FAQ question and street."""
+    from bot.content import load_content
+    from bot.text import to_simplified
+
+    content = load_content(None)
+    words = [w for ws in content.commands.values() for w in ws]
+    words += [q for e in content.faq for q in (e.question, *e.examples)] + list(content.streets)
+    changed = {w: to_simplified(to_traditional(w)) for w in words if to_simplified(to_traditional(w)) != w}
+    assert changed == {}
