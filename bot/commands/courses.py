@@ -1,4 +1,4 @@
-"""The night school's commands: ``longtuan import classes FILE`` and ``longtuan classes qr CLASS``."""
+"""The night school's commands: ``longtuan import classes FILE``, ``longtuan classes list | roster | qr``."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from bot.model import Reply
 from bot.outbound import Notice
 from handlers.courses import format as fmt
 from handlers.courses.intents import SCENE_PREFIX
+from handlers.courses.phones import masked
 
 SHOW_QR = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
 
@@ -32,6 +33,15 @@ def register(commands: Commands) -> None:
     qr = sub.add_parser("qr", help="the check-in QR scene of a class (and the permanent code, with WeChat credentials)")
     qr.add_argument("cls", metavar="CLASS", help="the class's 编号 or id")
     qr.set_defaults(func=with_services(class_qr))
+    listing = sub.add_parser(
+        "list", help="the classes still to come: 编号, time, venue, seats taken and people waiting"
+    )
+    listing.add_argument("--all", action="store_true", help="past and cancelled classes too")
+    listing.set_defaults(func=with_services(class_list))
+    roster = sub.add_parser("roster", help="who signed up, who waits, who checked in (mobiles masked)")
+    roster.add_argument("cls", metavar="CLASS", help="the class's 编号 or id")
+    roster.add_argument("--full-mobile", action="store_true", help="mobiles in full, to call people")
+    roster.set_defaults(func=with_services(class_roster))
 
 
 async def import_classes(svc: Services, args: argparse.Namespace) -> int:
@@ -92,14 +102,61 @@ def _notices(
             yield Notice(channel, openid, "class_cancelled", reply, f"class_cancelled:{cls.id}:{openid}", fields)
 
 
+async def _class(svc: Services, value: str) -> ClassView | None:
+    """The class of a 编号, else of an id; says so on stderr when there is none."""
+    async with svc.db.session() as s:
+        cls = await catalogue.by_ref(s, value)
+        if cls is None and value.isdigit() and len(value) < 10:
+            cls = await catalogue.get(s, int(value))
+    if cls is None:
+        print(f"没有编号或 id 为 {value} 的课程", file=sys.stderr)
+    return cls
+
+
+async def class_list(svc: Services, args: argparse.Namespace) -> int:
+    """The classes still to come (``--all``: every class), soonest first, with their seats."""
+    now = datetime.fromtimestamp(svc.now(), UTC)
+    async with svc.db.session() as s:
+        classes = await catalogue.listing(s, None if args.all else now)
+    if not classes:
+        print("还没有课程：用 longtuan import classes FILE 导入一学期的课。" if args.all else "没有还没开始的课程。")
+        return 0
+    print("\t".join(["编号", "id", "时间", "课程", "地点", "已报/名额", "候补", "状态"]))
+    for c in classes:
+        status = "已取消" if not c.is_open else "已开始" if c.starts_at <= now else "报名中"
+        row = [c.ref, str(c.id), fmt.when(c.starts_at, c.ends_at, svc.tz), f"【{c.theme}】{c.title}", c.venue]
+        print("\t".join([*row, f"{c.seated}/{c.capacity}", str(c.waiting), status]))
+    print(f"共 {len(classes)} 门")
+    return 0
+
+
+_STATUS = {"confirmed": "已报名", "waitlisted": "候补", "attended": "已签到", "no_show": "未到"}
+
+
+async def class_roster(svc: Services, args: argparse.Namespace) -> int:
+    """Who is seated (and checked in), who waits in which place, who did not come."""
+    cls = await _class(svc, args.cls)
+    if cls is None:
+        return 1
+    async with svc.db.session() as s:
+        lines = await catalogue.roster(s, cls.id)
+    attended = sum(1 for line in lines if line.status == "attended")
+    print(f"{cls.ref} {cls.title}，{fmt.when(cls.starts_at, cls.ends_at, svc.tz)}，{cls.venue}")
+    print(f"名额 {cls.capacity}，已报 {cls.seated}（已签到 {attended}），候补 {cls.waiting}")
+    for line in lines:
+        status = f"候补第{line.position}位" if line.status == "waitlisted" else _STATUS.get(line.status, line.status)
+        came = line.checked_in_at.astimezone(svc.tz).strftime("%H:%M 签到") if line.checked_in_at else ""
+        mobile = line.mobile if args.full_mobile else masked(line.mobile)
+        notes = ["现场报名"] if line.walk_in else []
+        signed = line.signed_up_at.astimezone(svc.tz).strftime("%m-%d %H:%M 报名")
+        print("\t".join([line.name or "（未留姓名）", mobile or "-", status, signed, came, *notes]).rstrip("\t"))
+    return 0
+
+
 async def class_qr(svc: Services, args: argparse.Namespace) -> int:
     """Print the class's scene id; with WeChat credentials, create its permanent QR code and print it."""
-    async with svc.db.session() as s:
-        cls = await catalogue.by_ref(s, args.cls)
-        if cls is None and args.cls.isdigit():
-            cls = await catalogue.get(s, int(args.cls))
+    cls = await _class(svc, args.cls)
     if cls is None:
-        print(f"没有编号或 id 为 {args.cls} 的课程", file=sys.stderr)
         return 1
     scene = f"{SCENE_PREFIX}{cls.id}"
     print(

@@ -1,4 +1,4 @@
-"""``longtuan import classes FILE`` and ``longtuan classes qr CLASS``: all or nothing, idempotent, named errors."""
+"""``longtuan import classes FILE`` (all or nothing, idempotent, named errors) and ``longtuan classes list | roster | qr``."""
 
 from __future__ import annotations
 
@@ -165,3 +165,47 @@ async def test_the_fake_refuses_a_scene_longer_than_64_characters(services: Serv
     assert failed.value.errcode == 40097
     answer = await services.wechat.create_qr_scene("class-1")
     assert answer["ticket"] and answer["url"].startswith("http://weixin.qq.com/q/")
+
+
+async def test_classes_list_and_roster_show_seats_the_waitlist_and_check_ins(
+    services: Services, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What the staff at a venue need: the classes with seats taken and people waiting, and a
+    class's people in order (seated, then waiting by place), mobiles masked unless asked."""
+    from bot.commands.courses import class_list, class_roster
+    from bot.db.courses import attendance
+
+    assert await class_list(services, argparse.Namespace(all=False)) == 0
+    assert "没有还没开始的课程" in capsys.readouterr().out
+    small = GOOD.replace(",30,YX4821,", ",2,YX4821,")
+    assert await run_import(services, write(tmp_path, small)) == 0
+    async with services.db.session() as s:
+        cls = await catalogue.by_ref(s, "2026-PH-01")
+    assert cls is not None
+    users = [await add_profile(services.db, f"o-roster-{i}") for i in range(4)]
+    async with sessions.autocommit(services.db) as s:
+        for uid in users:
+            await signups.sign_up(s, cls.id, uid, NOW)
+    async with services.db.session() as s:
+        await attendance.check_in(s, cls.id, users[0], NOW, "code")
+    capsys.readouterr()
+    assert await class_list(services, argparse.Namespace(all=False)) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert listed[0].split("\t") == ["编号", "id", "时间", "课程", "地点", "已报/名额", "候补", "状态"]
+    assert listed[1].split("\t")[0] == "2026-PH-01" and listed[1].split("\t")[5:] == ["2/2", "2", "报名中"]
+    assert listed[-1] == "共 3 门"
+
+    assert await class_roster(services, argparse.Namespace(cls="2026-PH-01", full_mobile=False)) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "名额 2，已报 2（已签到 1），候补 2"
+    people = [line.split("\t") for line in out[2:]]
+    assert [p[:3] for p in people] == [
+        ["李小龙", "138****8000", "已签到"],
+        ["李小龙", "138****8000", "已报名"],
+        ["李小龙", "138****8000", "候补第1位"],
+        ["李小龙", "138****8000", "候补第2位"],
+    ]
+    assert people[0][4] == "10:00 签到"
+    assert await class_roster(services, argparse.Namespace(cls=str(cls.id), full_mobile=True)) == 0
+    assert "13800138000\t已签到" in capsys.readouterr().out
+    assert await class_roster(services, argparse.Namespace(cls="NO-SUCH", full_mobile=False)) == 1

@@ -132,6 +132,13 @@ async def upcoming(
     return [_view(r) for r in rows], int(total)
 
 
+async def listing(s: AsyncSession, since: datetime | None) -> list[ClassView]:
+    """Every class (``since`` None), or those whose end is after ``since``, soonest first, for staff."""
+    clause = "" if since is None else " WHERE c.ends_at > :since "
+    rows = await s.execute(text(_CLASSES + clause + _GROUP + "ORDER BY c.starts_at, c.id"), {"since": since})
+    return [_view(r) for r in rows]
+
+
 async def get(s: AsyncSession, class_id: int) -> ClassView | None:
     row = (await s.execute(text(_CLASSES + " WHERE c.id = :id" + _GROUP), {"id": class_id})).first()
     return _view(row) if row is not None else None
@@ -287,3 +294,41 @@ async def seat_holders(s: AsyncSession, class_id: int) -> list[tuple[str, str]]:
         {"c": class_id},
     )
     return [(r.channel, r.external_id) for r in rows]
+
+
+@dataclass(slots=True, frozen=True)
+class RosterLine:
+    """One live or past signup of a class, as the staff at the venue read it."""
+
+    name: str
+    mobile: str
+    external_id: str
+    status: str
+    walk_in: bool
+    signed_up_at: datetime
+    checked_in_at: datetime | None
+    #: 1, 2, ... for those waiting, in arrival order; 0 otherwise
+    position: int
+
+
+async def roster(s: AsyncSession, class_id: int) -> list[RosterLine]:
+    """Everyone signed up for the class, waiting, checked in or marked absent (not those who
+    cancelled): seated first, then the waitlist in arrival order."""
+    rows = await s.execute(
+        text("""
+SELECT coalesce(p.name, '') AS name, coalesce(p.mobile, '') AS mobile, u.external_id, s.status, s.walk_in,
+       s.created_at, s.checked_in_at,
+       CASE WHEN s.status = 'waitlisted'
+            THEN row_number() OVER (PARTITION BY s.status = 'waitlisted' ORDER BY s.id) ELSE 0 END AS position
+FROM course_signups s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN course_profiles p ON p.user_id = s.user_id
+WHERE s.class_id = :c AND s.status <> 'cancelled'
+ORDER BY (s.status = 'waitlisted'), s.id
+"""),
+        {"c": class_id},
+    )
+    return [
+        RosterLine(r.name, r.mobile, r.external_id, r.status, r.walk_in, r.created_at, r.checked_in_at, int(r.position))
+        for r in rows
+    ]
