@@ -1,4 +1,4 @@
-"""``longtuan import classes FILE`` (all or nothing, idempotent, named errors) and ``longtuan classes list | roster | qr``."""
+"""``longtuan import classes FILE`` (all or nothing, idempotent); ``longtuan classes list | roster | qr``."""
 
 from __future__ import annotations
 
