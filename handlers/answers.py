@@ -9,7 +9,7 @@ typed while a name was asked became the name.
 from __future__ import annotations
 
 from bot.context import Context
-from bot.text import command_form
+from bot.text import command_form, normalise
 
 #: What no one's name holds: question words, pronouns, "的", and the programmes' own words.
 _NOT_IN_A_NAME = (
@@ -50,3 +50,14 @@ def not_a_name(ctx: Context, text: str) -> bool:
 def not_an_answer(ctx: Context, text: str) -> bool:
     """A command word or a question: not a school, a major, a street or a number."""
     return is_command_word(ctx, text) or any(w in text for w in _QUESTION)
+
+
+#: The longest a pick from a short list is typed (「只暂停本期」「一直暂停」); longer, without a
+#: digit, is something else (「心情不好，好累」).
+CHOICE_CHARS = 6
+
+
+def not_a_choice(ctx: Context, text: str) -> bool:
+    """A command word, or longer than a pick and without a digit: not an answer to a short list."""
+    norm = normalise(text)
+    return is_command_word(ctx, text) or (len(norm) > CHOICE_CHARS and not any(c.isdigit() for c in norm))

@@ -15,6 +15,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.text import normalise, to_simplified
+from handlers.answers import not_an_answer
 from handlers.internships.flows import InternshipUnsubscribe
 
 _SUBSCRIBE = re.compile(r"订阅\s*(.*)")
@@ -51,9 +52,11 @@ def router(content: Content, searcher: Searcher) -> Router:
         return Reply("system.cancelled")
 
     @r.on(InState(InternshipUnsubscribe.choosing), HasText())
-    async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply:
+    async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         ids: list[int] = ctx.data.get("ids", [])
         choice = normalise(text)
+        if not_an_answer(ctx, text):
+            return None  # another question while the list waits: answered as anywhere
         async with ctx.db() as s:
             user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
             return await _remove(ctx, s, user_id, choice, ids, ask_again=True)

@@ -10,6 +10,7 @@ from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
 from bot.text import normalise
+from handlers.answers import not_a_choice
 from handlers.study.common import is_paused, who
 
 #: Answers to the pause question: 1 (this episode) or 2 (until resumed), in words too.
@@ -56,9 +57,11 @@ def register(r: Router, content: Content) -> None:
         return Reply("system.cancelled")
 
     @r.on(InState(StudyPauseFlow.choosing), HasText())
-    async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply:
+    async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         answer = normalise(text)
         if answer not in THIS_EPISODE | UNTIL_RESUMED:
+            if not_a_choice(ctx, text):
+                return None  # 「人工」, a question: answered as anywhere, and the choice waits
             return Reply("study.pause_invalid")
         episode_id, number = ctx.data.get("episode_id"), ctx.data.get("number")
         only_this = answer in THIS_EPISODE and isinstance(episode_id, int)

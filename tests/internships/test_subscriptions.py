@@ -121,3 +121,15 @@ async def test_an_unfollowed_subscriber_is_not_told(gw: Gateway, notifier: Recor
         gw.services, write_csv(tmp_path / "one.csv", [replace(base, post_id="X-1", title="设计助理")])
     )
     assert done.notified == 0 and notifier.to("o-gone") == []
+
+
+async def test_a_question_while_choosing_what_to_unsubscribe_is_answered(gw: Gateway) -> None:
+    """The list waits for a number or a word; 「我的申请」 or a question is answered as anywhere and
+    unsubscribes nothing."""
+    for said in ("订阅 设计", "订阅 财务"):
+        await gw.say(USER, said)
+    await gw.say(USER, "取消订阅")
+    await gw.dialog(USER, [("我的申请", "internships.no_applications")])
+    answer = await gw.say(USER, "实习有工资吗？")
+    assert answer.text == (await gw.say(f"{USER}-fresh", "实习有工资吗？")).text
+    assert await _labels(gw, USER) == ["设计", "财务"]

@@ -164,3 +164,23 @@ async def test_self_reports_at_once_record_one_completion_each(make_gateway: Gat
     async with gw.db.session() as s:
         rows = (await s.execute(select(StudyCompletion.user_id))).scalars().all()
     assert len(rows) == len(set(rows)) == 12
+
+
+async def test_other_words_while_the_pause_choice_waits_are_answered_and_it_still_waits(
+    make_gateway: GatewayFactory, clock: FixedClock
+) -> None:
+    """「人工」 and 「心情不好，好累」 heard "reply 1 or 2" over and over: each is answered as
+    anywhere, with a line saying the choice still waits; a wrong short answer is still told so."""
+    gw = await started(make_gateway, clock)
+    await bind(gw, "o-choose")
+    paused_note = gw.expected("system.flow_paused", flow=gw.expected("flows.study_pause"))
+    await gw.dialog("o-choose", [("暂停提醒", "study.pause_ask", {"number": CURRENT})])
+    for said in ("人工", "心情不好，好累", "志愿时长怎么查"):
+        answer = await gw.say("o-choose", said)
+        assert gw.expected("study.pause_invalid") not in answer.text, f"{said}: {answer.text}"
+    await gw.say("o-choose", "取消")
+    await gw.dialog("o-choose", [("暂停提醒", "study.pause_ask", {"number": CURRENT})])
+    low = await gw.say("o-choose", "心情不好，好累")
+    assert low.text.endswith(paused_note), low.text
+    await gw.dialog("o-choose", [("3", "study.pause_invalid"), ("2", "study.paused")])
+    assert await paused(gw) == (True, None)
