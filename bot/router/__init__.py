@@ -42,6 +42,9 @@ class Route:
     states: frozenset[str] = field(init=False)
     #: The message kinds this route can answer at all (None: any), from its filters' ``kinds``.
     kinds: frozenset[Kind] | None = field(init=False)
+    #: How many of its filters, from the first, judge by the message's kind and text alone
+    #: (``by_text``): a refusal among them holds for the same text again (see ``dispatch``).
+    text_prefix: int = field(init=False)
 
     def __post_init__(self) -> None:
         names: set[str] = set()
@@ -55,6 +58,10 @@ class Route:
                 allowed = narrowed if allowed is None else allowed & narrowed
         object.__setattr__(self, "states", frozenset(names))
         object.__setattr__(self, "kinds", allowed)
+        prefix = 0
+        while prefix < len(self.filters) and getattr(self.filters[prefix], "by_text", False) is True:
+            prefix += 1
+        object.__setattr__(self, "text_prefix", prefix)
 
 
 class Router:
@@ -116,10 +123,7 @@ class Router:
         from the forms, exactly the command routes whose first filter passes. The others would
         fail on it, so they are left out; the order stays the routes' own.
         """
-        key = (msg.kind, state)
-        plan = self._plans.get(key)
-        if plan is None:
-            plan = self._plans[key] = _CommandPlan(self.routes_for(msg.kind, state))
+        plan = self._plan(msg.kind, state)
         return plan.candidates(msg)
 
     def flow_takes(self, msg: Inbound, ctx: Context) -> bool:
@@ -138,28 +142,51 @@ class Router:
         """Run the first matching handler; returns its route and reply.
 
         ``flow=False`` skips the routes of the flow the conversation waits in (help asked inside it).
+
+        A route refused by a filter that judges by the text alone (``by_text``, and every filter
+        before it too) is refused again by the same text: the routes such a text walks are kept
+        per text (``_CommandPlan.walks``), so 「帮助」 the second time asks only the filters that
+        look at more than the text. People send the same words again and again: menu words,
+        the texts buttons send, a campaign's 「报名」.
         """
-        for route in self._candidates(msg, ctx, ctx.session.state if flow else None):
-            kwargs: dict[str, Any] | None = None
-            for flt in route.filters:
-                verdict = flt(msg, ctx)
-                # Identity checks first: most verdicts are plain bools, and this loop runs for
-                # every filter a message walks past.
-                if verdict is False:
-                    break
-                if verdict is True:
-                    continue
-                if not isinstance(verdict, dict):
-                    verdict = await verdict
-                if not verdict:
-                    break
-                if isinstance(verdict, dict):
-                    kwargs = {**kwargs, **verdict} if kwargs else verdict
-            else:
-                reply = await (route.handler(msg, ctx, **kwargs) if kwargs else route.handler(msg, ctx))
-                if reply is not None:
-                    return route, reply
-        return None
+        plan = self._plan(msg.kind, ctx.session.state if flow else None)
+        walk = plan.walks.get(msg.text)
+        refused: list[int] | None = None
+        if walk is None:
+            walk, refused = plan.candidates(msg), []
+        try:
+            for at, route in enumerate(walk):
+                kwargs: dict[str, Any] | None = None
+                for flt in route.filters:
+                    verdict = flt(msg, ctx)
+                    # Identity checks first: most verdicts are plain bools, and this loop runs for
+                    # every filter a message walks past.
+                    if verdict is False:
+                        if refused is not None and route.filters.index(flt) < route.text_prefix:
+                            refused.append(at)
+                        break
+                    if verdict is True:
+                        continue
+                    if not isinstance(verdict, dict):
+                        verdict = await verdict
+                    if not verdict:
+                        break
+                    if isinstance(verdict, dict):
+                        kwargs = {**kwargs, **verdict} if kwargs else verdict
+                else:
+                    reply = await (route.handler(msg, ctx, **kwargs) if kwargs else route.handler(msg, ctx))
+                    if reply is not None:
+                        return route, reply
+            return None
+        finally:
+            if refused is not None:
+                plan.remember(msg.text, walk, refused)
+
+    def _plan(self, kind: Kind, state: str | None) -> _CommandPlan:
+        plan = self._plans.get((kind, state))
+        if plan is None:
+            plan = self._plans[(kind, state)] = _CommandPlan(self.routes_for(kind, state))
+        return plan
 
 
 #: The kinds a ``Command`` can take (``Command.kinds``).
@@ -169,7 +196,7 @@ _WORDED = frozenset({Kind.TEXT, Kind.VOICE})
 class _CommandPlan:
     """The routes for one (kind, state), and which of them a message's command forms keep."""
 
-    __slots__ = ("_leading", "by_word", "choices", "routes", "without")
+    __slots__ = ("_leading", "by_word", "choices", "routes", "walks", "without")
 
     def __init__(self, routes: list[Route]) -> None:
         from bot.router.filters import Command  # filters import this module's neighbours, not it
@@ -190,6 +217,8 @@ class _CommandPlan:
         #: The candidate list for each set of matching command routes met so far (a few dozen).
         self.choices: dict[frozenset[int], list[Route]] = {}
         self._leading = frozenset(leading)
+        #: Per text met: the candidates left once those its text refused are taken out.
+        self.walks: dict[str, list[Route]] = {}
 
     def candidates(self, msg: Inbound) -> list[Route]:
         if not self.by_word or msg.kind not in _WORDED or not msg.text:
@@ -208,3 +237,14 @@ class _CommandPlan:
             if len(self.choices) < 1024:
                 self.choices[hits] = chosen
         return chosen
+
+    def remember(self, text: str, walk: list[Route], refused: list[int]) -> None:
+        """Keep, for ``text``, the routes of ``walk`` but those it refused by its text alone."""
+        if len(self.walks) >= MAX_TEXTS:
+            self.walks.clear()  # a flood of distinct texts: start again rather than grow
+        gone = set(refused)
+        self.walks[text] = [r for at, r in enumerate(walk) if at not in gone] if gone else walk
+
+
+#: Texts whose walks a plan keeps (a few kilobytes each at most).
+MAX_TEXTS = 4096

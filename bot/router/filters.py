@@ -15,6 +15,9 @@ class Command:
     """The whole message is one of the command words (after normalising: "帮助！" is "帮助", and
     a trailing particle goes too: "我的课程呢" is "我的课程")."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __init__(self, words: Iterable[str]) -> None:
@@ -29,6 +32,9 @@ class Command:
 
 class Kinds:
     """The message or event is of one of these kinds."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
 
     def __init__(self, *kinds: Kind) -> None:
         self.kinds = frozenset(kinds)
@@ -63,6 +69,9 @@ class InState:
 
 class HasText:
     """The user said something in words: typed text, or voice the platform recognised."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
         return {"text": msg.text} if msg.text.strip() else False

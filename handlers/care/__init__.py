@@ -28,6 +28,9 @@ _SAID = frozenset({Kind.TEXT, Kind.VOICE})
 class _Crisis:
     """The message signals a crisis: passes ``category`` (self_harm, abuse, danger, bullying)."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = _SAID
 
     def __init__(self, words: CrisisWords) -> None:
@@ -41,6 +44,9 @@ class _Crisis:
 
 
 class _LowMood:
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = _SAID
 
     def __init__(self, words: CrisisWords) -> None:
@@ -61,6 +67,9 @@ class _InAny:
 class _Words:
     """The message's words (jieba, synonyms folded) include ``want`` and none of ``unless``."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = _SAID
 
     def __init__(self, analyzer: Analyzer, want: str, unless: tuple[str, ...] = ()) -> None:
@@ -75,6 +84,9 @@ class _Words:
 
 class _MessageForStaff:
     """「人工：……」「留言 ……」: a word asking for staff, then the message; passes ``said``."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
 
     kinds = _SAID
 

@@ -69,6 +69,9 @@ class ClassScene:
 class CheckInCode:
     """A class's short check-in code, alone or after 「签到」: 「YX4821」「签到 yx4821」; passes ``code``."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
@@ -79,6 +82,9 @@ class CheckInCode:
 class Action:
     """A tappable line's payload: 「课程#12」「报名#12」「候补#12」「取消报名#12」; passes ``action``, ``class_id``."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
@@ -88,6 +94,9 @@ class Action:
 
 class SignUpByName:
     """「报名摄影课」: a wish to sign up for a class named in the message; passes ``name``."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
 
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
@@ -151,6 +160,9 @@ class Browse:
     (「今晚有课吗」「书法课还有位置吗」): that is a wish to see the list.
     """
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
@@ -167,6 +179,9 @@ class Browse:
 
 class MyClasses:
     """「我的课」「我报了哪些课」「我报的课呢」: the person's own signups (「我的课程」 is a command)."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
 
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 

@@ -26,6 +26,9 @@ _MINE = re.compile(r"我都?(?:投|投递|申请)(?:了|的|过)(?:哪些|什么
 
 
 class AsksOwnApplications:
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool:

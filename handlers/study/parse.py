@@ -82,6 +82,9 @@ class BranchScene:
 class BranchCode:
     """A text that is a branch code, bare (``explicit`` False) or after 「绑定」/「支部码」; passes both."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:

@@ -36,6 +36,9 @@ _OTHERS = ("夜校", "课", "志愿", "实习", "订阅")
 
 
 class StopReminding:
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool:

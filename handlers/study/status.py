@@ -52,6 +52,9 @@ _OTHER = ("参学比", "提醒", "通知", "绑定", "支部", "怎么", "如何
 
 
 class AsksThisWeek:
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool:

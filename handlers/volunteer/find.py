@@ -38,6 +38,9 @@ def utc(ctx: Context) -> datetime:
 class Search:
     """Text that asks for projects (「周末的志愿活动」); passes ``q``."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __init__(self, streets: list[str]) -> None:

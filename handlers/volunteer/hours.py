@@ -21,6 +21,9 @@ RECENT = 3
 class _AsksOwnHours:
     """「我的志愿时长是多少」「我几星了」「查一下我的时长」, said in a sentence."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool:

@@ -23,6 +23,9 @@ _SIGN_UP = re.compile(r"^(?:报名)?\s*第?\s*(\d{1,2})\s*(?:个|班次)?$")
 class _AsksOwnSignups:
     """「我报名的志愿活动」「我报了哪些志愿项目」, said in a sentence."""
 
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool:
