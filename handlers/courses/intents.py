@@ -32,6 +32,8 @@ _QUESTION = (
     "了解", "介绍", "为什么", "报名", "报个名", "预约", "限制", "要求", "条件", "年龄", "多大",
 )  # fmt: skip
 _SIGN_UP_PREFIX = ("我要报名", "我想报名", "报名")
+#: What says 「报名…」 is a question about signing up, not a class's name.
+_ASKS = ("怎么", "怎样", "如何", "什么", "吗", "要不要", "可以", "能不能", "流程", "步骤")
 #: What 「报名…」 may name that is not a class.
 _OTHER_PROGRAMMES = ("志愿", "义工", "实习", "岗位", "大学习", "讲堂")
 _MORE = frozenset({"更多", "下一页", "还有吗", "还有呢"})
@@ -109,6 +111,8 @@ class SignUpByName:
                     name = name.removesuffix(tail)
                 if any(other in name for other in _OTHER_PROGRAMMES):
                     return False  # 「报名志愿活动」 is for the volunteer projects
+                if any(q in name for q in _ASKS) or any(p in name for p in "，,？?"):
+                    return False  # 「报名夜校，要怎样做？」 asks how, and names no class: the FAQ answers
                 # 「报名夜校」 names no class: the catalogue answers it.
                 return {"name": "" if name in ("", "夜校", "青年夜校", "一下") else name}
         return False

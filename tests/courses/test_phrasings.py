@@ -60,7 +60,12 @@ async def test_asking_for_ones_own_classes(gw: Gateway, said: str) -> None:
 
 @pytest.mark.parametrize(
     ("said", "key"),
-    [("怎么报夜校", "faq.night_school.signup"), ("夜校是免费的吗", "faq.night_school.cost")],
+    [
+        ("怎么报夜校", "faq.night_school.signup"),
+        ("夜校是免费的吗", "faq.night_school.cost"),
+        ("我想报名夜校，要怎样做？", "faq.night_school.signup"),
+        ("报名夜校要什么流程", "faq.night_school.signup"),
+    ],
 )
 async def test_questions_about_the_night_school_get_their_answer(gw: Gateway, said: str, key: str) -> None:
     await gw.dialog("o-phrase-faq", [(said, key)])
