@@ -23,6 +23,11 @@ _NUMBER = re.compile(r"(?:第\s*)?(\d{1,3})\s*(?:个|号)?")
 _TIP_WORDS = 4
 
 
+#: What keeps words out of a search nobody asked for (no 实习 or 岗位 said): a question, or another
+#: programme named. Their answer, if any, comes from the FAQ or the fallback.
+_COLD_NOT = ("?", "？", "怎么", "怎样", "如何", "什么", "为什么", "可以", "能不能", "志愿", "义工", "夜校", "大学习", "课")
+
+
 class SearchIntent:
     """A message that is a search: while browsing, any words; otherwise words about 实习/岗位
     (not a question about the rules, which the FAQ answers), or, if nothing else would answer,
@@ -61,6 +66,9 @@ class SearchIntent:
             return {"query": query, "cold": False}
         if entry is not None or query.empty:
             return False
+        said = normalise(msg.text)
+        if any(q in said for q in _COLD_NOT) or said.endswith(("吗", "么")):
+            return False  # 「志愿者可以带家属吗」: a question, or about another programme, not words for posts
         return {"query": query, "cold": True}
 
 

@@ -20,7 +20,7 @@ async def test_asking_for_ones_applications(gw: Gateway, said: str) -> None:
     await gw.dialog(USER, [(said, "internships.no_applications")])
 
 
-@pytest.mark.parametrize("said", ["找工作", "我想找工作"])
+@pytest.mark.parametrize("said", ["找工作", "我想找工作", "几时有实习", "什么时候有实习岗位"])
 async def test_looking_for_work_shows_the_latest_posts(gw: Gateway, said: str) -> None:
     answer = await gw.say(USER, said)
     assert answer.text.startswith("最新的实习岗位，共 100+ 个：\n1. "), answer.text
@@ -37,6 +37,8 @@ async def test_looking_for_work_shows_the_latest_posts(gw: Gateway, said: str) -
         ("别提醒我了", "暂停提醒"),
         ("不要再提醒了", "暂停提醒"),
         ("签到码是多少", "怎么签到"),
+        ("志愿者可以带家属吗", "志愿者可以带家属吗"),
+        ("夜校可以带朋友一起去吗", "夜校可以带朋友一起去吗"),
     ],
 )
 async def test_words_meant_for_others_are_not_a_search(gw: Gateway, said: str, same_as: str) -> None:
