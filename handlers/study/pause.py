@@ -30,6 +30,10 @@ _STOP_WORDS = (
     "别再催",
     "不要催",
     "不要再催",
+    "取消提醒",
+    "关闭提醒",
+    "关掉提醒",
+    "不想收到提醒",
 )
 #: ... unless it names another programme's reminder (a class's: 「取消报名」 stops it).
 _OTHERS = ("夜校", "课", "志愿", "实习", "订阅")

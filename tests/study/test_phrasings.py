@@ -32,6 +32,8 @@ async def test_asking_about_this_week_shows_the_episode(gw: Gateway, said: str) 
         ("我在哪个团支部呀", "study.no_branch"),
         ("别提醒我了", "study.pause_unbound"),
         ("大学习别再催了", "study.pause_unbound"),
+        ("取消提醒", "study.pause_unbound"),
+        ("关闭提醒吧", "study.pause_unbound"),
         # Questions about the programme still get the FAQ's answer.
         ("大学习是什么", "faq.study.about"),
         ("这周大学习会提醒吗", "faq.study.remind"),
