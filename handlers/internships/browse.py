@@ -25,7 +25,22 @@ _TIP_WORDS = 4
 
 #: What keeps words out of a search nobody asked for (no 实习 or 岗位 said): a question, or another
 #: programme named. Their answer, if any, comes from the FAQ or the fallback.
-_COLD_NOT = ("?", "？", "怎么", "怎样", "如何", "什么", "为什么", "可以", "能不能", "志愿", "义工", "夜校", "大学习", "课")
+_COLD_NOT = (
+    "?",
+    "？",
+    "怎么",
+    "怎样",
+    "如何",
+    "什么",
+    "为什么",
+    "可以",
+    "能不能",
+    "志愿",
+    "义工",
+    "夜校",
+    "大学习",
+    "课",
+)
 
 
 class SearchIntent:
