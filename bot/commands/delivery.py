@@ -174,7 +174,7 @@ async def _create(svc: Handles, args: argparse.Namespace) -> int | None:
             at=at,
             openids=openids,
         )
-        print(f"campaign {cid} created (draft); next: longtuan campaign plan {cid}")
+        print(f"群发活动 {cid} 已建好（草稿）。下一步：longtuan campaign plan {cid}")
         return 0
 
     return await _failing(work)
@@ -190,7 +190,7 @@ async def _plan(svc: Handles, args: argparse.Namespace) -> int | None:
             async with svc.db.session() as s:
                 people = await unreachable(s, args.id)
             await asyncio.to_thread(write_csv, args.unreachable, ["openid", "reason"], people)
-            print(f"  {len(people):,} written to {args.unreachable}")
+            print(f"  {len(people):,} 人的名单已写入 {args.unreachable}")
         return 0
 
     return await _failing(work)
@@ -218,19 +218,23 @@ REASON_NAMES = {
 }
 
 
+def state_name(state: str) -> str:
+    from bot.outbox.campaigns import state_name as named
+
+    return named(state)
+
+
 def render_plan(cid: int, summary: dict[str, Any]) -> str:
-    lines = [f"campaign {cid}: {summary['recipients']:,} recipients"]
+    lines = [f"群发活动 {cid}：共 {summary['recipients']:,} 人"]
     for way, n in sorted(summary["ways"].items()):
         lines.append(f"  {way:<10} {n:>9,}  {WAY_NAMES.get(way, '')}".rstrip())
-    lines.append("  by day:")
+    lines.append("  按天：")
     for day, ways in sorted(summary["days"].items()):
         lines.append(f"    {day}  " + ", ".join(f"{w} {n:,}" for w, n in sorted(ways.items())))
     if summary.get("custom_seconds"):
-        lines.append(
-            f"  customer-service messages take about {summary['custom_seconds']:,.0f} s at the configured rate"
-        )
+        lines.append(f"  按设定的速率，客服消息约需 {summary['custom_seconds']:,.0f} 秒发完")
     if summary["unreachable"]:
-        lines.append("  cannot be reached now:")
+        lines.append("  现在发不到：")
         for reason, n in sorted(summary["unreachable"].items()):
             lines.append(f"    {reason:<16} {n:>9,}  {REASON_NAMES.get(reason, '')}".rstrip())
     return "\n".join(lines)
@@ -239,7 +243,8 @@ def render_plan(cid: int, summary: dict[str, Any]) -> str:
 async def _approve(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         state = await _campaigns(svc).approve(args.id, args.by)
-        print(f"campaign {args.id}: {state}" + ("" if state == "approved" else " (a second cadre must approve)"))
+        done = "" if state == "approved" else "，还需要另一位干部批准"
+        print(f"群发活动 {args.id}：{state_name(state)}{done}")
         return 0
 
     return await _failing(work)
@@ -248,7 +253,8 @@ async def _approve(svc: Handles, args: argparse.Namespace) -> int | None:
 async def _send(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         state = await _campaigns(svc).send(args.id, args.by)
-        print(f"campaign {args.id}: {state}" + (" (starts at its scheduled time)" if state == "approved" else ""))
+        later = "，到预定时间自动开始" if state == "approved" else ""
+        print(f"群发活动 {args.id}：{state_name(state)}{later}")
         return 0
 
     return await _failing(work)
@@ -257,7 +263,7 @@ async def _send(svc: Handles, args: argparse.Namespace) -> int | None:
 async def _cancel(svc: Handles, args: argparse.Namespace) -> int | None:
     async def work() -> int:
         stopped = await _campaigns(svc).cancel(args.id, args.by)
-        print(f"campaign {args.id}: cancelled, {stopped:,} not sent")
+        print(f"群发活动 {args.id}：已取消，{stopped:,} 条不再发送")
         return 0
 
     return await _failing(work)
@@ -283,12 +289,14 @@ async def _status(svc: Handles, args: argparse.Namespace) -> int | None:
             if args.watch and sys.stderr.isatty():
                 from tqdm import tqdm
 
-                bar_ = bar_ or tqdm(total=total, desc=f"campaign {args.id}", unit="人")
+                bar_ = bar_ or tqdm(total=total, desc=f"群发活动 {args.id}", unit="人")
                 bar_.n = done
                 bar_.set_postfix_str(campaign.state)
                 bar_.refresh()
             else:
-                print(f"campaign {args.id} {campaign.name!r}: {campaign.state}  {bar(progress)}", flush=True)
+                print(
+                    f"群发活动 {args.id}「{campaign.name}」：{state_name(campaign.state)}  {bar(progress)}", flush=True
+                )
             if not args.watch or campaign.state in ("done", "cancelled", "draft", "planned"):
                 break
             await asyncio.sleep(args.every)
@@ -307,7 +315,7 @@ async def _tag(svc: Handles, args: argparse.Namespace) -> int | None:
         openids = _openids(args.file)
         async with svc.db.session() as s:
             tagged, unknown = await tag_users(s, args.tag, openids)
-        print(f"tag {args.tag}: {tagged:,} followers tagged, {unknown:,} openids unknown")
+        print(f"标签 {args.tag}：已给 {tagged:,} 位粉丝打上，{unknown:,} 个 openid 不认识")
         return 0
 
     return await _failing(work)

@@ -51,9 +51,9 @@ def number(params: Mapping[str, Any], key: str, example: str) -> int:
     try:
         value = int(str(params.get(key, "")).strip())
     except ValueError:
-        raise ConfigError(f"audience {key} needs a number, for example {example}") from None
+        raise ConfigError(f"受众 {key} 后面要写编号，比如 {example}") from None
     if value < 1:
-        raise ConfigError(f"audience {key} needs a number, for example {example}")
+        raise ConfigError(f"受众 {key} 后面要写编号，比如 {example}")
     return value
 
 
@@ -75,7 +75,7 @@ def resolve(audience: Mapping[str, Any], campaign_id: int) -> tuple[str, dict[st
     try:
         source = _SOURCES[name]
     except KeyError:
-        raise ConfigError(f"unknown audience {name!r} (known: {', '.join(names())})") from None
+        raise ConfigError(f"不认识的受众「{name}」（可以用：{'、'.join(names())}）") from None
     return source({**audience.get("params", {}), "campaign_id": campaign_id})
 
 
@@ -86,7 +86,7 @@ def _all(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
 def _streets(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     streets = [str(s) for s in params.get("streets", [])]
     if not streets:
-        raise ConfigError("audience streets needs at least one street")
+        raise ConfigError("受众 streets 后面至少写一个街道，比如 streets:平湖,布吉")
     return "SELECT id FROM users WHERE channel = 'wechat' AND street = ANY(:streets)", {"streets": streets}
 
 

@@ -35,6 +35,22 @@ def bulk_database(url: str) -> Database:
     return Database(engine)
 
 
+#: A campaign's states as a cadre reads them (the code beside it, as logs and JSON name it).
+STATE_NAMES = {
+    "draft": "草稿",
+    "planned": "已规划，待批准",
+    "approved": "已批准",
+    "sending": "发送中",
+    "done": "已发完",
+    "cancelled": "已取消",
+}
+
+
+def state_name(state: str) -> str:
+    """「已批准（approved）」: the state in words, with its code."""
+    return f"「{STATE_NAMES[state]}」（{state}）" if state in STATE_NAMES else state
+
+
 class CampaignError(LongtuanError):
     """A step the campaign's state or its approvals do not allow; the message says why."""
 
@@ -59,7 +75,7 @@ class Campaigns:
         openids: list[str] | None = None,
     ) -> int:
         if bool(text) == bool(template_id):
-            raise CampaignError("a campaign has a text or a template, one of the two")
+            raise CampaignError("群发活动要有文字（--text）或模板（--template），二选一")
         audiences.resolve(audience, 0)  # an unknown source fails now, not at plan time
         content: dict[str, Any] = {"text": text} if text else {"template_id": template_id, "fields": fields or {}}
         async with self.db.session() as s:
@@ -164,7 +180,7 @@ class Campaigns:
         async with self.db.session() as s:
             campaign = await q.get(s, cid)
             if campaign is None:
-                raise CampaignError(f"no campaign {cid}")
+                raise CampaignError(f"没有编号为 {cid} 的群发活动")
             return campaign, await q.progress(s, cid)
 
     async def _start(self, s: Any, campaign: q.CampaignRow, by: str, now: float) -> None:
@@ -176,7 +192,8 @@ class Campaigns:
     async def _locked(self, s: Any, cid: int, *states: str) -> q.CampaignRow:
         campaign = await q.get(s, cid, lock=True)
         if campaign is None:
-            raise CampaignError(f"no campaign {cid}")
+            raise CampaignError(f"没有编号为 {cid} 的群发活动")
         if campaign.state not in states:
-            raise CampaignError(f"campaign {cid} is {campaign.state}; this step needs it {' or '.join(states)}")
+            needs = "或".join(state_name(x) for x in states)
+            raise CampaignError(f"群发活动 {cid} 现在是{state_name(campaign.state)}，这一步要在{needs}时才能做")
         return campaign

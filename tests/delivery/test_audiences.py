@@ -94,11 +94,11 @@ async def test_each_programme_names_its_own_people(db: Database, clock: FixedClo
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
-        ("class:abc", "for example class:12"),
-        ("class:", "for example class:12"),
-        ("project:0", "for example project:7"),
-        ("branch:", "for example branch:"),
-        ("nothing:1", "unknown audience"),
+        ("class:abc", "比如 class:12"),
+        ("class:", "比如 class:12"),
+        ("project:0", "比如 project:7"),
+        ("branch:", "比如 branch:"),
+        ("nothing:1", "不认识的受众「nothing」"),
     ],
 )
 def test_a_bad_audience_says_how_to_write_it(spec: str, says: str) -> None:

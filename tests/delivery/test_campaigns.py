@@ -84,7 +84,7 @@ async def test_a_text_campaign_is_planned_approved_by_two_sent_and_done(
     assert plan["days"] == {"2026-12-01": {"custom": 3, "mass": 5}}
     assert plan["batches"] == 2
 
-    with pytest.raises(CampaignError, match="needs it approved"):
+    with pytest.raises(CampaignError, match="要在「已批准」（approved）时才能做"):
         await c.send(cid, by="li")
     assert await c.approve(cid, by="li") == "planned"  # the maker's own approval is not the second
     assert await c.approve(cid, by="li") == "planned"
@@ -238,7 +238,7 @@ async def test_audiences_tags_uploaded_lists_and_a_programme_source(
     )
     plan = await c.plan(sourced)
     assert (plan["ways"], plan["unreachable"]) == ({"custom": 1}, {"unsubscribed": 1})
-    with pytest.raises(Exception, match="unknown audience"):
+    with pytest.raises(Exception, match="不认识的受众"):
         await c.create(name="bad", by="li", audience={"source": "nope"}, text="x")
     assert audiences.parse("streets:平湖,布吉") == {"source": "streets", "params": {"streets": ["平湖", "布吉"]}}
     assert audiences.parse("courses.class:class=12") == {"source": "courses.class", "params": {"class": "12"}}
@@ -255,7 +255,9 @@ async def test_concurrent_approvals_and_starts_pass_once(
     await c.plan(cid)
     states = await asyncio.gather(c.approve(cid, by="wang"), c.approve(cid, by="zhao"), return_exceptions=True)
     # The second to take the campaign's lock finds it approved already: refused, never approved twice.
-    assert sorted(map(str, states)) == sorted(["approved", f"campaign {cid} is approved; this step needs it planned"])
+    assert sorted(map(str, states)) == sorted(
+        ["approved", f"群发活动 {cid} 现在是「已批准」（approved），这一步要在「已规划，待批准」（planned）时才能做"]
+    )
     results = await asyncio.gather(*(c.send(cid, by="li") for _ in range(4)), return_exceptions=True)
     assert results.count("sending") == 1
     assert all(isinstance(r, CampaignError) for r in results if r != "sending")

@@ -37,17 +37,17 @@ async def test_a_campaign_from_the_command_line_with_a_worker_and_its_metrics(
         "--audience", "streets:坂田",
     )  # fmt: skip
     assert code == 0, err
-    cid = re.search(r"campaign (\d+) created", out)
+    cid = re.search(r"群发活动 (\d+) 已建好", out)
     assert cid is not None
     ident = cid.group(1)
     listing = tmp_path / "unreachable.csv"
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "plan", ident, "--unreachable", str(listing))
     assert code == 0, err
-    assert "5 recipients" in out and "custom" in out and "unsubscribed" in out and "cannot be reached" in out
+    assert "共 5 人" in out and "custom" in out and "unsubscribed" in out and "现在发不到" in out
     assert "客服消息" in out and "已取消关注" in out  # the way and the reason as a cadre reads them
     assert listing.read_text(encoding="utf-8-sig").splitlines() == ["openid,reason", "o-cli-left,unsubscribed"]
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "send", ident, "--by", "li")
-    assert code == 1 and "needs it approved" in err
+    assert code == 1 and "这一步要在「已批准」（approved）时才能做" in err
     for step in ("approve", "send"):
         code, out, err = await processes.run(settings, "bot.cli", "campaign", step, ident, "--by", "li")
         assert code == 0, err
@@ -83,7 +83,7 @@ async def test_a_campaign_from_the_command_line_with_a_worker_and_its_metrics(
     assert code == 0, err
     assert "done" in out and "[##############################] 5/5" in out
     code, out, err = await processes.run(settings, "bot.cli", "campaign", "cancel", ident, "--by", "wang")
-    assert code == 1 and "is done" in err
+    assert code == 1 and "现在是「已发完」（done）" in err
     async with db.session() as s:
         actions = (await s.execute(text("SELECT action FROM campaign_audit ORDER BY id"))).scalars().all()
     assert actions == ["create", "plan", "approve", "send", "done"]

@@ -13,7 +13,7 @@ def _branch(params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """The branch's current members (bound and not left)."""
     code = str(params.get("branch", "")).strip().upper()
     if not code:
-        raise ConfigError("audience branch needs the branch's code, for example branch:LG0101")
+        raise ConfigError("受众 branch 后面要写团支部的支部码，比如 branch:LG0101")
     return (
         "SELECT m.user_id FROM study_memberships m JOIN study_branches b ON b.id = m.branch_id"
         " WHERE b.code = :code AND m.left_at IS NULL",
