@@ -22,10 +22,10 @@ class _Told:
 async def test_passed_deadlines_answer_once_in_order_and_stopped_ones_never() -> None:
     watch, log = _Watch(), list[tuple[str, float]]()
     now = time.monotonic()
-    a = watch.start(_Told("a", log), now + 0.05)  # type: ignore[arg-type]
-    b = watch.start(_Told("b", log), now + 0.06)  # type: ignore[arg-type]
-    c = watch.start(_Told("c", log), now + 0.07)  # type: ignore[arg-type]
-    early = watch.start(_Told("early", log), now + 0.02)  # type: ignore[arg-type]  # before those waiting
+    a = watch.start(_Told("a", log), now + 0.05)
+    b = watch.start(_Told("b", log), now + 0.06)
+    c = watch.start(_Told("c", log), now + 0.07)
+    early = watch.start(_Told("early", log), now + 0.02)  # before those waiting
     assert b.cancel() is True  # answered in time: nothing more happens
     await asyncio.sleep(0.2)
     for clock in (a, c, early):
@@ -43,11 +43,11 @@ async def test_passed_deadlines_answer_once_in_order_and_stopped_ones_never() ->
 async def test_a_deadline_already_gone_answers_at_once_and_the_watch_keeps_going() -> None:
     watch, log = _Watch(), list[tuple[str, float]]()
     now = time.monotonic()
-    gone = watch.start(_Told("gone", log), now - 1)  # type: ignore[arg-type]
+    gone = watch.start(_Told("gone", log), now - 1)
     await asyncio.sleep(0.01)
     assert gone.task is not None
     await gone.task
-    later = watch.start(_Told("later", log), time.monotonic() + 0.03)  # type: ignore[arg-type]
+    later = watch.start(_Told("later", log), time.monotonic() + 0.03)
     await asyncio.sleep(0.1)
     assert later.task is not None
     await later.task
