@@ -101,6 +101,8 @@ class _Deadline:
         self.done = True
         if self.timer is not None:
             self.timer.cancel()
+        if not self.passed:
+            self.responder = None  # type: ignore[assignment]  # the request is not kept while the clock waits in line
         return not self.passed
 
 
@@ -125,6 +127,8 @@ class _Watch:
             self.loop, self.waiting, self.timer = loop, collections.deque(), None
         clock = _Deadline(responder, loop.time() + (deadline - time.monotonic()))
         waiting = self.waiting
+        while waiting and waiting[0].done:  # answered in time: the line holds only deliveries in flight
+            waiting.popleft()
         if waiting and clock.at < waiting[-1].at:
             clock.timer = loop.call_at(clock.at, clock._pass)
             return clock
