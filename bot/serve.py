@@ -15,6 +15,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -64,11 +65,23 @@ async def _freeze_heap(app: web.Application) -> None:
     tune_gc()
 
 
+async def _warm_pool(app: web.Application) -> AsyncIterator[None]:
+    """Open, beside serving, the connections a burst of signups needs at once (``sessions.seated``),
+    so that the first burst after a start does not open them one by one."""
+    from bot.app import DATABASE
+    from bot.db.courses.sessions import CONCURRENT_SIGNUPS
+
+    warming = asyncio.create_task(app[DATABASE].warm(CONCURRENT_SIGNUPS + 4))
+    yield
+    await warming  # short (a connect times out after 2 s); the connections then close with the pool
+
+
 def _app(settings: Settings, content: Content | None = None, analyzer: Analyzer | None = None) -> web.Application:
     from bot.app import create_app
 
     app = create_app(settings, content=content, analyzer=analyzer)
     app.on_startup.append(_freeze_heap)
+    app.cleanup_ctx.append(_warm_pool)
     return app
 
 

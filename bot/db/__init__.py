@@ -12,6 +12,7 @@ read straight on asyncpg, without SQLAlchemy's session and result layers.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,7 +23,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
@@ -166,6 +167,27 @@ class Database:
             raise self.breaker.failed(exc) from exc
         self.breaker.succeeded()
         return rows
+
+    async def warm(self, connections: int) -> int:
+        """Open up to ``connections`` of the pool at once, so that the first burst after a start
+        does not open them one by one (a connect and its type introspection cost milliseconds
+        each). Best effort: returns how many opened; a database that is down is left to the breaker."""
+        pool = self.engine.sync_engine.pool
+        wanted = max(0, min(connections, pool.size()) - pool.checkedin())  # type: ignore[attr-defined]
+
+        async def one() -> AsyncConnection | None:
+            try:
+                conn = await self.engine.connect()
+                await conn.exec_driver_sql("SELECT 1")
+                return conn
+            except Exception:  # noqa: BLE001 - warming is only a help: the first request connects anyway
+                return None
+
+        opened = await asyncio.gather(*(one() for _ in range(wanted)))
+        for conn in opened:
+            if conn is not None:
+                await conn.close()  # back to the pool, open
+        return sum(conn is not None for conn in opened)
 
     async def ping(self) -> None:
         try:

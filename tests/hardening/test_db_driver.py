@@ -72,3 +72,20 @@ async def test_the_kept_connection_follows_the_sessions_transaction() -> None:
         async with db.session() as s:
             await s.execute(text("DROP TABLE IF EXISTS driver_probe"))
         await db.close()
+
+
+async def test_warming_opens_the_pool_once_and_a_dead_server_is_no_error() -> None:
+    db = Database.from_url(PG_URL, pool=6)
+    try:
+        assert await db.warm(4) == 4
+        pool = db.engine.sync_engine.pool
+        assert pool.checkedin() == 4  # type: ignore[attr-defined]
+        assert await db.warm(4) == 0, "already open: nothing more"
+        assert await db.warm(10) == 2, "never more than the pool holds"
+    finally:
+        await db.close()
+    dead = Database.from_url("postgresql+asyncpg://postgres@127.0.0.1:1/none", pool=3)
+    try:
+        assert await dead.warm(3) == 0
+    finally:
+        await dead.close()
