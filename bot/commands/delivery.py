@@ -269,6 +269,13 @@ async def _cancel(svc: Handles, args: argparse.Namespace) -> int | None:
     return await _failing(work)
 
 
+#: Said under a campaign that is sending where nothing can send it (the demo): no AppSecret here.
+NO_SENDER = (
+    "提示：这里没有配置 LONGTUAN_WECHAT_APP_SECRET，消息会一直留在待发送（pending）；"
+    "配置公众号的 AppSecret 后，由 longtuan worker（或 serve）发出。"
+)
+
+
 def bar(progress: dict[str, int], width: int = 30) -> str:
     total = sum(progress.values())
     done = sum(progress.get(s, 0) for s in DONE)
@@ -303,6 +310,8 @@ async def _status(svc: Handles, args: argparse.Namespace) -> int | None:
         if bar_ is not None:
             bar_.close()
             print(json.dumps({"state": campaign.state, **progress}, ensure_ascii=False))
+        if campaign.state == "sending" and not svc.settings.wechat_app_secret.get_secret_value():
+            print(NO_SENDER)
         return 0
 
     return await _failing(work)

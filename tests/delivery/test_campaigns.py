@@ -266,3 +266,35 @@ async def test_concurrent_approvals_and_starts_pass_once(
     async with db.session() as s:
         sends = [a for _, a in await cq.audit_trail(s, cid) if a == "send"]
     assert sends == ["send"]
+
+
+async def test_status_says_when_nothing_here_can_send(
+    db: Database,
+    campaigns: Callable[..., Campaigns],
+    delivery_settings: Callable[..., Settings],
+    platform: FakeWeChatAPI,
+    clock: FixedClock,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A campaign sending where no AppSecret is configured (the demo) waits in pending for ever:
+    its status says so, and says nothing of the kind where the secret is set."""
+    import argparse
+
+    from pydantic import SecretStr
+
+    from bot.commands.delivery import NO_SENDER, Handles, _status
+
+    await followers(db, platform, clock)
+    c = campaigns(campaign_two_person=100)
+    cid = await c.create(name="通知", by="li", audience={"source": "all"}, text="周六青年之家开放")
+    await c.plan(cid, by="li")
+    await c.approve(cid, by="li")
+    assert await c.send(cid, by="li") == "sending"
+    args = argparse.Namespace(id=cid, watch=False, every=1.0)
+    with_secret = delivery_settings()
+    assert await _status(Handles(with_secret, db), args) == 0
+    assert NO_SENDER not in capsys.readouterr().out
+    without = with_secret.model_copy(update={"wechat_app_secret": SecretStr("")})
+    assert await _status(Handles(without, db), args) == 0
+    out = capsys.readouterr().out
+    assert "「发送中」（sending）" in out and out.rstrip().endswith(NO_SENDER)
