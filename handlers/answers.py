@@ -9,7 +9,8 @@ typed while a name was asked became the name.
 from __future__ import annotations
 
 from bot.context import Context
-from bot.text import command_form, normalise
+from bot.router.filters import Command
+from bot.text import command_forms, normalise
 
 #: What no one's name holds: question words, pronouns, "的", and the programmes' own words.
 _NOT_IN_A_NAME = (
@@ -35,9 +36,22 @@ _QUESTION = ("吗", "什么", "怎么", "哪里", "哪个", "为什么", "?", "�
 
 
 def is_command_word(ctx: Context, text: str) -> bool:
-    """One of the bot's command words (``content/commands.toml``), in any of its forms."""
-    form = command_form(text)
-    return any(form == command_form(w) for words in ctx.content.commands.values() for w in words)
+    """One of the bot's command words (``content/commands.toml``), matched as ``Command`` matches."""
+    return not _every_command(ctx.content.commands).words.isdisjoint(command_forms(text))
+
+
+def _every_command(commands: dict[str, list[str]]) -> Command:
+    """One ``Command`` of all the command words, built once per table (kept with the table itself,
+    so that a table's id is never taken for another's)."""
+    kept = _EVERY.get(id(commands))
+    if kept is None or kept[0] is not commands:
+        if len(_EVERY) >= 16:
+            _EVERY.clear()
+        kept = _EVERY[id(commands)] = (commands, Command([w for words in commands.values() for w in words]))
+    return kept[1]
+
+
+_EVERY: dict[int, tuple[dict[str, list[str]], Command]] = {}
 
 
 def not_a_name(ctx: Context, text: str) -> bool:

@@ -194,7 +194,8 @@ _WORDED = frozenset({Kind.TEXT, Kind.VOICE})
 
 
 class _CommandPlan:
-    """The routes for one (kind, state), and which of them a message's command forms keep."""
+    """The routes for one (kind, state): which of them a message's command forms keep, and per
+    text met, those left once its text alone refused some (``Router.dispatch``)."""
 
     __slots__ = ("_leading", "by_word", "choices", "routes", "walks", "without")
 
