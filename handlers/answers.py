@@ -66,8 +66,8 @@ def not_an_answer(ctx: Context, text: str) -> bool:
     return is_command_word(ctx, text) or any(w in text for w in _QUESTION)
 
 
-#: The longest a pick from a short list is typed (「只暂停本期」「一直暂停」); longer, without a
-#: digit, is something else (「心情不好，好累」).
+#: The longest a pick from a short list is typed (「只暂停本期」「一直暂停」, a street); longer,
+#: without a digit, is something else (「心情不好，好累」).
 CHOICE_CHARS = 6
 
 

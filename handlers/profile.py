@@ -9,16 +9,12 @@ from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
 from bot.text import normalise
+from handlers.answers import not_a_choice
 
 
 class StreetFlow(StatesGroup):
     title_key = "profile.flow_title"
     choosing = State()  # waits LONGTUAN_FLOW_TIMEOUT (10 minutes by default)
-
-
-#: An answer longer than this that names no street is taken for something else (a question):
-#: the other routes answer it and the flow keeps waiting.
-_ANSWER_CHARS = 6
 
 
 def _numbered(streets: list[str]) -> str:
@@ -50,8 +46,8 @@ def router(content: Content) -> Router:
     async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         street = pick_street(text, streets)
         if street is None:
-            if len(normalise(text)) > _ANSWER_CHARS:
-                return None  # a question, not an answer: let the FAQ take it
+            if not_a_choice(ctx, text):
+                return None  # a question or a command word, not a street: the other routes answer it
             return Reply("profile.street_invalid", {"streets": _numbered(streets)})
         await ctx.users.set_street(msg.channel, msg.user_id, street, ctx.now())
         ctx.finish()

@@ -15,7 +15,7 @@ from bot.db.users import ensure_user
 from bot.model import Button, Inbound, Reply
 from bot.outbound import Notice
 from bot.session.base import State, StatesGroup
-from handlers.answers import not_a_name
+from handlers.answers import not_a_choice, not_a_name
 from handlers.courses import format as fmt
 from handlers.courses import reminding
 from handlers.courses.browse import list_reply, show_list, utc
@@ -175,7 +175,7 @@ async def got_mobile(msg: Inbound, ctx: Context, text: str) -> Reply | None:
 
 async def got_street(msg: Inbound, ctx: Context, text: str) -> Reply | None:
     street = pick_street(text, ctx.content.streets)
-    if street is None and not_a_name(ctx, text):
+    if street is None and not_a_choice(ctx, text):
         return None
     if street is None:
         return Reply("courses.street_invalid", {"streets": numbered_streets(ctx)})
