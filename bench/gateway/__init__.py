@@ -1,7 +1,7 @@
 """The gateway benchmark: the real server, real PostgreSQL and Redis, safe-mode signed text messages.
 
     python -m bench.gateway [--seconds 10] [--connections 64] [--users 5000] [--client raw|aiohttp]
-                            [--workers 1] [--runs 3] [--no-pin] [--mix product|gateway]
+                            [--workers 1] [--runs 3] [--no-pin] [--mix product|gateway] [--text TEXT ...]
                             [--profile [auto|py-spy|cprofile]] [--py-spy PATH] [--top 25]
 
 What it does, in order:

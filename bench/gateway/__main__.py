@@ -41,6 +41,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "gateway: FAQ, help and small talk only, the gateway's own cost",
     )
     p.add_argument(
+        "--text",
+        dest="texts",
+        action="append",
+        default=[],
+        metavar="TEXT",
+        help="send only this text (repeat for several, equal weights) instead of a mix: one route's cost",
+    )
+    p.add_argument(
         "--no-pin",
         dest="pin",
         action="store_false",

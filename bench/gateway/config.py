@@ -30,6 +30,8 @@ class LoadConfig:
     client: str = "aiohttp"
     #: The messages sent: "product" (the real mix, programmes included) or "gateway" (no database).
     mix: str = "product"
+    #: ``--text``: only these texts, equal weights (overrides ``mix``).
+    texts: tuple[str, ...] = ()
     #: Keep every n-th reply of the window for decryption and verification after the window.
     sample_every: int = 16
     max_samples: int = 4000

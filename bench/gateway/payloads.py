@@ -103,7 +103,7 @@ class Generator:
         self.partitions = [
             [openids[i] for i in range(w, n, cfg.connections)] or [openids[w % n]] for w in range(cfg.connections)
         ]
-        mix = MIXES[cfg.mix]
+        mix = tuple((t, 1) for t in cfg.texts) or MIXES[cfg.mix]
         self.texts = [t for t, _ in mix]
         self.weights = [w for _, w in mix]
         self.made = 0

@@ -45,14 +45,15 @@ def report(
         "seconds": round(seconds, 2),
         "users": args.users,
         "client": args.client,
-        "mix": args.mix,
+        "mix": "text" if args.texts else args.mix,
+        "texts": args.texts or None,
         "workers": args.workers,
         "client_cpu_us_per_request": round(float(res["client_cpu_s"]) / n * 1e6, 1) if n else None,
         "profiled": profiled or None,
     }
     title = (
         f"龙团 gateway benchmark: safe-mode text messages, {args.connections} connections ({args.client} client), "
-        f"{args.users} users, {args.mix} mix"
+        f"{args.users} users, " + (f"only {' / '.join(args.texts)}" if args.texts else f"{args.mix} mix")
     )
     print()
     print(title)

@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
             parent_pid=os.getpid(),
             client=args.client,
             mix=args.mix,
+            texts=tuple(args.texts),
             cpu=pins[1] if pins else None,
         )
         ctx = mp.get_context("spawn")

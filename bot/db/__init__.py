@@ -146,19 +146,17 @@ class Database:
             raise self.breaker.failed(exc) from exc
         self.breaker.succeeded()
 
-    async def fetch(self, query: str, *args: Any) -> list[Any]:
-        """The rows of one read (``$1``-style parameters), straight on asyncpg: no session, no transaction.
-
-        For the reads answered to everyone who asks (「我的时长」): asyncpg prepares and caches the
-        statement per connection. Outages raise ``Unavailable`` as ``session`` does.
-        """
+    @asynccontextmanager
+    async def _driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection's asyncpg connection for one statement, outside any transaction;
+        outages raise ``Unavailable`` as ``session`` does."""
         self.breaker.check()
         try:
             pooled = await self.engine.raw_connection()
             try:
                 driver = pooled.driver_connection
-                assert driver is not None  # a checked-out connection has one
-                rows: list[Any] = await driver.fetch(query, *args)
+                assert isinstance(driver, asyncpg.Connection)  # the engine is postgresql+asyncpg
+                yield driver
             finally:
                 await greenlet_spawn(pooled.close)
         except OUTAGE as exc:
@@ -166,7 +164,22 @@ class Database:
                 raise
             raise self.breaker.failed(exc) from exc
         self.breaker.succeeded()
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]:
+        """The rows of one read (``$1``-style parameters), straight on asyncpg: no session, no transaction.
+
+        For the reads answered to everyone who asks (「我的时长」, 「青年大学习」): asyncpg prepares and
+        caches the statement per connection.
+        """
+        async with self._driver() as driver:
+            rows: list[Any] = await driver.fetch(query, *args)
         return rows
+
+    async def execute(self, query: str, *args: Any) -> None:
+        """One statement that changes what it changes on its own (its own commit): a single
+        ``INSERT`` needs no session, no ``BEGIN`` and no ``COMMIT`` round trips around it."""
+        async with self._driver() as driver:
+            await driver.execute(query, *args)
 
     async def warm(self, connections: int) -> int:
         """Open up to ``connections`` of the pool at once, so that the first burst after a start

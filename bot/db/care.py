@@ -13,6 +13,7 @@ from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import Database
 from bot.db.care_tables import CareMessage, CareThread, CareUnanswered
 from bot.db.models import User
 
@@ -164,6 +165,15 @@ async def close_thread(s: AsyncSession, thread_id: int, now: float) -> bool:
 
 async def record_unanswered(s: AsyncSession, user_hash: str, text: str, now: float) -> None:
     s.add(CareUnanswered(asked_at=_at(now), user_hash=user_hash, text=text))
+
+
+_KEEP_UNANSWERED = "INSERT INTO care_unanswered (asked_at, user_hash, text) VALUES ($1, $2, $3)"
+
+
+async def keep_unanswered(db: Database, user_hash: str, text: str, now: float) -> None:
+    """Keep a question the FAQ could not answer: one statement, its own commit (the fallback
+    writes nothing else, so it needs no transaction around it)."""
+    await db.execute(_KEEP_UNANSWERED, _at(now), user_hash, text)
 
 
 async def unanswered_since(s: AsyncSession, since: float) -> list[tuple[str, str]]:

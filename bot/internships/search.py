@@ -13,8 +13,9 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.content import Content
+from bot.db import driver
 from bot.db.internships import posts
-from bot.db.internships.posts import Filters, Found
+from bot.db.internships.posts import Filters, Found, Reads
 from bot.internships.index import facets, tsquery
 from bot.internships.understand import Query, Understander
 from bot.internships.vocab import load_vocabulary
@@ -40,15 +41,21 @@ def facets_of_query(query: Query) -> list[str]:
     return facets(query.street, query.industry, query.season, query.hmt_round, query.paid)
 
 
+async def _reads(s: Reads | AsyncSession) -> Reads:
+    """A session's reads run on its connection, in its transaction; anything else as it is."""
+    return await driver(s) if isinstance(s, AsyncSession) else s
+
+
 class Searcher:
     def __init__(self, analyzer: Analyzer, content: Content) -> None:
         self.analyzer = analyzer
         self.understand = Understander(analyzer, load_vocabulary(content), frozenset(content.synonyms))
 
-    async def find(self, s: AsyncSession, text: str, today: date, limit: int = RESULT_LIMIT) -> Result:
+    async def find(self, s: Reads | AsyncSession, text: str, today: date, limit: int = RESULT_LIMIT) -> Result:
         return await self.run(s, self.understand(text), today, limit)
 
-    async def run(self, s: AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT) -> Result:
+    async def run(self, s: Reads | AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT) -> Result:
+        s = await _reads(s)
         must = facets_of_query(query)
         found = await posts.search(s, tsquery(query.groups) or None, tsquery((), facets=must) or None, today, limit)
         if found.total or len(query.groups) < 2:
@@ -57,15 +64,15 @@ class Searcher:
         found = await posts.search(s, keywords, tsquery((), facets=must) or None, today, limit)
         return Result(query, found, relaxed=bool(found.total))
 
-    async def knows(self, s: AsyncSession, query: Query) -> bool:
+    async def knows(self, s: Reads | AsyncSession, query: Query) -> bool:
         """Whether some post, open or closed, has any of the query's words."""
         keywords = tsquery(query.groups, any_group=True)
-        return bool(keywords) and await posts.any_post_has(s, keywords)
+        return bool(keywords) and await posts.any_post_has(await _reads(s), keywords)
 
-    async def count(self, s: AsyncSession, query: Query, today: date) -> int:
+    async def count(self, s: Reads | AsyncSession, query: Query, today: date) -> int:
         """How many posts match (at most ``posts.CANDIDATES``, then "more")."""
         found = await posts.search(
-            s,
+            await _reads(s),
             tsquery(query.groups) or None,
             tsquery((), facets=facets_of_query(query)) or None,
             today,

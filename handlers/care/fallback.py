@@ -9,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.context import Context
-from bot.db.care import record_unanswered
+from bot.db.care import keep_unanswered
 from bot.errors import Unavailable
 from bot.model import Button, Inbound, Reply
 from handlers.care.inbox import remember_unanswered
@@ -31,8 +31,7 @@ async def unanswered(msg: Inbound, ctx: Context, text: str, index: FaqIndex) -> 
     masked = mask(text.strip())
     who = user_hash(ctx.settings.unanswered_salt.get_secret_value(), msg.channel, msg.user_id)
     try:
-        async with ctx.db() as s:
-            await record_unanswered(s, who, masked, ctx.now())
+        await keep_unanswered(ctx.services.db, who, masked, ctx.now())
     except Unavailable:
         log.warning("unanswered question not kept: database unavailable")
     remember_unanswered(ctx, masked)

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.content import Content
 from bot.context import Context
+from bot.db import driver
 from bot.db.internships import people, posts
 from bot.db.internships.people import Profile
 from bot.db.users import ensure_user
@@ -59,7 +60,7 @@ async def _start(ctx: Context, msg: Inbound, post_id: int) -> Reply:
     """Open the application for ``post_id``: refuse a closed post or a second application at once."""
     today = ctx.local_now().date()
     async with ctx.db() as s:
-        found = await posts.posts_by_id(s, [post_id])
+        found = await posts.posts_by_id(await driver(s), [post_id])
         if not found:
             return Reply("internships.no_post")
         post = found[0]
@@ -111,7 +112,7 @@ async def _submit(ctx: Context, msg: Inbound) -> Reply:
         user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
         await people.save_profile(s, user_id, profile, ctx.now())
         outcome = await people.apply(s, user_id, post_id, profile, today, ctx.now())
-        found = await posts.posts_by_id(s, [post_id])
+        found = await posts.posts_by_id(await driver(s), [post_id])
         before = await people.applied_at(s, user_id, post_id) if outcome == "duplicate" else None
     title_before = str(ctx.data.get("title", ""))
     _back(ctx)

@@ -8,6 +8,7 @@ from typing import Any
 from bot.content import Content
 from bot.context import Context
 from bot.db.internships import posts
+from bot.db.internships.posts import Reads
 from bot.internships.search import Result, Searcher
 from bot.internships.understand import Query
 from bot.model import Button, Inbound, Kind, Reply
@@ -35,6 +36,9 @@ _COLD_NOT = (
     "为什么",
     "可以",
     "能不能",
+    "请问",
+    "问一下",
+    "想问",
     "志愿",
     "义工",
     "夜校",
@@ -123,8 +127,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         chunk = ids[page * render.PAGE_SIZE : (page + 1) * render.PAGE_SIZE]
         if not chunk:
             return Reply("internships.no_more")
-        async with ctx.db() as s:
-            found = await posts.posts_by_id(s, chunk)
+        found = await posts.posts_by_id(ctx.services.db, chunk)
         flows.note(ctx, page=page)
         return _page_reply(ctx, "internships.page", found, str(shown.get("total", len(ids))), page)
 
@@ -135,8 +138,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
             return Reply("internships.search_first")
         if not 1 <= number <= len(ids):
             return Reply("internships.bad_number", {"number": number, "total": len(ids)})
-        async with ctx.db() as s:
-            found = await posts.posts_by_id(s, [ids[number - 1]])
+        found = await posts.posts_by_id(ctx.services.db, [ids[number - 1]])
         if not found:
             return Reply("internships.bad_number", {"number": number, "total": len(ids)})
         flows.note(ctx, post=found[0].id)
@@ -148,14 +150,14 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
     @r.on(intent)
     async def search(msg: Inbound, ctx: Context, query: Query, cold: bool) -> Reply | None:
         today = ctx.local_now().date()
-        async with ctx.db() as s:
-            result = await searcher.run(s, query, today)
-            if not result.found.total:
-                if cold:
-                    return None  # not a search after all: the FAQ's fallback answers
-                if not (query.trigger or query.filters or await searcher.knows(s, query)):
-                    return None  # 「谢谢」 while browsing: words no post has ever had
-                return await _nothing(ctx, s, searcher, query, today)
+        db = ctx.services.db  # reads only: each runs on its own, no transaction around them
+        result = await searcher.run(db, query, today)
+        if not result.found.total:
+            if cold:
+                return None  # not a search after all: the FAQ's fallback answers
+            if not (query.trigger or query.filters or await searcher.knows(db, query)):
+                return None  # 「谢谢」 while browsing: words no post has ever had
+            return await _nothing(ctx, db, searcher, query, today)
         first = result.found.first
         _remember(ctx, result)
         total = _total(result)
@@ -182,7 +184,7 @@ def _remember(ctx: Context, result: Result) -> None:
     )
 
 
-async def _nothing(ctx: Context, s: Any, searcher: Searcher, query: Query, today: Any) -> Reply:
+async def _nothing(ctx: Context, s: Reads, searcher: Searcher, query: Query, today: Any) -> Reply:
     """Say what was understood, how to loosen it, and show the latest posts instead of a dead end."""
     content = ctx.content
     tips: list[str] = []

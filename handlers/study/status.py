@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.content import Content
 from bot.context import Context
 from bot.db.study import completions
+from bot.db.study import week as study_week
 from bot.db.study.completions import Recorded
 from bot.model import Inbound, Kind, Reply
 from bot.router import Router
@@ -16,24 +17,22 @@ from handlers.study.parse import when
 
 async def this_week(msg: Inbound, ctx: Context) -> Reply:
     now = ctx.local_now()
-    async with ctx.db() as s:
-        w = await who(s, msg, ctx)
-        done = await completions.of(s, w.episode.id, w.user_id) if w.episode and w.member else None
-    ep = w.episode
-    if ep is None:
+    week = await study_week.this_week(ctx.services.db, msg.channel, msg.user_id, now)
+    if week is None:
         return Reply("study.none")
+    ep, done = week.episode, week.done
     text = ctx.content.text
     closes = when(ep.closes_at, ctx.services.tz)
     is_open = ep.is_open(now)
     deadline = text("study.deadline_open", closes=closes) if is_open else text("study.deadline_closed", closes=closes)
-    if w.member is None:
+    if week.branch is None:
         status = text("study.status_unbound")
     elif done is not None and done.confirmed:
         status = text("study.status_confirmed")
     elif done is not None:
         status = text("study.status_self")
     elif is_open:
-        status = text("study.status_pending", branch=w.member.branch.name)
+        status = text("study.status_pending", branch=week.branch)
     else:
         status = text("study.status_missed")
     return Reply(

@@ -67,3 +67,11 @@ async def test_a_search_is_heard_while_a_volunteer_project_is_open(gw: Gateway) 
     design = await gw.say(USER, "设计")
     assert "设计" in design.text and "1. " in design.text, design.text
     assert not design.text.startswith(gw.expected("fallback.text")[:8]), design.text
+
+
+@pytest.mark.parametrize("said", ["我想问一下设计", "请问设计"])
+async def test_a_question_that_names_a_posts_word_is_not_a_search(gw: Gateway, said: str) -> None:
+    """「设计」 alone finds posts; 「我想问一下设计」 asks something: the FAQ's fallback answers it."""
+    assert "1. " in (await gw.say(f"{USER}-words", "设计")).text
+    answer = await gw.say(USER, said)
+    assert "1. " not in answer.text and "相关岗位" not in answer.text, answer.text

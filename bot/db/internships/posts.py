@@ -3,6 +3,11 @@
 The search is one statement: the GIN index finds the posts whose vector matches the tsquery,
 the filter columns narrow them, ``ts_rank`` orders them (title matches weigh most). Everything
 lives in PostgreSQL, so a post imported through one process is found by every other at once.
+
+The reads run straight on asyncpg (``Reads``: ``Database`` outside any transaction, the chat's
+searches; or a session's connection through ``bot.db.driver``): a search is read by everyone
+who writes to the programme, and SQLAlchemy's text clause, compilation and result rows cost
+more CPU than the statement's own round trip.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -142,7 +147,7 @@ def _params(post: Post, vector: str, at: datetime) -> dict[str, Any]:
 #: candidates are shown (ten pages of five come from them) and the total reads 「100+」.
 CANDIDATES = 100
 
-_OPEN = "status = 'open' AND deadline >= :today"
+_OPEN = "status = 'open' AND deadline >= $1"
 _PREFIXED = ", ".join(f"p.{c.strip()}" for c in _COLUMNS.split(","))
 
 
@@ -182,17 +187,22 @@ FROM f JOIN internship_posts p ON p.id = f.id ORDER BY p.id DESC
 """
 
 
+class Reads(Protocol):
+    """Where the reads run: ``bot.db.Database`` (no transaction) or an ``asyncpg.Connection``."""
+
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+
 def _literal(value: str) -> str:
     """A SQL string literal of a tsquery this module's caller built (``index.tsquery``): quotes
     doubled, NUL and other control characters dropped (standard_conforming_strings: a backslash
-    is an ordinary character), and a colon escaped for ``text()``, which would read ``:x`` as a
-    bound parameter even inside quotes."""
+    is an ordinary character)."""
     clean = "".join(ch for ch in value if ch >= " ")
-    return "'" + clean.replace("'", "''").replace(":", "\\:") + "'"
+    return "'" + clean.replace("'", "''") + "'"
 
 
 async def search(
-    s: AsyncSession, keywords: str | None, facets: str | None, today: date, limit: int = 50, page: int = 5
+    r: Reads, keywords: str | None, facets: str | None, today: date, limit: int = 50, page: int = 5
 ) -> Found:
     """Open posts matching the ``keywords`` tsquery and the ``facets`` tsquery (None: any), best first.
 
@@ -208,29 +218,31 @@ async def search(
     else:
         both = f"({keywords}) & {facets}" if facets else keywords
         sql = _TIERED.format(q=_literal(both), k=_literal(keywords), limit=int(limit), page=int(page))
-    rows = (await s.execute(text(sql), {"today": today})).all()
+    rows = await r.fetch(sql, today)
     if not rows:
         return Found([], 0)
-    n1, n2 = int(rows[0].n1), int(rows[0].n2)
-    ids = [int(i) for i in rows[0].ids]
+    n1, n2 = int(rows[0]["n1"]), int(rows[0]["n2"])
+    ids = [int(i) for i in rows[0]["ids"]]
     # Past the cap, or (with keywords) when the pages are full, more posts may match than were read.
     capped = n1 >= CANDIDATES if keywords is None else n1 + n2 >= limit
-    return Found(ids[:limit], n1 + n2, capped, [PostRow(*r[3:]) for r in rows])
+    return Found(ids[:limit], n1 + n2, capped, [PostRow(*row[3:]) for row in rows])
 
 
-async def posts_by_id(s: AsyncSession, ids: Sequence[int]) -> list[PostRow]:
+_BY_ID = f"SELECT {_COLUMNS} FROM internship_posts WHERE id = ANY($1::bigint[])"
+
+
+async def posts_by_id(r: Reads, ids: Sequence[int]) -> list[PostRow]:
     """The posts with these ids, in the order given (missing ones left out)."""
     if not ids:
         return []
-    rows = await s.execute(text(f"SELECT {_COLUMNS} FROM internship_posts WHERE id = ANY(:ids)"), {"ids": list(ids)})
-    found = {r.id: PostRow(*r) for r in rows}
+    found = {row["id"]: PostRow(*row) for row in await r.fetch(_BY_ID, list(ids))}
     return [found[i] for i in ids if i in found]
 
 
-async def any_post_has(s: AsyncSession, keywords: str) -> bool:
+async def any_post_has(r: Reads, keywords: str) -> bool:
     """Whether any post, open or not, has these words: are they words of this programme at all?"""
     sql = f"SELECT EXISTS (SELECT 1 FROM internship_posts WHERE search @@ CAST({_literal(keywords)} AS tsquery))"
-    return bool((await s.execute(text(sql))).scalar_one())
+    return bool((await r.fetch(sql))[0][0])
 
 
 async def post_count(s: AsyncSession) -> int:
