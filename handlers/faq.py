@@ -77,15 +77,7 @@ class FaqIndex:
 
     def scores(self, text: str) -> list[Score]:
         """Every entry's score for ``text``, closest first."""
-        words = self.analyzer.analyse(text).words
-        pairs = _pairs(text)
-        found = []
-        for item in self._entries:
-            shared = len(pairs & item.pairs)
-            similarity = shared / len(pairs | item.pairs) if shared else 0.0
-            found.append(Score(item.entry, item.keywords & words, item.keywords - words, item.also & words, similarity))
-        found.sort(key=lambda sc: (sc.matches, sc.closeness), reverse=True)
-        return found
+        return self._scored(text, near_only=False)
 
     def closest(self, text: str, limit: int = 3) -> tuple[list[str], list[FaqEntry]]:
         """For a text no entry matches: the topic words it understood, and the closest entries.
@@ -93,11 +85,27 @@ class FaqIndex:
         An entry counts when the text has one of its keywords, or shares enough character pairs
         with its question and examples (「夜校咋个报」 has no keyword but is near 夜校怎么报名).
         """
-        near = [sc for sc in self.scores(text) if sc.keywords or sc.similarity >= SIMILAR][:limit]
+        near = self._scored(text, near_only=True)[:limit]
         understood: list[str] = []
         for sc in near:
             understood.extend(w for w in sorted(sc.keywords) if w not in understood)
         return understood, [sc.entry for sc in near]
+
+    def _scored(self, text: str, *, near_only: bool) -> list[Score]:
+        """Scores closest first; ``near_only``: only of the entries ``closest`` may offer (the
+        same order as filtering every score: the sort is stable), without scoring the others."""
+        words = self.analyzer.analyse(text).words
+        pairs = _pairs(text)
+        found = []
+        for item in self._entries:
+            keywords = item.keywords & words
+            shared = 0 if pairs.isdisjoint(item.pairs) else len(pairs & item.pairs)
+            similarity = shared / (len(pairs) + len(item.pairs) - shared) if shared else 0.0
+            if near_only and not keywords and similarity < SIMILAR:
+                continue
+            found.append(Score(item.entry, keywords, item.keywords - words, item.also & words, similarity))
+        found.sort(key=lambda sc: (sc.matches, sc.closeness), reverse=True)
+        return found
 
 
 #: Share of character pairs (Jaccard) from which an entry is offered although no keyword matched.

@@ -103,6 +103,23 @@ def test_every_faq_example_routes_to_its_entry() -> None:
             assert found is not None and found.id == entry.id, f"{example!r} -> {found and found.id}, not {entry.id}"
 
 
+def test_the_fallbacks_closest_entries_are_the_nearest_of_all_scores() -> None:
+    """``closest`` scores only the entries it may offer; it must offer what filtering every
+    entry's score (``scores``, as ``longtuan faq check`` shows them) would."""
+    from handlers.faq import SIMILAR
+
+    content, analyzer = shared_content()
+    index = FaqIndex(content.faq, analyzer)
+    texts = ["夜校咋个报", "今天天气怎么样", "参学比咋算", "我想问一下那个东西还有没有", "志愿 夜校 实习", "ok", "？"]
+    texts += [e.question for e in content.faq] + [e.examples[0][:3] for e in content.faq]
+    for said in texts:
+        near = [sc for sc in index.scores(said) if sc.keywords or sc.similarity >= SIMILAR][:3]
+        understood: list[str] = []
+        for sc in near:
+            understood.extend(w for w in sorted(sc.keywords) if w not in understood)
+        assert index.closest(said) == (understood, [sc.entry for sc in near]), said
+
+
 def test_commands_and_menu_are_consistent() -> None:
     content = load_content()
     words = [w for ws in content.commands.values() for w in ws]

@@ -59,8 +59,9 @@ async def test_the_delivery_jobs_are_safe_to_run_twice(services: Services, clock
         await s.execute(
             text("""
             INSERT INTO delivery_attempts (at, way, outcome, errcode, detail, recipients)
-            VALUES (now(), 'custom', 'sent', 0, '', 1), (now(), 'mass', 'sent', 0, '', 400)
-            """)
+            VALUES (to_timestamp(:at), 'custom', 'sent', 0, '', 1), (to_timestamp(:at), 'mass', 'sent', 0, '', 400)
+            """),
+            {"at": clock()},  # the job's clock, not the server's: after 16:00 UTC it is tomorrow in Shanghai
         )
     assert await daily_rollup(services) == 2
     assert await daily_rollup(services) == 2
