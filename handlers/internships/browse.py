@@ -157,6 +157,8 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
                 return None  # not a search after all: the FAQ's fallback answers
             if not (query.trigger or query.filters or await searcher.knows(db, query)):
                 return None  # 「谢谢」 while browsing: words no post has ever had
+            if query.empty:
+                return Reply("internships.nothing_at_all")  # the latest posts were read: there are none
             return await _nothing(ctx, db, searcher, query, today)
         first = result.found.first
         _remember(ctx, result)

@@ -161,3 +161,9 @@ async def test_results_left_for_half_an_hour_go_quietly(gw: Gateway) -> None:
     assert not later.text.startswith("BI数据分析实习生") and "超时" not in later.text
     again = await gw.say(USER, "坂田 数据分析")
     assert again.text.startswith("找到 3 个")  # no note about an expired list either
+
+
+async def test_an_empty_catalogue_says_so_and_offers_a_subscription(gateway: Gateway) -> None:
+    """No open post at all (before the first import): 「实习岗位」 and a search both say so, kindly."""
+    assert (await gateway.say("o-intern-empty", "实习岗位")).text == gateway.expected("internships.nothing_at_all")
+    assert (await gateway.say("o-intern-empty", "设计实习")).text == gateway.expected("internships.nothing_at_all")
