@@ -7,7 +7,9 @@
 What it does, in order:
 
 1. Prepares its own database ``longtuan_bench`` (created if missing, Alembic upgrade) and a Redis
-   key prefix of its own (``lt-bench-<random>:``), whose keys it deletes at the end.
+   key prefix of its own (``lt-bench-<random>:``), whose keys it deletes at the end. For the
+   product mix (and ``--text``) it loads the demo data (``longtuan demo``, idempotent): the
+   internship posts and this week's episode are there to be shown, as on a running account.
 2. Starts ``python -m bot.cli serve`` (uvloop) as a subprocess on a free loopback port, with a fresh
    token, app id and EncodingAESKey, and waits for ``/healthz`` to answer 200.
 3. A load generator in its own process (spawned, with uvloop) pre-computes every signed and

@@ -25,7 +25,7 @@ from bench.gateway.profile_table import print_server_profile
 from bench.gateway.profiler import ProfileSpec, find_py_spy
 from bench.gateway.report import report
 from bench.gateway.server import Server, free_port, log_summary, metric_counts, server_env
-from bench.gateway.services import check_redis, delete_redis_keys, prepare_database
+from bench.gateway.services import check_redis, delete_redis_keys, load_demo, prepare_database
 
 
 def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
@@ -53,7 +53,9 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         print(f"preparing database {DB_NAME} and Redis prefix {prefix} ...", file=sys.stderr)
         loadavg = Path("/proc/loadavg").read_text().split()[0]
         check_redis()
-        prepare_database()
+        url = prepare_database()
+        if args.mix == "product" or args.texts:
+            print(f"  {load_demo(url)}", file=sys.stderr)
         redis_used = True
 
         port = free_port()

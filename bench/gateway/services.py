@@ -34,6 +34,23 @@ def prepare_database(name: str = DB_NAME) -> str:
     return url
 
 
+def load_demo(url: str) -> str:
+    """``longtuan demo`` into the bench database: the programmes the product mix reaches have
+    something to show (posts, this week's episode), as on a running account. Idempotent."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTUAN_")}
+    env["LONGTUAN_DATABASE_URL"] = url
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "demo"], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise BenchError(f"longtuan demo failed: {(done.stderr or done.stdout).strip()[-400:]}")
+    return done.stdout.strip()
+
+
 def check_redis() -> None:
     import redis
 
