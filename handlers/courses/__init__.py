@@ -2,7 +2,8 @@
 
 Routes in priority order: the profile flow's answers, check-in (QR scene, short code), the
 tappable lines' payloads, the person's own signups, signing up by name or right after a class was
-shown, a number or 「更多」 after a list, and browsing last (「夜校有什么课」「摄影课」「这周的课」).
+shown, a number or 「更多」 after a list, a theme, street or week named right after it, and
+browsing last (「夜校有什么课」「摄影课」「这周的课」).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.text import Analyzer
 from handlers.courses import browse, checkin, mine, signup
 from handlers.courses.intents import (
     Action,
+    AfterList,
     Browse,
     CheckInCode,
     ClassScene,
@@ -70,6 +72,14 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(MenuKey(MENU_KEY))
     async def menu(msg: Inbound, ctx: Context, key: str) -> Reply:
         return await browse.show_list(msg, ctx, "", intro=True)
+
+    @r.on(AfterList())
+    async def after_list(msg: Inbound, ctx: Context, query: str) -> Reply | None:
+        # 「摄影」 after the list (its hint says 「摄影课」「坂田的课」): that theme's, street's or
+        # week's classes. A word that names none of them (「设计」) is someone else's to answer.
+        if not await browse.names_a_filter(ctx, query):
+            return None
+        return await browse.show_list(msg, ctx, query)
 
     @r.on(Browse())
     async def browsing(msg: Inbound, ctx: Context, query: str) -> Reply | None:

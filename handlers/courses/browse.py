@@ -41,6 +41,17 @@ def names_classes(ctx: Context, query: str) -> bool:
     return len(residue(rest)) <= MAX_UNKNOWN_TOPIC or any(s in rest for s in ctx.content.streets)
 
 
+async def names_a_filter(ctx: Context, said: str) -> bool:
+    """Whether a short word names a theme (「摄影」), a street or a week of the catalogue."""
+    span, rest = span_in(said, ctx.local_now())
+    if span is not None or any(s in rest for s in ctx.content.streets):
+        return True
+    async with ctx.db() as s:
+        themes = await catalogue.themes(s)
+    topic = residue(rest)
+    return len(topic) >= 2 and any(t.named_in(rest, topic) for t in themes)
+
+
 async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro: bool = False) -> Reply:
     """The classes a query names (theme, street, week), the person's street first; page ``page``."""
     now_local = ctx.local_now()

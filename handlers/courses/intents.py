@@ -181,6 +181,21 @@ class Browse:
         return {"query": said}
 
 
+class AfterList:
+    """A short word right after the class list (「摄影」「坂田」「周末」, said as its hint invites):
+    passes ``query`` for the handler to check against the themes and streets; other words go on."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        said = _said(msg)
+        if not said or len(said) > 8 or said.isdigit() or said in _MORE:
+            return False
+        if any(word in said for word in _QUESTION) or "吗" in said or "?" in said or "？" in said:
+            return False
+        return {"query": said} if _fresh(ctx, LIST) else False
+
+
 class MyClasses:
     """「我的课」「我报了哪些课」「我报的课呢」: the person's own signups (「我的课程」 is a command)."""
 

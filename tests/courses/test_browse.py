@@ -62,6 +62,24 @@ async def test_themes_streets_and_weeks(gw: Gateway) -> None:
     )
 
 
+async def test_a_theme_street_or_week_said_right_after_the_list_narrows_it(gw: Gateway) -> None:
+    """The list's hint invites 「摄影课」; people write 「摄影」. Right after the list, a theme,
+    a street or a week narrows it; words that name none of them go on to the other programmes."""
+    user = "o-after-list"
+    assert "近期的夜校课程" in (await gw.say(user, "我想报名夜校")).text
+    photo = await gw.say(user, "摄影")
+    assert photo.text.startswith("手机摄影的夜校课程") and "咖啡" not in photo.text, photo.text
+    street = await gw.say(user, "坂田")
+    assert street.text.startswith("坂田街道的夜校课程"), street.text
+    week = await gw.say(user, "下周")
+    assert week.text.startswith("下周的夜校课程"), week.text
+    thanks = await gw.say(user, "谢谢")
+    assert "夜校课程" not in thanks.text, thanks.text
+    # Without a list just shown, 「摄影」 is not taken for the night school.
+    cold = await gw.say("o-after-list-cold", "摄影")
+    assert "夜校课程" not in cold.text, cold.text
+
+
 async def test_the_saved_street_comes_first(gw: Gateway) -> None:
     await gw.say("o-buji", "设置街道")
     await gw.say("o-buji", "布吉")
