@@ -24,9 +24,13 @@ from bot.errors import ConfigError
 from bot.outbound import SENT, Notice, SendResult
 from bot.settings import Settings
 
-HELP = "输入消息回车发送。/follow 关注  /scan 场景  /click 菜单键  /location  /unfollow  /quit 退出"
+HELP = (
+    "输入消息回车发送。/tap 序号 点回复里的选项  /follow 关注  /scan 场景  /click 菜单键  "
+    "/location 纬度 经度  /unfollow  /quit 退出"
+)
 
 _CHOICE = re.compile(r'<a href="weixin://bizmsgmenu\?msgmenucontent=([^&"]*)&msgmenuid=\d+">([^<]*)</a>')
+_TAP = re.compile(r"/tap\s*(\d{1,2})")
 _LINK = re.compile(r'<a href="([^"]+)">([^<]*)</a>')
 
 
@@ -193,9 +197,15 @@ async def _converse(
             continue
         if line in ("/quit", "/exit"):
             break
-        if line.isdigit() and 1 <= int(line) <= len(choices):
-            line = choices[int(line) - 1]  # what tapping the choice sends
-            print(f"（选了：{line}）")
+        # 「/tap 2」 taps choice [2] and sends what tapping it sends. A bare 「2」 is text, as in
+        # WeChat: the bot's own numbered lists (「回复序号看详情」) read it.
+        tap = _TAP.fullmatch(line)
+        if tap:
+            if not 1 <= int(tap.group(1)) <= len(choices):
+                print(f"（没有选项 [{tap.group(1)}]：上一条回复有 {len(choices)} 个选项）\n")
+                continue
+            line = choices[int(tap.group(1)) - 1]
+            print(f"（点了：{line}）")
         try:
             answer = await sim.post(_xml_for(line, user))
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:

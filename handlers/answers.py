@@ -54,16 +54,26 @@ def _every_command(commands: dict[str, list[str]]) -> Command:
 _EVERY: dict[int, tuple[dict[str, list[str]], Command]] = {}
 
 
+#: Commands said with what they act on (「订阅 设计」「签到 YX1000」): no name, school, major or
+#: pick starts with them.
+_COMMAND_PREFIXES = ("订阅", "取消订阅", "退订", "签到", "签退")
+
+
+def is_command(ctx: Context, text: str) -> bool:
+    """A command word, or a command said with what it acts on (「订阅 设计」)."""
+    return is_command_word(ctx, text) or normalise(text).startswith(_COMMAND_PREFIXES)
+
+
 def not_a_name(ctx: Context, text: str) -> bool:
     """A command word, or, without a single digit, a question or a programme's words."""
-    if is_command_word(ctx, text):
+    if is_command(ctx, text):
         return True
     return not any(c.isdigit() for c in text) and any(w in text for w in _NOT_IN_A_NAME)
 
 
 def not_an_answer(ctx: Context, text: str) -> bool:
     """A command word or a question: not a school, a major, a street or a number."""
-    return is_command_word(ctx, text) or any(w in text for w in _QUESTION)
+    return is_command(ctx, text) or any(w in text for w in _QUESTION)
 
 
 #: The longest a pick from a short list is typed (「只暂停本期」「一直暂停」, a street); longer,
@@ -74,4 +84,4 @@ CHOICE_CHARS = 6
 def not_a_choice(ctx: Context, text: str) -> bool:
     """A command word, or longer than a pick and without a digit: not an answer to a short list."""
     norm = normalise(text)
-    return is_command_word(ctx, text) or (len(norm) > CHOICE_CHARS and not any(c.isdigit() for c in norm))
+    return is_command(ctx, text) or (len(norm) > CHOICE_CHARS and not any(c.isdigit() for c in norm))

@@ -32,8 +32,9 @@ class _Prefixed:
         self.pattern = pattern
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
-        if ctx.session.state is not None:
-            return False  # another flow's answer
+        # Inside a flow too: its own routes came first (``bot.router``) and handed this on
+        # (``handlers.answers``), so 「订阅 财务」 after a volunteer list, or in the middle of a
+        # form, subscribes (and the form says it still waits).
         m = self.pattern.fullmatch(normalise(to_simplified(msg.text)))
         return {"rest": m.group(1).strip()} if m else False
 

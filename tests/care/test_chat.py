@@ -65,11 +65,12 @@ async def test_choices_are_numbered_and_silence_is_explained(
     gateway: Gateway, redis_prefix: str, fake_wechat: FakeWeChatAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = _settings(redis_prefix, fake_wechat)
-    script = ["志愿者可以带家属吗", "1", "/click NOPE", "/unfollow"]
+    script = ["志愿者可以带家属吗", "/tap 7", "/tap 1", "/click NOPE", "/unfollow"]
     await run_chat(settings, url=gateway.url("/wechat"), user="o-chat-1", mode=None, script=script)
     out = capsys.readouterr().out
     assert "[1] 怎么成为志愿者" in out and "weixin://" not in out
-    assert "（选了：怎么成为志愿者）" in out and "欢迎加入龙岗志愿者大家庭" in out
+    assert "（没有选项 [7]" in out
+    assert "（点了：怎么成为志愿者）" in out and "欢迎加入龙岗志愿者大家庭" in out
     assert "菜单里没有 NOPE 这个键；有 NIGHT_SCHOOL" in out
     assert "取消关注的人收不到消息" in out
 

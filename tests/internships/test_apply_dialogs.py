@@ -178,9 +178,12 @@ async def test_a_question_inside_the_application_is_answered_and_the_form_waits(
     )
     answer = await gw.say(USER, "实习有工资吗？")
     assert paused in answer.text, answer.text
-    await gw.dialog(
-        USER, [("深圳大学", "internships.ask_major"), ("统计学", "internships.ask_year", {"example": 2027})]
-    )
+    await gw.dialog(USER, [("深圳大学", "internships.ask_major")])
+    # A command said with what it acts on is no major: it subscribes, and the form still waits.
+    answer = await gw.say(USER, "订阅 设计")
+    assert answer.text.startswith(gw.expected("internships.subscribed", label="设计")), answer.text
+    assert paused in answer.text, answer.text
+    await gw.dialog(USER, [("统计学", "internships.ask_year", {"example": 2027})])
     done = await gw.say(USER, "2027")
     assert done.text.startswith("投递成功✅"), done.text
     assert await _applications(gw, USER) == [("BI数据分析实习生", "张小龙", "13800138000", 2027, "submitted")]

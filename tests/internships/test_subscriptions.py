@@ -46,6 +46,19 @@ async def test_subscribe_list_and_refuse_a_duplicate(gw: Gateway) -> None:
     assert await _labels(gw, USER) == ["设计", "坂田 · 数据分析"]
 
 
+async def test_subscribing_right_after_another_programmes_list(gw: Gateway) -> None:
+    """「周末的志愿活动」 leaves its list open; 「订阅 财务」 then still subscribes."""
+    from pathlib import Path
+
+    from bot.db.volunteer import demo as volunteer_demo
+
+    folder = Path(gw.services.settings.content_dir or "content") / "demo"
+    await volunteer_demo.load(gw.db, folder, tz=gw.services.tz, now=gw.services.local_now())
+    assert (await gw.say(USER, "周末的志愿活动")).text.startswith("周末的志愿项目")
+    await gw.dialog(USER, [("订阅 财务", "internships.subscribed", {"label": "财务"})])
+    assert await _labels(gw, USER) == ["财务"]
+
+
 async def test_the_subscription_limit_holds_under_concurrency(gw: Gateway) -> None:
     async with gw.db.session() as s:
         user_id = await ensure_user(s, "wechat", USER, gw.services.now())
