@@ -53,7 +53,9 @@ async def test_asking_for_classes_shows_them(gw: Gateway, said: str, heading: st
     assert "：。" not in answer.text and "相关" not in answer.text, answer.text
 
 
-@pytest.mark.parametrize("said", ["我的课", "我报了哪些课", "我报的课呢", "我报了什么课？"])
+@pytest.mark.parametrize(
+    "said", ["我的课", "我报了哪些课", "我报的课呢", "我报了什么课？", "我报名的课什么时候上", "我的课在哪里"]
+)
 async def test_asking_for_ones_own_classes(gw: Gateway, said: str) -> None:
     await gw.dialog("o-phrase-mine", [(said, "courses.mine_empty")])
 
