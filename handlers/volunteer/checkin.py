@@ -27,6 +27,9 @@ SCENE_PREFIX = "shift-"
 REPEAT_GUARD = timedelta(minutes=10)
 _WORDS = re.compile(r"^(签到|签退)\s*[:：]?\s*(\d{6})?$")
 _CODE = re.compile(r"^\d{6}$")
+#: 「签到 ABC」「签到 12345」: a code that is neither a shift's (6 digits) nor a class's (YX and 4
+#: digits, which the night school heard first): mistyped.
+_MISTYPED = re.compile(r"^(签到|签退)[:：]?([A-Za-z0-9]{1,12})$")
 _MY_FLOWS = frozenset(s.name for s in (VolunteerBrowse.listing, VolunteerBrowse.detail, VolunteerSignups.choosing))
 
 
@@ -61,6 +64,22 @@ class CheckWords:
         if _CODE.match(text) and (state is None or state in _MY_FLOWS):
             return {"verb": "toggle", "code": text}
         return False
+
+
+class MistypedCode:
+    """「签到 ABC」: 签到 or 签退 with something no code looks like; passes ``code``."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        text = msg.text.strip().replace(" ", "")
+        if _WORDS.match(text):
+            return False
+        m = _MISTYPED.match(text)
+        return {"code": m.group(2)} if m else False
 
 
 def rules(ctx: Context) -> Rules:
@@ -158,6 +177,10 @@ def router(content: Content) -> Router:
     @r.on(ShiftScene())
     async def scanned(msg: Inbound, ctx: Context, shift_id: int) -> Reply | None:
         return await run(ctx, msg, "toggle", shift_id=shift_id)
+
+    @r.on(MistypedCode())
+    async def mistyped(msg: Inbound, ctx: Context, code: str) -> Reply:
+        return Reply("volunteer.checkin_bad_code", {"code": code})
 
     @r.on(CheckWords())
     async def words(msg: Inbound, ctx: Context, verb: str, code: str) -> Reply | None:

@@ -37,8 +37,8 @@ def router(content: Content) -> Router:
     @r.on(InState(VolunteerRegister.id_number), HasText())
     async def numbered(msg: Inbound, ctx: Context, text: str) -> Reply | None:
         number = text.strip().replace(" ", "").upper()
-        if not valid_id_number(number) and not_a_name(ctx, text):
-            return None
+        if not valid_id_number(number) and (not_a_name(ctx, text) or not any(c.isdigit() for c in number)):
+            return None  # 「最近心情不好」 is no try at an ID number: answered, and the form waits
         if not valid_id_number(number):
             return Reply("volunteer.bad_id")
         name = str(ctx.data.get("name", ""))

@@ -115,6 +115,8 @@ async def test_codes_for_another_day_an_ended_shift_or_nothing(site: Site) -> No
             ("签到 381205", "volunteer.checkin_other_day", {"day": "12月2日（周三）", "title": "坂田社区环境清洁"}),
             ("签到 381206", "volunteer.checkin_ended", {"title": "坂田社区环境清洁"}),
             ("签到 999999", "volunteer.checkin_unknown", {"code": "999999"}),
+            ("签到 ABC", "volunteer.checkin_bad_code", {"code": "ABC"}),
+            ("签退 12345", "volunteer.checkin_bad_code", {"code": "12345"}),
             ("签到", "volunteer.checkin_how", {}),
             ("签退", "volunteer.checkout_not_in", {}),
         ],
