@@ -123,6 +123,15 @@ def register(r: Router, content: Content) -> None:
         ctx.enter(StudyBindFlow.code)
         return Reply("study.ask_code")
 
+    @r.on(Command(content.commands["study_leave"]))
+    async def leave(msg: Inbound, ctx: Context) -> Reply:
+        async with ctx.db() as s:
+            user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
+            left = await members.leave(s, user_id, ctx.now())
+        if left is None:
+            return Reply("study.leave_none")
+        return Reply("study.left", {"branch": left})
+
     @r.on(Command(content.commands["study_branch"]))
     async def my_branch(msg: Inbound, ctx: Context) -> Reply:
         return await show(msg, ctx)

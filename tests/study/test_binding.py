@@ -133,6 +133,23 @@ async def test_changing_branch_is_recorded(make_gateway: GatewayFactory, clock: 
     assert await memberships(gw, "o-move") == [("BT01", "王五", False), ("BJ01", "王五", True)]
 
 
+async def test_leaving_the_branch_ends_the_membership_and_keeps_its_history(
+    make_gateway: GatewayFactory, clock: FixedClock
+) -> None:
+    """「解绑支部」: no more reminders (the audiences read open memberships only), the history stays,
+    and a second 「解绑」 or one by someone never bound says there is nothing to undo."""
+    gw = await started(make_gateway, clock)
+    await gw.dialog("o-leave", [("解绑支部", "study.leave_none")])
+    await gw.dialog("o-leave", [("BT01", "study.bound", BT01), ("跳过", "study.name_skipped")])
+    await gw.dialog(
+        "o-leave", [("解绑支部", "study.left", {"branch": "坂田街道第一团支部"}), ("解绑", "study.leave_none")]
+    )
+    assert await memberships(gw, "o-leave") == [("BT01", "", False)]
+    await gw.dialog("o-leave", [("我的支部", "study.no_branch")])
+    await gw.dialog("o-leave", [("BT01", "study.bound", BT01)])
+    assert await memberships(gw, "o-leave") == [("BT01", "", False), ("BT01", "", True)]
+
+
 async def test_a_name_that_is_no_name_is_asked_again(make_gateway: GatewayFactory, clock: FixedClock) -> None:
     gw = await started(make_gateway, clock)
     await gw.dialog(

@@ -116,6 +116,19 @@ async def bind(s: AsyncSession, user_id: int, branch: Branch, now: float) -> tup
     return (Bound.MOVED if old else Bound.NEW), old
 
 
+async def leave(s: AsyncSession, user_id: int, now: float) -> str | None:
+    """End the user's open membership (its history stays); the branch's name, or None when unbound."""
+    result = await s.execute(
+        update(StudyMembership)
+        .where(StudyMembership.user_id == user_id, StudyMembership.left_at.is_(None))
+        .where(StudyBranch.id == StudyMembership.branch_id)
+        .values(left_at=at(now))
+        .returning(StudyBranch.name)
+    )
+    row = result.first()
+    return str(row[0]) if row is not None else None
+
+
 async def set_identity(s: AsyncSession, user_id: int, name: str, mobile: str = "", member_no: str = "") -> None:
     """The name (mobile, member id) the member goes by on the League's platform, to match its lists."""
     values = {"name": name, **({"mobile": mobile} if mobile else {}), **({"member_no": member_no} if member_no else {})}
