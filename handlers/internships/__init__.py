@@ -1,8 +1,8 @@
 """展翅计划 in the chat: search in free words, browse and open posts, apply, subscribe to keywords.
 
-Order inside: the apply and unsubscribe flows' answers first, then the commands (「我的申请」,
-「订阅 …」), then browsing (「更多」, a number), then the search, which takes any other words
-while browsing and words about internships otherwise.
+Order inside: the apply, unsubscribe and withdraw flows' answers first, then the commands
+(「我的申请」, 「订阅 …」, 「撤回申请」), then browsing (「更多」, a number), then the search,
+which takes any other words while browsing and words about internships otherwise.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command
 from bot.text import Analyzer, command_form
-from handlers.internships import apply, browse, render, subscribe
+from handlers.internships import apply, browse, render, subscribe, withdraw
 from handlers.internships.flows import Browsing, stop
 
 #: 「我投了哪些」「我申请了哪些实习」「我投的简历呢」: the person's applications, in a sentence.
@@ -56,6 +56,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
 
     r.include(apply.router(content))
     r.include(subscribe.router(content, searcher))
+    r.include(withdraw.router(content))
 
     @r.on(Command(content.commands["internship_applications"]))
     async def my_applications(msg: Inbound, ctx: Context) -> Reply:

@@ -72,6 +72,13 @@ class InternshipUnsubscribe(StatesGroup):
     choosing = State()
 
 
+class InternshipWithdraw(StatesGroup):
+    title_key = "flows.internship_withdraw"
+    quiet = True
+    #: Data: post ids of the withdrawable applications, in the order listed.
+    choosing = State()
+
+
 APPLY_STATES = (
     InternshipApply.name,
     InternshipApply.mobile,

@@ -83,7 +83,8 @@ async def apply(s: AsyncSession, user_id: int, post_id: int, p: Profile, today: 
     """Record the application: ``applied``, or why not (``duplicate``, ``closed``).
 
     One statement decides: the post must be open and not past its deadline at this instant, and
-    the unique key (user, post) refuses a second application however many arrive at once.
+    the unique key (user, post) refuses a second application however many arrive at once. An
+    application the person withdrew is submitted again.
     """
     row = (
         await s.execute(
@@ -92,7 +93,10 @@ INSERT INTO internship_applications (user_id, post_id, name, mobile, school, maj
     created_at)
 SELECT :u, p.id, :name, :mobile, :school, :major, :year, 'submitted', :now
 FROM internship_posts p WHERE p.id = :post AND p.status = 'open' AND p.deadline >= :today
-ON CONFLICT (user_id, post_id) DO NOTHING
+ON CONFLICT (user_id, post_id) DO UPDATE SET name = excluded.name, mobile = excluded.mobile,
+    school = excluded.school, major = excluded.major, graduation_year = excluded.graduation_year,
+    status = 'submitted', created_at = excluded.created_at
+    WHERE internship_applications.status = 'withdrawn'
 RETURNING id
 """),
             {
@@ -114,9 +118,13 @@ RETURNING id
 
 
 async def applied_at(s: AsyncSession, user_id: int, post_id: int) -> datetime | None:
+    """When the person applied to the post (an application they withdrew does not count)."""
     found: datetime | None = (
         await s.execute(
-            text("SELECT created_at FROM internship_applications WHERE user_id = :u AND post_id = :p"),
+            text(
+                "SELECT created_at FROM internship_applications"
+                " WHERE user_id = :u AND post_id = :p AND status <> 'withdrawn'"
+            ),
             {"u": user_id, "p": post_id},
         )
     ).scalar_one_or_none()
@@ -132,6 +140,36 @@ JOIN internship_posts p ON p.id = a.post_id WHERE a.user_id = :u ORDER BY a.crea
         {"u": user_id, "n": limit},
     )
     return [Application(*r) for r in rows]
+
+
+#: What the person can still withdraw by chat: nothing has been decided yet.
+WITHDRAWABLE = ("submitted", "forwarded")
+
+
+@dataclass(slots=True, frozen=True)
+class Withdrawn:
+    title: str
+    contact_email: str
+    #: The status it had: ``forwarded`` means the employer already has the papers.
+    was: str
+
+
+async def withdraw(s: AsyncSession, user_id: int, post_id: int) -> Withdrawn | None:
+    """Withdraw the application if nothing is decided on it yet (one conditional update, its row
+    locked); None when there is none to withdraw (already withdrawn, or decided meanwhile)."""
+    row = (
+        await s.execute(
+            text("""
+UPDATE internship_applications a SET status = 'withdrawn'
+FROM (SELECT id, status AS was FROM internship_applications WHERE user_id = :u AND post_id = :p FOR UPDATE) o,
+    internship_posts p
+WHERE a.id = o.id AND o.was IN ('submitted', 'forwarded') AND p.id = a.post_id
+RETURNING p.title, p.contact_email, o.was
+"""),
+            {"u": user_id, "p": post_id},
+        )
+    ).first()
+    return Withdrawn(*row) if row is not None else None
 
 
 async def subscribe(
