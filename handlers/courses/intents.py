@@ -190,6 +190,8 @@ class AfterList:
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        if LIST not in ctx.data or len(msg.text) > 12:  # most messages: no class list was shown
+            return False
         said = _said(msg)
         if not said or len(said) > 8 or said.isdigit() or said in _MORE:
             return False
