@@ -9,6 +9,7 @@ low mood, English.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Any
 
 from bot.content import Content
@@ -16,7 +17,7 @@ from bot.context import Context
 from bot.model import Button, Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState, Kinds, MenuKey
-from bot.text import Analyzer
+from bot.text import Analyzer, normalise
 from handlers.care import inbox
 from handlers.care.config import care_content
 from handlers.care.crisis import LOW_MOOD, CrisisWords, crisis_words
@@ -115,6 +116,42 @@ def _english(msg: Inbound, ctx: Context) -> bool:
 
 def _laughing(msg: Inbound, ctx: Context) -> bool:
     return bool(msg.text) and _LAUGH.fullmatch(msg.text.strip().rstrip("!！~～。.")) is not None
+
+
+#: WeChat's own faces arrive as text: 「[微笑]」, or the old codes 「/::)」「/:rose」.
+_WECHAT_FACE = re.compile(r"\[[^\[\]\s]{1,4}\]|/:[^\s/]{1,8}")
+
+
+class _OnlyFaces:
+    """Emoji or WeChat faces and nothing else (「👍」「[微笑]」): no words to answer, no question."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
+    kinds = frozenset(_SAID)
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        if not msg.text or not msg.text.strip():
+            return False
+        rest = _WECHAT_FACE.sub("", msg.text)
+        return not any(c in rest for c in "?？") and all(unicodedata.category(c) in _FACE_CATEGORIES for c in rest)
+
+
+#: Symbols, modifiers, joiners and variation selectors, spaces: what emoji are made of.
+_FACE_CATEGORIES = frozenset({"So", "Sk", "Mn", "Cf", "Zs"})
+
+
+class _BareSignUp:
+    """「报名」 with nothing shown before it (a class or a project shown takes it first)."""
+
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
+    kinds = frozenset(_SAID)
+    words = frozenset({"报名", "我要报名", "我想报名", "报个名", "我要报个名", "我想报个名"})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        return normalise(msg.text) in self.words
 
 
 _CRISIS_KEYS = {
@@ -264,6 +301,14 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     @r.on(Command(commands["received"]))
     async def received(msg: Inbound, ctx: Context) -> Reply:
         return Reply("care.received")
+
+    @r.on(_OnlyFaces())
+    async def faces(msg: Inbound, ctx: Context) -> Reply:
+        return Reply("care.faces")
+
+    @r.on(_BareSignUp())
+    async def which_sign_up(msg: Inbound, ctx: Context) -> Reply:
+        return Reply("care.which_sign_up")
 
     @r.on(Kinds(*_SAID), _english)
     async def english(msg: Inbound, ctx: Context) -> Reply:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+from sqlalchemy import text as sql
+
 from bot.text import to_traditional
 from tests.harness import Gateway
 
@@ -24,6 +26,22 @@ async def test_greetings_thanks_goodbyes_and_laughter(gateway: Gateway) -> None:
             ("帮助", "help.main"),
         ],
     )
+
+
+async def test_emoji_and_wechat_faces_get_a_friendly_word_and_are_not_kept_as_questions(gateway: Gateway) -> None:
+    """「👍」「[微笑]」「/::)」 carry no question: a short friendly answer, nothing kept for staff."""
+    for said in ("👍", "👍👍", "❤️", "[微笑]", "[强][强]", "/::)", "🙏 🙏"):
+        await gateway.dialog("o-talk-faces", [(said, "care.faces")])
+    await gateway.dialog("o-talk-faces", [("？？", "help.main")])
+    async with gateway.db.session() as s:
+        kept = (await s.execute(sql("SELECT count(*) FROM care_unanswered"))).scalar_one()
+    assert kept == 0
+
+
+async def test_a_bare_sign_up_word_asks_which_programme(gateway: Gateway) -> None:
+    """「报名」 with no class or project just shown: which programme, and how each one signs up."""
+    for said in ("报名", "我要报名", "报个名"):
+        await gateway.dialog("o-talk-signup", [(said, "care.which_sign_up")])
 
 
 async def test_cancel_inside_a_flow_still_cancels_it(gateway: Gateway) -> None:
