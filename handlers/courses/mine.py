@@ -32,13 +32,16 @@ async def my_classes(msg: Inbound, ctx: Context) -> Reply:
     return Reply("courses.mine", {"lines": "\n".join(lines)}, buttons=buttons)
 
 
-async def cancel_which(msg: Inbound, ctx: Context) -> Reply:
-    """「取消报名」: the one live signup is cancelled at once; with several, the person picks."""
+async def cancel_which(msg: Inbound, ctx: Context) -> Reply | None:
+    """「取消报名」: the one live signup is cancelled at once; with several, the person picks.
+    Without a class signup, 「退课」 says so; a plain 「取消报名」 is left to the volunteer programme
+    next (its shifts, or nothing to cancel anywhere)."""
     async with ctx.db() as s:
         uid = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
         found = [m for m in await signups.mine(s, uid, utc(ctx)) if m.status in ("confirmed", "waitlisted")]
     if not found:
-        return Reply("courses.mine_empty")
+        said = msg.text
+        return Reply("courses.mine_empty") if "课" in said or "夜校" in said else None
     if len(found) == 1:
         return await cancel(msg, ctx, found[0].class_id)
     tz = ctx.services.tz

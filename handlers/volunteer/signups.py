@@ -71,7 +71,6 @@ def router(content: Content) -> Router:
             {"title": view.title if view else "", "when": when, "place": view.place if view else ""},
         )
 
-    @r.on(Command(content.commands["volunteer_signups"]))
     async def mine(msg: Inbound, ctx: Context) -> Reply:
         now = utc(ctx)
         async with ctx.db() as s:
@@ -88,7 +87,18 @@ def router(content: Content) -> Router:
         ]
         return Reply("volunteer.signups", {"items": "\n".join(lines)})
 
+    r.on(Command(content.commands["volunteer_signups"]))(mine)
     r.on(_AsksOwnSignups())(mine)
+
+    # The night school's cancel words that name no class (「取消报名」, not 「退课」).
+    generic_cancel = [w for w in content.commands["courses_cancel"] if "课" not in w and "夜校" not in w]
+
+    @r.on(Command(generic_cancel))
+    async def cancel_any(msg: Inbound, ctx: Context) -> Reply:
+        # 「取消报名」 from someone with no night-school signup (that programme answered first):
+        # their shifts to pick from, or that there is nothing to cancel anywhere.
+        listed = await mine(msg, ctx)
+        return Reply("volunteer.nothing_to_cancel") if listed.key == "volunteer.signups_none" else listed
 
     @r.on(InState(VolunteerSignups.choosing), HasText())
     async def cancel(msg: Inbound, ctx: Context, text: str) -> Reply | None:

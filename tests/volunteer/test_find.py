@@ -72,14 +72,22 @@ async def test_sign_up_then_cancel_frees_the_seat(site: Site) -> None:
         "volunteer.signed_up", title=BT, when="12月2日（周三）10:00–12:00", place="坂田街道华为基地南门"
     )
     assert (await _shift(site, site.data.tomorrow_shift)).taken == 1
-    mine = await gw.say(USER, "我的志愿报名")
+    # 「取消报名」 (the night school's word) from someone with no class: their shifts to pick from.
+    mine = await gw.say(USER, "取消报名")
     assert mine.text.startswith(f"你报名的班次：\n1. {BT} 12月2日（周三）10:00–12:00")
     await gw.dialog(USER, [("1", "volunteer.cancel_done", {"title": BT, "when": "12月2日（周三）10:00–12:00"})])
     assert (await _shift(site, site.data.tomorrow_shift)).taken == 0
     async with gw.db.session() as s:
         [row] = (await s.scalars(select(Signup))).all()
     assert row.cancelled_at is not None
-    await gw.dialog(USER, [("我的志愿报名", "volunteer.signups_none")])
+    await gw.dialog(
+        USER,
+        [
+            ("我的志愿报名", "volunteer.signups_none"),
+            ("取消报名", "volunteer.nothing_to_cancel"),
+            ("退课", "courses.mine_empty"),
+        ],
+    )
 
 
 async def test_signing_up_twice_and_for_a_started_shift(site: Site) -> None:
