@@ -17,13 +17,8 @@ from handlers.internships.flows import InternshipWithdraw
 
 
 def router(content: Content) -> Router:
+    # 「取消」 while the list waits is the flow guard's (``bot.gateway.flows``): it ends the flow.
     r = Router("internships.withdraw")
-    cancel = Command(content.commands["cancel"])
-
-    @r.on(InState(InternshipWithdraw.choosing), cancel)
-    async def kept(msg: Inbound, ctx: Context) -> Reply:
-        ctx.finish()
-        return Reply("system.cancelled")
 
     @r.on(InState(InternshipWithdraw.choosing), HasText())
     async def chosen(msg: Inbound, ctx: Context, text: str) -> Reply | None:
