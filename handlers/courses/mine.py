@@ -33,7 +33,7 @@ async def my_classes(msg: Inbound, ctx: Context) -> Reply:
 
 
 async def cancel_which(msg: Inbound, ctx: Context) -> Reply | None:
-    """「取消报名」: the one live signup is cancelled at once; with several, the person picks.
+    """「取消报名」: the one live signup is named and cancelled with a tap; with several, the person picks.
     Without a class signup, 「退课」 says so; a plain 「取消报名」 is left to the volunteer programme
     next (its shifts, or nothing to cancel anywhere)."""
     async with ctx.db() as s:
@@ -43,7 +43,7 @@ async def cancel_which(msg: Inbound, ctx: Context) -> Reply | None:
         said = msg.text
         return Reply("courses.mine_empty") if "课" in said or "夜校" in said else None
     if len(found) == 1:
-        return await cancel(msg, ctx, found[0].class_id)
+        return await cancel(msg, ctx, found[0].class_id, ask_first=True)
     tz = ctx.services.tz
     lines = "\n".join(f"{i}. {m.title}｜{fmt.when(m.starts_at, m.ends_at, tz)}" for i, m in enumerate(found, start=1))
     buttons = [Button(f"取消「{m.title}」", payload=f"取消报名#{m.class_id}") for m in found][:5]

@@ -205,8 +205,11 @@ async def flow_cancelled(msg: Inbound, ctx: Context) -> Reply:
 # -- cancelling ---------------------------------------------------------------------------------
 
 
-async def cancel(msg: Inbound, ctx: Context, class_id: int) -> Reply:
-    """Give back a seat or a waitlist place; refused after the deadline, with the reason."""
+async def cancel(msg: Inbound, ctx: Context, class_id: int, *, ask_first: bool = False) -> Reply:
+    """Give back a seat or a waitlist place; refused after the deadline, with the reason.
+
+    ``ask_first`` (a typed 「取消报名」, which may have meant a volunteer shift): say what would be
+    cancelled and let the person confirm with a tap, instead of giving the seat away at once."""
     settings = ctx.settings
     now = utc(ctx)
     tz = ctx.services.tz
@@ -227,6 +230,13 @@ async def cancel(msg: Inbound, ctx: Context, class_id: int) -> Reply:
                     "hours": fmt.hours(settings.courses_cancel_before),
                     "deadline": fmt.day(deadline, tz) + fmt.clock(deadline, tz),
                 },
+            )
+        if ask_first:
+            what = ctx.content.text("courses.what_waitlist" if live.status == "waitlisted" else "courses.what_seat")
+            return Reply(
+                "courses.cancel_confirm",
+                {"title": cls.title, "when": fmt.when(cls.starts_at, cls.ends_at, tz), "what": what},
+                buttons=[Button("确认取消", payload=f"取消报名#{class_id}")],
             )
         result = await signups.cancel(s, live.id, class_id, now)
         for promoted in result.promoted:  # told in the promotion's own transaction

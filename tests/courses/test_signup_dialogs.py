@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import text
@@ -166,7 +167,15 @@ async def test_cancelling_promotes_the_first_waiting_who_is_told_and_sees_it(gw:
     for user in ("o-1", "o-2", "o-3"):
         await add_profile(gw.db, user)
         await gw.say(user, f"报名#{cls}")
-    await gw.dialog("o-1", [("取消报名", "courses.cancelled", {"title": "光影入门", "when": _booked(gw, cls)["when"]})])
+    when = _booked(gw, cls)["when"]
+    # A typed 「取消报名」 names the class and waits for a tap: nothing is given away yet.
+    asked = await gw.say("o-1", "取消报名")
+    assert asked.text.startswith(
+        gw.expected("courses.cancel_confirm", title="光影入门", when=when, what=gw.expected("courses.what_seat"))
+    ), asked.text
+    assert f"msgmenucontent={quote(f'取消报名#{cls}')}&" in asked.text, asked.text
+    assert [r[2] for r in await signup_rows(gw.db, cls) if r[1] == "o-1"] == ["confirmed"]
+    await gw.dialog("o-1", [(f"取消报名#{cls}", "courses.cancelled", {"title": "光影入门", "when": when})])
 
     async def told_someone() -> bool:
         return bool(gw.fake.sent)

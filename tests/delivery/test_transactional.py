@@ -215,7 +215,7 @@ async def test_a_waitlist_promotion_and_its_notice_commit_together(make_gateway:
     for user in ("o-1", "o-2", "o-3"):
         await add_profile(gw.db, user)
         await gw.say(user, f"报名#{cls}")
-    await gw.say("o-1", "取消报名")
+    await gw.say("o-1", f"取消报名#{cls}")  # what tapping 「确认取消」 sends
     promoted = next(sid for sid, user, status in await signup_rows(gw.db, cls) if user == "o-2")
     async with gw.db.session() as s:
         found = await s.execute(
