@@ -41,6 +41,8 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     r.on(InState(CourseSignupFlow.mobile), HasText())(signup.got_mobile)
     r.on(InState(CourseSignupFlow.street), HasText())(signup.got_street)
 
+    r.on(Command(content.commands["courses_profile"]))(signup.edit_profile)
+
     r.on(ClassScene())(checkin.by_scene)
     r.on(CheckInCode())(checkin.by_code)
 

@@ -183,13 +183,21 @@ async def got_street(msg: Inbound, ctx: Context, text: str) -> Reply | None:
     return await finish_profile(msg, ctx, Profile(str(data.get("name", "")), str(data.get("mobile", "")), street))
 
 
+async def edit_profile(msg: Inbound, ctx: Context) -> Reply:
+    """「修改手机号」「修改报名信息」: the same steps as the first signup, for no class (class_id 0)."""
+    ctx.enter(CourseSignupFlow.name, class_id=0)
+    return Reply("courses.edit_ask_name")
+
+
 async def finish_profile(msg: Inbound, ctx: Context, p: Profile) -> Reply:
-    """Keep the details, then sign up for the class the flow started from."""
+    """Keep the details, then sign up for the class the flow started from (none: an edit)."""
     class_id = int(ctx.data.get("class_id", 0))
     async with ctx.db() as s:
         uid = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
         await signups.save_profile(s, uid, p, utc(ctx))
     ctx.finish()
+    if not class_id:
+        return Reply("courses.profile_updated", {"name": p.name, "mobile": masked(p.mobile), "street": p.street})
     saved = ctx.content.text("courses.profile_saved", name=p.name, mobile=masked(p.mobile), street=p.street)
     reply = await sign_up(msg, ctx, class_id)
     # Built anew, not rendered in place: a Reply is never changed once made.
@@ -198,8 +206,9 @@ async def finish_profile(msg: Inbound, ctx: Context, p: Profile) -> Reply:
 
 
 async def flow_cancelled(msg: Inbound, ctx: Context) -> Reply:
+    editing = not ctx.data.get("class_id")
     ctx.finish()
-    return Reply("courses.flow_cancelled")
+    return Reply("courses.edit_cancelled" if editing else "courses.flow_cancelled")
 
 
 # -- cancelling ---------------------------------------------------------------------------------

@@ -296,3 +296,50 @@ async def test_another_question_inside_the_profile_flow_is_answered_and_the_flow
         "o-other", [("4", "courses.profile_saved", {"name": "李小龙", "mobile": "139****5678", "street": "坂田"})]
     )
     assert [r[2] for r in await signup_rows(gw.db, cls)] == ["confirmed"]
+
+
+async def _profile(gw: Gateway, openid: str) -> tuple[str, str, str] | None:
+    async with gw.db.session() as s:
+        row = (
+            await s.execute(
+                text(
+                    "SELECT p.name, p.mobile, p.street FROM course_profiles p JOIN users u ON u.id = p.user_id"
+                    " WHERE u.external_id = :o"
+                ),
+                {"o": openid},
+            )
+        ).first()
+    return (row[0], row[1], row[2]) if row is not None else None
+
+
+async def test_the_saved_details_can_be_changed_by_chat(gw: Gateway) -> None:
+    """「修改手机号」: the first signup's steps again, for no class; 「取消」 on the way changes nothing."""
+    user = "o-edit"
+    await gw.dialog(
+        user,
+        [
+            ("修改手机号", "courses.edit_ask_name"),
+            ("李雷", "courses.ask_mobile", {"name": "李雷"}),
+            ("13912345678", "courses.ask_street", {"streets": STREETS}),
+            ("坂田", "courses.profile_updated", {"name": "李雷", "mobile": "139****5678", "street": "坂田"}),
+        ],
+    )
+    assert await _profile(gw, user) == ("李雷", "13912345678", "坂田")
+    await gw.dialog(
+        user,
+        [
+            ("修改报名信息", "courses.edit_ask_name"),
+            ("李雷", "courses.ask_mobile", {"name": "李雷"}),
+            ("取消", "courses.edit_cancelled"),
+        ],
+    )
+    assert await _profile(gw, user) == ("李雷", "13912345678", "坂田")
+    await gw.dialog(
+        user,
+        [
+            ("换手机号", "courses.edit_ask_name"),
+            ("李雷", "courses.ask_mobile", {"name": "李雷"}),  # the street is known now: not asked again
+            ("+852 51234567", "courses.profile_updated", {"name": "李雷", "mobile": "+852****4567", "street": "坂田"}),
+        ],
+    )
+    assert await _profile(gw, user) == ("李雷", "+85251234567", "坂田")
