@@ -153,7 +153,7 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         db = ctx.services.db  # reads only: each runs on its own, no transaction around them
         result = await searcher.run(db, query, today)
         if cold and result.relaxed:
-            return None  # 「修改手机号」: posts with one of the words are no answer nobody asked for
+            return None  # 「修改密码」: posts with one of the words are no answer nobody asked for
         if not result.found.total:
             if cold:
                 return None  # not a search after all: the FAQ's fallback answers

@@ -78,9 +78,9 @@ async def test_a_question_that_names_a_posts_word_is_not_a_search(gw: Gateway, s
 
 
 async def test_words_that_only_partly_match_posts_are_no_search_nobody_asked_for(gw: Gateway) -> None:
-    """「修改手机号」 names no internship: posts with one of its words are no answer (a search the
-    person asked for, 「设计 手机号」 with 实习 or while browsing, may still be loosened)."""
-    answer = await gw.say(USER, "修改手机号")
+    """「修改密码」 names no internship: posts with one of its words are no answer (a search the
+    person asked for, with 实习 or while browsing, may still be loosened)."""
+    answer = await gw.say(USER, "修改密码")
     assert "1. " not in answer.text and "相关岗位" not in answer.text, answer.text
     asked = await gw.say(f"{USER}-asked", "设计 修改 实习")
     assert "1. " in asked.text, asked.text
