@@ -163,10 +163,10 @@ async def withdraw(s: AsyncSession, user_id: int, post_id: int) -> Withdrawn | N
 UPDATE internship_applications a SET status = 'withdrawn'
 FROM (SELECT id, status AS was FROM internship_applications WHERE user_id = :u AND post_id = :p FOR UPDATE) o,
     internship_posts p
-WHERE a.id = o.id AND o.was IN ('submitted', 'forwarded') AND p.id = a.post_id
+WHERE a.id = o.id AND o.was = ANY(:open) AND p.id = a.post_id
 RETURNING p.title, p.contact_email, o.was
 """),
-            {"u": user_id, "p": post_id},
+            {"u": user_id, "p": post_id, "open": list(WITHDRAWABLE)},
         )
     ).first()
     return Withdrawn(*row) if row is not None else None
