@@ -89,14 +89,18 @@ class FlowGuard:
         await group.cleanup(self.services, SessionKey(channel, bot, user), data, reason)
 
     async def track(self, key: SessionKey, session: Any) -> None:
-        """Keep the clean-up job's list of waiting flows that have a clean-up up to date."""
+        """Keep the clean-up job's list of waiting flows that have a clean-up up to date.
+
+        Only a conversation read in a flow with a clean-up can be on that list, so a session
+        changed outside one (results kept for browsing, a next page) costs no round trip here."""
         if not session.changed:
             return
         group = session.group
+        was = StatesGroup.of(session.loaded_state)
         try:
             if group is not None and group.cleanup is not None and session.expires_at is not None:
                 await self.services.store.track_flow(key, session.expires_at)
-            elif session.expired is not None or session.state is None:
+            elif was is not None and was.cleanup is not None:
                 await self.services.store.track_flow(key, None)
         except Unavailable:
             log.warning("flow time-out not tracked: store unavailable")

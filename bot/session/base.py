@@ -116,6 +116,9 @@ class Session:
     #: The script the person writes in ("hant" for traditional, "" for simplified): kept across
     #: flows, so that a bare "4" after a traditional message is answered in traditional too.
     script: str = ""
+    #: The state the session was read in (before a time-out cleared it): whether the clean-up
+    #: job's list may hold this conversation (``FlowGuard.track``).
+    loaded_state: str | None = None
 
     def set_state(
         self, state: State, *, now: float | None = None, default_timeout: int | None = None, **data: Any
@@ -186,7 +189,7 @@ class Session:
                 and isinstance(script, str)
             ):
                 raise ValueError("session record of an unexpected shape")
-            session = cls(state=state, data=data, expires_at=expires_at, more=more, script=script)
+            session = cls(state=state, data=data, expires_at=expires_at, more=more, script=script, loaded_state=state)
         except (ValueError, AttributeError):
             # A record this version cannot read is dropped rather than failing the user forever.
             return cls(changed=True)

@@ -153,6 +153,35 @@ async def test_cancel_runs_the_flows_clean_up(make_gateway: GatewayFactory) -> N
     assert await expire_flows(gateway.services) == 0, "a cancelled flow is no longer tracked"
 
 
+async def test_only_a_flow_with_a_clean_up_touches_the_time_out_list(
+    make_gateway: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sessions changed outside such a flow (a next page, results kept for browsing) cost no round
+    trip to the list; entering the flow adds it, ending it takes it off."""
+    gateway = await make_gateway(router=holding_router())
+    store = gateway.services.store
+    calls: list[float | None] = []
+    real = store.track_flow
+
+    async def spy(key: SessionKey, expires_at: float | None) -> None:
+        calls.append(expires_at)
+        await real(key, expires_at)
+
+    monkeypatch.setattr(store, "track_flow", spy)
+    await gateway.say(USER, "列表")
+    await gateway.say(USER, "列表 2")
+    await gateway.say(USER, "占座")
+    await _tracked(gateway.services)
+    assert (await gateway.say(USER, "确认")).text.startswith("座位 7 已确认")
+    for _ in range(100):
+        if len(calls) == 2:
+            break
+        await asyncio.sleep(0.01)
+    await gateway.say(USER, "列表")
+    assert len(calls) == 2 and calls[0] is not None and calls[1] is None, calls
+    assert not await store.due_flows(float("inf"))
+
+
 async def test_more_sends_the_next_page(make_gateway: GatewayFactory) -> None:
     gateway = await make_gateway(router=holding_router())
     first = await gateway.say(USER, "列表")
