@@ -31,6 +31,8 @@ class Phase:
     stop: bool = False
     done: int = 0
     latencies: list[float] = field(default_factory=list)
+    #: The same latencies by the text sent: which messages make the tail.
+    by_text: dict[str, list[float]] = field(default_factory=dict)
     errors: collections.Counter[str] = field(default_factory=collections.Counter)
     samples: list[tuple[str, bytes]] = field(default_factory=list)
     exhausted: bool = False
@@ -58,7 +60,9 @@ async def _worker(sender: Sender, pool: Pool, phase: Phase, refill: Callable[[],
             body = type(exc).__name__.encode()
         if phase.stop:
             return  # completed after the end of the phase: not counted
-        phase.latencies.append(perf() - started)
+        took = perf() - started
+        phase.latencies.append(took)
+        phase.by_text.setdefault(p.text, []).append(took)
         if status != 200:
             phase.errors[f"HTTP {status}" if status else f"client {body.decode()}"] += 1
         elif not body.startswith(b"<xml>"):
@@ -170,6 +174,14 @@ async def _drive(cfg: LoadConfig, gen: Generator, pools: list[Pool], pid: int, s
             "p99": _percentile(ordered, 0.99) * 1e3,
             "max": (ordered[-1] if ordered else float("nan")) * 1e3,
             "mean": (sum(ordered) / len(ordered) if ordered else float("nan")) * 1e3,
+        },
+        by_text_ms={
+            text: {
+                "share": len(lats) / max(1, len(ordered)),
+                "p50": _percentile(sorted(lats), 0.50) * 1e3,
+                "p99": _percentile(sorted(lats), 0.99) * 1e3,
+            }
+            for text, lats in window.by_text.items()
         },
         errors=dict(window.errors),
         samples_verified=verified,

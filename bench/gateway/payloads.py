@@ -49,6 +49,7 @@ class Payload:
     body: bytes
     user: str
     request: bytes = b""  # the whole HTTP request (raw client)
+    text: str = ""  # what the message says (latency by text)
 
 
 class Pool:
@@ -121,9 +122,11 @@ class Generator:
             query, body = self.sim.signed(text_xml(user, text, account=ACCOUNT))
             if self.cfg.client == "raw":
                 line = f"POST {self.path}?{urlencode(query)} HTTP/1.1\r\n{self.head}{len(body)}\r\n\r\n"
-                out.append(Payload(None, body, user, line.encode() + body))
+                out.append(Payload(None, body, user, line.encode() + body, text))
             else:
-                out.append(Payload(self._url_type(f"{self.cfg.url}?{urlencode(query)}", encoded=True), body, user))
+                out.append(
+                    Payload(self._url_type(f"{self.cfg.url}?{urlencode(query)}", encoded=True), body, user, text=text)
+                )
         self.made += count
         self.seconds += time.perf_counter() - started
         return out

@@ -100,6 +100,11 @@ def report(
         ("Redis", f"{res.get('redis_keys_deleted', 0):,} keys of this run deleted"),
         ("server outcomes", ", ".join(f"{k} {int(v):,}" for k, v in sorted(outcomes.items())) + "  (whole run)"),
         ("routes", ", ".join(f"{k} {int(v):,}" for k, v in sorted(routes.items(), key=lambda kv: -kv[1]))),
+        (
+            "handler time",
+            ", ".join(f"{k} {v:.2f}" for k, v in sorted(res.get("handler_ms", {}).items(), key=lambda kv: -kv[1]))
+            + "  (ms a message, mean, whole run: awaits included)",
+        ),
     ]
     if res["warmup"]["errors"]:
         rows.append(("warm-up errors", str(res["warmup"]["errors"])))
@@ -111,6 +116,11 @@ def report(
         rows.append(("note", f"profiled with {profiled}: CPU and latency are above an unprofiled run"))
     for label, value in rows:
         print(f"  {label:<17} {value}")
+    by_text = res.get("by_text_ms") or {}
+    if len(by_text) > 1:
+        print("  latency by text   share    p50 ms    p99 ms")
+        for text, row in sorted(by_text.items(), key=lambda kv: -kv[1]["p99"]):
+            print(f"    {row['share'] * 100:5.1f} %  {row['p50']:8.2f}  {row['p99']:8.2f}   {text}")
     print(f"  {_targets(cpu_us, lat['p99'], args.workers, args.connections, '')}")
     return summary
 

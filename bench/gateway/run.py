@@ -124,6 +124,8 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
         metrics = server.get("/metrics")
         outcomes = metric_counts(metrics, "longtuan_requests_total", "outcome")
         routes = metric_counts(metrics, "longtuan_handler_seconds_count", "route")
+        spent = metric_counts(metrics, "longtuan_handler_seconds_sum", "route")
+        res["handler_ms"] = {r: spent.get(r, 0.0) / n * 1e3 for r, n in routes.items() if n}
         server.stop()
         log_events = log_summary(server.log_path)
         res["redis_keys_deleted"] = delete_redis_keys(prefix)

@@ -54,14 +54,28 @@ class Searcher:
     async def find(self, s: Reads | AsyncSession, text: str, today: date, limit: int = RESULT_LIMIT) -> Result:
         return await self.run(s, self.understand(text), today, limit)
 
-    async def run(self, s: Reads | AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT) -> Result:
+    async def run(
+        self, s: Reads | AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT, *, relax: bool = True
+    ) -> Result:
+        """Posts with all of the query's words; none, and ``relax``: those with any of them (``relaxed``)."""
         s = await _reads(s)
         must = facets_of_query(query)
         found = await posts.search(s, tsquery(query.groups) or None, tsquery((), facets=must) or None, today, limit)
-        if found.total or len(query.groups) < 2:
+        if found.total or not relax:
             return Result(query, found)
+        return await self.loosen(s, query, today, limit) or Result(query, found)
+
+    async def loosen(
+        self, s: Reads | AsyncSession, query: Query, today: date, limit: int = RESULT_LIMIT
+    ) -> Result | None:
+        """When no post has all of several words: the posts with any of them (``relaxed`` if some
+        have); None for a query of one word, which has nothing to loosen."""
+        if len(query.groups) < 2:
+            return None
         keywords = tsquery(query.groups, any_group=True)
-        found = await posts.search(s, keywords, tsquery((), facets=must) or None, today, limit)
+        found = await posts.search(
+            await _reads(s), keywords, tsquery((), facets=facets_of_query(query)) or None, today, limit
+        )
         return Result(query, found, relaxed=bool(found.total))
 
     async def knows(self, s: Reads | AsyncSession, query: Query) -> bool:

@@ -52,7 +52,9 @@ class SearchIntent:
     (not a question about the rules, which the FAQ answers), or, if nothing else would answer,
     words that might find posts (「设计」) - then the handler answers only when it finds some.
 
-    Passes ``query`` and ``cold`` (True: answer only with results). Never while another
+    Passes ``query``, ``cold`` (True: answer only with results) and ``question`` (written as a
+    question: 「你们周末有人值班吗」 while browsing is a search only if some post has its words,
+    although 周末 is a filter; 「有设计的吗」, filters alone, still is one). Never while another
     programme's flow waits for an answer; a list or a detail being looked at (a quiet flow:
     「周末的志愿活动」 then 「1」) does not stop a search.
     """
@@ -77,18 +79,19 @@ class SearchIntent:
         if query.meta:
             return False
         entry = self.faq.match(msg.text)
+        said = normalise(msg.text)
+        question = any(q in said for q in _COLD_NOT) or said.endswith(("吗", "么"))
         if browsing:
             if entry is not None and not entry.id.startswith("internship."):
                 return False  # 「夜校怎么报名」 while browsing goes to its own answer
-            return {"query": query, "cold": False} if not query.empty or query.trigger else False
+            if query.empty and not query.trigger:
+                return False
+            return {"query": query, "cold": False, "question": question}
         if query.trigger:
-            return {"query": query, "cold": False}
-        if entry is not None or query.empty:
-            return False
-        said = normalise(msg.text)
-        if any(q in said for q in _COLD_NOT) or said.endswith(("吗", "么")):
+            return {"query": query, "cold": False, "question": False}
+        if entry is not None or query.empty or question:
             return False  # 「志愿者可以带家属吗」: a question, or about another programme, not words for posts
-        return {"query": query, "cold": True}
+        return {"query": query, "cold": True, "question": False}
 
 
 def _page_reply(ctx: Context, key: str, found: list[posts.PostRow], total: str, page: int, **params: Any) -> Reply:
@@ -148,17 +151,21 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         return Reply(reply.key, reply.params, buttons=buttons)
 
     @r.on(intent)
-    async def search(msg: Inbound, ctx: Context, query: Query, cold: bool) -> Reply | None:
+    async def search(msg: Inbound, ctx: Context, query: Query, cold: bool, question: bool) -> Reply | None:
         today = ctx.local_now().date()
         db = ctx.services.db  # reads only: each runs on its own, no transaction around them
-        result = await searcher.run(db, query, today)
-        if cold and result.relaxed:
-            return None  # 「修改密码」: posts with one of the words are no answer nobody asked for
+        result = await searcher.run(db, query, today, relax=False)
         if not result.found.total:
             if cold:
-                return None  # not a search after all: the FAQ's fallback answers
-            if not (query.trigger or query.filters or await searcher.knows(db, query)):
-                return None  # 「谢谢」 while browsing: words no post has ever had
+                # Not a search after all: the FAQ's fallback answers. A cold search answers only
+                # with posts that have all its words (「修改密码」 is not about posts with 密码).
+                return None
+            # Filters alone make a search (「有周末的吗」); words no post has ever had do not
+            # (「谢谢」「今天天气怎么样」, 「你们周末有人值班吗」 while browsing).
+            sure = query.trigger or (query.filters and not (question and query.groups))
+            if not (sure or await searcher.knows(db, query)):
+                return None
+            result = await searcher.loosen(db, query, today) or result
             if query.empty:
                 return Reply("internships.nothing_at_all")  # the latest posts were read: there are none
             return await _nothing(ctx, db, searcher, query, today)

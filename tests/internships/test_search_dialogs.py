@@ -153,6 +153,22 @@ async def test_words_no_post_has_while_browsing_are_not_a_search(gw: Gateway) ->
     assert known.text.startswith("没找到「无人机 · 航拍」的岗位"), known.text
 
 
+async def test_a_question_for_staff_while_browsing_is_kept_not_searched(gw: Gateway) -> None:
+    """「周末」 is a filter, but 「你们周末有人值班吗」 asks the office, and no post has 值班."""
+    from sqlalchemy import text as sql
+
+    await gw.say(USER, "设计")
+    asked = await gw.say(USER, "你们周末有人值班吗？")
+    assert asked.text.startswith(gw.expected("fallback.text")), asked.text
+    async with gw.db.session() as s:
+        kept = (await s.execute(sql("SELECT text FROM care_unanswered"))).scalars().all()
+    assert kept == ["你们周末有人值班吗？"]
+    # A question made of filters alone still searches the posts being browsed.
+    await gw.say(USER, "设计")
+    weekend = await gw.say(USER, "有周末的吗")
+    assert weekend.text.startswith(("找到", "没找到")) and "学期中" in weekend.text, weekend.text
+
+
 async def test_results_left_for_half_an_hour_go_quietly(gw: Gateway) -> None:
     await gw.say(USER, "坂田 数据分析")
     assert (await gw.say(USER, "1")).text.startswith("BI数据分析实习生")
