@@ -156,6 +156,6 @@ def router(content: Content, analyzer: Analyzer) -> Router:
 
     @r.on(Kinds(Kind.TEXT))
     async def blank(msg: Inbound, ctx: Context) -> Reply:
-        return Reply("fallback.text")
+        return Reply("fallback.unkept")  # nothing to keep
 
     return r

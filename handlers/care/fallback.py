@@ -32,13 +32,15 @@ async def unanswered(msg: Inbound, ctx: Context, text: str, index: FaqIndex) -> 
     who = user_hash(ctx.settings.unanswered_salt.get_secret_value(), msg.channel, msg.user_id)
     try:
         await keep_unanswered(ctx.services.db, who, masked, ctx.now())
+        kept = True
     except Unavailable:
         log.warning("unanswered question not kept: database unavailable")
+        kept = False  # so the answer does not say 「已经记下来」
     remember_unanswered(ctx, masked)
     understood, entries = index.closest(text)
     buttons = [Button(e.question.rstrip("？?"), payload=e.examples[0]) for e in entries]
     if understood:
         return Reply("care.fallback_partial", {"understood": "、".join(understood[:3])}, buttons=buttons)
     if entries:
-        return Reply("care.fallback_closest", buttons=buttons)
-    return Reply("fallback.text")
+        return Reply("care.fallback_closest" if kept else "care.fallback_closest_unkept", buttons=buttons)
+    return Reply("fallback.text" if kept else "fallback.unkept")

@@ -77,6 +77,18 @@ async def test_the_fallback_says_what_it_understood_and_offers_the_closest(gatew
     assert len(await _kept(gateway)) == 3
 
 
+async def test_with_the_database_down_the_fallback_does_not_say_the_question_was_kept(gateway: Gateway) -> None:
+    gateway.services.db.breaker.failed(OSError("down"))  # unreachable for the breaker's cool-down
+    await gateway.dialog("o-learn-4", [("今天天气怎么样", "fallback.unkept")])
+    answer = await gateway.say("o-learn-4", "参学怎么算")
+    assert answer.text.startswith(gateway.expected("care.fallback_closest_unkept")) and "参学比是什么" in answer.text
+    assert "记下" not in answer.text
+    gateway.services.db.breaker.succeeded()
+    assert await _kept(gateway) == []
+    await gateway.dialog("o-learn-4", [("今天天气怎么样", "fallback.text")])  # back: kept again
+    assert len(await _kept(gateway)) == 1
+
+
 async def test_the_expiry_job_forgets_old_questions_and_closed_threads(services: Services, clock: FixedClock) -> None:
     now = clock()
     async with services.db.session() as s:
