@@ -82,3 +82,71 @@ async def test_fetch_answers_unavailable_when_the_server_is_gone() -> None:
             await db.fetch("SELECT 1")
     finally:
         await db.close()
+
+
+async def test_fetch_keeps_its_connection_but_a_session_never_waits_behind_it() -> None:
+    """``fetch`` keeps a connection for the next statement only while the pool has others free
+    (``bot.db._MARGIN``): with a pool of four, four sessions at once still get all four."""
+    db = Database.from_url(PG_URL, pool=4)
+    try:
+        first = (await db.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"]
+        assert (await db.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"] == first, "the kept connection"
+        assert len(db._leases) == 1
+        holding, done = asyncio.Semaphore(0), asyncio.Event()
+
+        async def hold(n: int) -> int:
+            async with db.session() as s:
+                got = int(await s.scalar(text(f"SELECT {n}")) or 0)  # the session holds its connection now
+                holding.release()
+                await asyncio.wait_for(done.wait(), 3)  # and keeps it until the last has run
+                return got
+
+        async def last() -> int:
+            for _ in range(3):
+                await holding.acquire()
+            async with db.session() as s:  # every connection is held now but for the kept one
+                got = int(await s.scalar(text("SELECT 4")) or 0)
+            done.set()
+            return got
+
+        assert list(await asyncio.wait_for(asyncio.gather(hold(1), hold(2), hold(3), last()), 1.5)) == [1, 2, 3, 4]
+        assert db._leases == []
+    finally:
+        await db.close()
+
+
+async def test_a_kept_connection_the_server_closed_is_not_used() -> None:
+    db = Database.from_url(PG_URL)
+    try:
+        kept = (await db.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"]
+        await _terminate({kept})
+        await asyncio.sleep(0.2)  # the closing socket reaches the event loop
+        rows = await db.fetch("SELECT pg_backend_pid() AS pid")
+        assert rows[0]["pid"] != kept
+        await db.execute("SELECT 1")
+    finally:
+        await db.close()
+
+
+async def test_sessions_starting_together_get_the_kept_connections_back() -> None:
+    db = Database.from_url(PG_URL, pool=6)
+    try:
+        await asyncio.gather(*(db.fetch("SELECT pg_sleep(0.05)") for _ in range(3)))
+        assert len(db._leases) == 3, "three kept: three of six still free"
+        connected = 0
+        all_in = asyncio.Event()
+
+        async def hold(n: int) -> int:
+            nonlocal connected
+            async with db.session() as s:
+                await asyncio.sleep(0)  # all four have begun before any runs a statement
+                got = int(await s.scalar(text(f"SELECT {n}")) or 0)
+                connected += 1
+                if connected == 4:
+                    all_in.set()
+                await asyncio.wait_for(all_in.wait(), 1.5)  # every session holds its connection at once
+                return got
+
+        assert list(await asyncio.gather(*(hold(n) for n in range(4)))) == [0, 1, 2, 3]
+    finally:
+        await db.close()
