@@ -92,6 +92,9 @@ async def test_fetch_keeps_its_connection_but_a_session_never_waits_behind_it() 
         first = (await db.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"]
         assert (await db.fetch("SELECT pg_backend_pid() AS pid"))[0]["pid"] == first, "the kept connection"
         assert len(db._leases) == 1
+        assert not db._leases[0][1].is_in_transaction(), "kept outside any transaction, as the pool would"
+        await db.execute("CREATE TEMP TABLE kept_probe (x int)")  # on the kept connection, committed
+        assert (await db.fetch("SELECT count(*) AS n FROM kept_probe"))[0]["n"] == 0
         holding, done = asyncio.Semaphore(0), asyncio.Event()
 
         async def hold(n: int) -> int:
