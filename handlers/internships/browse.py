@@ -154,18 +154,25 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
     async def search(msg: Inbound, ctx: Context, query: Query, cold: bool, question: bool) -> Reply | None:
         today = ctx.local_now().date()
         db = ctx.services.db  # reads only: each runs on its own, no transaction around them
+        # Filters alone make a search (「有周末的吗」); words no post has ever had do not
+        # (「谢谢」「今天天气怎么样」, 「你们周末有人值班吗」 while browsing).
+        sure = query.trigger or (query.filters and not (question and query.groups))
+        if question and not (sure or cold):
+            # Written as a question: more often for the office than for the posts, so its words are
+            # asked about first (one read, not two, when no post has them).
+            if not await searcher.knows(db, query):
+                return None
+            sure = True
         result = await searcher.run(db, query, today, relax=False)
         if not result.found.total:
             if cold:
                 # Not a search after all: the FAQ's fallback answers. A cold search answers only
                 # with posts that have all its words (「修改密码」 is not about posts with 密码).
                 return None
-            # Filters alone make a search (「有周末的吗」); words no post has ever had do not
-            # (「谢谢」「今天天气怎么样」, 「你们周末有人值班吗」 while browsing).
-            sure = query.trigger or (query.filters and not (question and query.groups))
             if not (sure or await searcher.knows(db, query)):
                 return None
             result = await searcher.loosen(db, query, today) or result
+        if not result.found.total:
             if query.empty:
                 return Reply("internships.nothing_at_all")  # the latest posts were read: there are none
             return await _nothing(ctx, db, searcher, query, today)
