@@ -8,6 +8,8 @@ typed while a name was asked became the name.
 
 from __future__ import annotations
 
+import re
+
 from bot.context import Context
 from bot.router.filters import Command
 from bot.text import command_forms, normalise
@@ -85,3 +87,13 @@ def not_a_choice(ctx: Context, text: str) -> bool:
     """A command word, or longer than a pick and without a digit: not an answer to a short list."""
     norm = normalise(text)
     return is_command(ctx, text) or (len(norm) > CHOICE_CHARS and not any(c.isdigit() for c in norm))
+
+
+#: 「报名 1」「报名第2个」「我要报名3」: a line of a list by its number.
+_SIGN_UP_NUMBER = re.compile(r"^(?:我要|我想)?报名\s*第?\s*(\d{1,2})\s*(?:个|门|号|项)?$")
+
+
+def sign_up_number(text: str) -> int | None:
+    """The number of 「报名 N」, whichever programme's list it follows (each checks its own)."""
+    m = _SIGN_UP_NUMBER.match(normalise(text))
+    return int(m.group(1)) if m else None

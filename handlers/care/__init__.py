@@ -18,6 +18,7 @@ from bot.model import Button, Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState, Kinds, MenuKey
 from bot.text import Analyzer, normalise
+from handlers.answers import sign_up_number
 from handlers.care import inbox
 from handlers.care.config import care_content
 from handlers.care.crisis import LOW_MOOD, CrisisWords, crisis_words
@@ -142,7 +143,7 @@ _FACE_CATEGORIES = frozenset({"So", "Sk", "Mn", "Cf", "Zs"})
 
 
 class _BareSignUp:
-    """「报名」 with nothing shown before it (a class or a project shown takes it first)."""
+    """「报名」 (or 「报名 1」) with nothing shown before it (a class, a list or a project shown takes it first)."""
 
     #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
     by_text = True
@@ -151,7 +152,8 @@ class _BareSignUp:
     words = frozenset({"报名", "我要报名", "我想报名", "报个名", "我要报个名", "我想报个名"})
 
     def __call__(self, msg: Inbound, ctx: Context) -> bool:
-        return normalise(msg.text) in self.words
+        # 「报名 1」 too, when no list it could pick from was shown (each list takes its own first).
+        return normalise(msg.text) in self.words or sign_up_number(msg.text) is not None
 
 
 _CRISIS_KEYS = {

@@ -26,6 +26,7 @@ from handlers.courses.intents import (
     NextPage,
     SignUpByName,
     SignUpHere,
+    SignUpPick,
 )
 from handlers.courses.signup import CourseSignupFlow
 
@@ -58,6 +59,7 @@ def router(content: Content, analyzer: Analyzer) -> Router:
     r.on(MyClasses())(mine.my_classes)
     r.on(Command(content.commands["courses_cancel"]))(mine.cancel_which)
     r.on(SignUpHere())(signup.sign_up)
+    r.on(SignUpPick())(signup.sign_up)
 
     @r.on(SignUpByName())
     async def by_name(msg: Inbound, ctx: Context, name: str) -> Reply:

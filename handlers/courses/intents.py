@@ -10,6 +10,7 @@ from typing import Any
 from bot.context import Context
 from bot.model import Inbound, Kind
 from bot.text import normalise
+from handlers.answers import sign_up_number
 
 #: Session data key of the list last shown (ids of its page, the query, when): numbers and 「更多」 read it.
 LIST = "courses_list"
@@ -115,9 +116,25 @@ class SignUpByName:
                     return False  # 「报名志愿活动」 is for the volunteer projects
                 if any(q in name for q in _ASKS) or any(p in name for p in "，,？?"):
                     return False  # 「报名夜校，要怎样做？」 asks how, and names no class: the FAQ answers
+                if sign_up_number(said) is not None:
+                    return False  # 「报名 1」 with no list of classes before it names no class
                 # 「报名夜校」 names no class: the catalogue answers it.
                 return {"name": "" if name in ("", "夜校", "青年夜校", "一下") else name}
         return False
+
+
+class SignUpPick:
+    """「报名 1」 right after the list of classes: that line's class; passes ``class_id``."""
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool | dict[str, Any]:
+        n = sign_up_number(msg.text) if _said(msg) else None
+        if n is None:
+            return False
+        shown = _fresh(ctx, LIST)
+        ids = shown.get("ids", []) if shown else []
+        return {"class_id": int(ids[n - 1])} if 1 <= n <= len(ids) else False
 
 
 class SignUpHere:

@@ -13,9 +13,10 @@ from bot.model import Inbound, Kind, Reply
 from bot.router import Router
 from bot.router.filters import Command, HasText, InState
 from bot.session.base import State, StatesGroup
+from handlers.answers import sign_up_number
 from handlers.volunteer import format as fmt
 from handlers.volunteer import query
-from handlers.volunteer.find import VolunteerBrowse, utc
+from handlers.volunteer.find import VolunteerBrowse, show_detail, utc
 
 _SIGN_UP = re.compile(r"^(?:报名)?\s*第?\s*(\d{1,2})\s*(?:个|班次)?$")
 
@@ -70,6 +71,20 @@ def router(content: Content) -> Router:
             "volunteer.signed_up",
             {"title": view.title if view else "", "when": when, "place": view.place if view else ""},
         )
+
+    @r.on(InState(VolunteerBrowse.listing), HasText())
+    async def sign_up_from_list(msg: Inbound, ctx: Context, text: str) -> Reply | None:
+        """「报名 2」 on the list of projects: that project's one shift, or its shifts to choose from."""
+        n = sign_up_number(text)
+        if n is None:
+            return None
+        items = ctx.data.get("items", [])
+        if not 1 <= n <= len(items):
+            return Reply("volunteer.bad_choice")
+        detail = await show_detail(ctx, int(items[n - 1][0]))
+        if ctx.session.state == VolunteerBrowse.detail.name and len(ctx.data.get("shifts", [])) == 1:
+            return await sign_up(msg, ctx, "1")
+        return detail
 
     async def mine(msg: Inbound, ctx: Context) -> Reply:
         now = utc(ctx)

@@ -254,6 +254,19 @@ async def test_sign_up_by_name_and_the_friendly_refusals(gw: Gateway) -> None:
     assert [r[2] for r in await signup_rows(gw.db, cls)] == ["confirmed"]
 
 
+async def test_sign_up_by_the_number_of_the_list_just_shown(gw: Gateway) -> None:
+    await add_class(gw.db, "C1", NOW + timedelta(days=2), title="光影入门")
+    second = await add_class(gw.db, "C2", NOW + timedelta(days=3), title="人像构图", code="YX2002")
+    await add_profile(gw.db, "o-pick")
+    listed = await gw.say("o-pick", "夜校有什么课")
+    assert listed.text.index("光影入门") < listed.text.index("人像构图")
+    answer = await gw.say("o-pick", "报名 2")
+    assert answer.text.startswith("报名成功") and "人像构图" in answer.text, answer.text
+    assert [r[1:] for r in await signup_rows(gw.db, second)] == [("o-pick", "confirmed")]
+    # Without a list before it, 「报名 1」 names nothing: how to sign up for each programme.
+    await gw.dialog("o-no-list", [("报名 1", "care.which_sign_up")])
+
+
 async def test_a_blocked_person_is_told_until_when(gw: Gateway) -> None:
     uid = await add_profile(gw.db, "o-absent")
     past = [await add_class(gw.db, f"P{i}", NOW - timedelta(days=10 * i), code=f"YX300{i}") for i in (1, 2)]

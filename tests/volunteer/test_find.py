@@ -90,6 +90,22 @@ async def test_sign_up_then_cancel_frees_the_seat(site: Site) -> None:
     )
 
 
+async def test_sign_up_by_the_number_of_the_list(site: Site) -> None:
+    """「报名 2」 on the list: a project with one shift is signed up at once; one with several opens."""
+    gw = site.gw
+    await site.event(USER, "CLICK", "VOLUNTEER")
+    signed = await gw.say(USER, "报名 2")
+    assert signed.text.startswith(gw.expected("volunteer.signed_up", title=BJ, when="", place="")[:6]), signed.text
+    assert BJ in signed.text
+    assert (await _shift(site, site.data.buji_shift)).taken == 1
+    site.clock.advance(1)  # a click in the same second would be a retry of the first
+    await site.event(USER, "CLICK", "VOLUNTEER")
+    opened = await gw.say(USER, "报名 1")
+    assert opened.text.startswith(f"{BT}\n组织：") and "回复「报名 序号」" in opened.text, opened.text
+    assert (await _shift(site, site.data.tomorrow_shift)).taken == 0
+    await gw.dialog(USER, [("报名 9", "volunteer.bad_choice")])
+
+
 async def test_signing_up_twice_and_for_a_started_shift(site: Site) -> None:
     gw = site.gw
     await site.event(USER, "CLICK", "VOLUNTEER")
