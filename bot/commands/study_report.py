@@ -12,69 +12,11 @@ import csv
 import io
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from bot.db.study.episodes import Episode
-from bot.db.study.report import BranchFigures
+from bot.db.study.report import Line, lines, total
 
-
-@dataclass(slots=True, frozen=True)
-class Line:
-    level: str  # branch, street, district
-    episode: int
-    district: str
-    street: str
-    code: str
-    name: str
-    members: int
-    confirmed: int
-    self_reported: int
-
-    @property
-    def completed(self) -> int:
-        return self.confirmed + self.self_reported
-
-    @property
-    def ratio(self) -> float:
-        return self.completed / self.members if self.members else 0.0
-
-    @property
-    def confirmed_ratio(self) -> float:
-        return self.confirmed / self.members if self.members else 0.0
-
-
-def lines(
-    branches: Sequence[BranchFigures], done: dict[tuple[int, int], tuple[int, int]], episode: Episode
-) -> list[Line]:
-    """Every branch of ``branches`` for one episode, then each street's sum, then each district's."""
-    rows: list[Line] = []
-    for b in branches:
-        confirmed, self_only = done.get((episode.id, b.id), (0, 0))
-        members = max(b.roster, b.bound)
-        rows.append(Line("branch", episode.number, b.district, b.street, b.code, b.name, members, confirmed, self_only))
-    streets = _sum(rows, "street", lambda r: (r.district, r.street))
-    districts = _sum(rows, "district", lambda r: (r.district, ""))
-    return rows + streets + districts
-
-
-def _sum(rows: Iterable[Line], level: str, key: object) -> list[Line]:
-    groups: dict[tuple[str, str], list[Line]] = {}
-    for r in rows:
-        groups.setdefault(key(r), []).append(r)  # type: ignore[operator]
-    return [
-        Line(
-            level,
-            items[0].episode,
-            district,
-            street,
-            "",
-            "",
-            sum(i.members for i in items),
-            sum(i.confirmed for i in items),
-            sum(i.self_reported for i in items),
-        )
-        for (district, street), items in groups.items()
-    ]
+__all__ = ["Line", "as_csv", "as_text", "lines", "percent"]
 
 
 def percent(value: float) -> str:
@@ -133,7 +75,7 @@ def _total(rows: Sequence[Line], street: str | None) -> Line | None:
     found = [r for r in rows if r.level == level]
     if len(found) == 1:
         return found[0]
-    return None if not found else _sum(found, level, lambda r: ("", ""))[0]
+    return None if not found else total(found, level, lambda r: ("", ""))[0]
 
 
 COLUMNS = [

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot.content import Content
 from bot.context import Context
-from bot.db.study import completions
+from bot.db.study import completions, episodes
+from bot.db.study import report as figures
 from bot.db.study import week as study_week
 from bot.db.study.completions import Recorded
 from bot.model import Inbound, Kind, Reply
@@ -63,7 +64,56 @@ class AsksThisWeek:
         return any(w in said for w in _THIS_WEEK) and not any(o in said for o in _OTHER)
 
 
+#: 「我们支部参学比多少」「支部的参学比怎么样」: a member asking their own branch's figure ...
+_RATIO_OWN = ("我们", "我的", "支部", "多少", "几", "怎么样", "咋样")
+#: ... not what the ratio is or how it is counted (the FAQ answers that).
+_RATIO_DEFINITION = ("是什么", "什么是", "什么意思", "啥意思", "怎么算", "如何算", "怎么计算", "如何计算")
+
+
+class AsksBranchRatio:
+    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
+    by_text = True
+
+    kinds = frozenset({Kind.TEXT, Kind.VOICE})
+
+    def __call__(self, msg: Inbound, ctx: Context) -> bool:
+        said = normalise(msg.text)
+        if len(said) > 24 or "参学比" not in said:
+            return False
+        return any(w in said for w in _RATIO_OWN) and not any(q in said for q in _RATIO_DEFINITION)
+
+
+async def branch_ratio(msg: Inbound, ctx: Context) -> Reply:
+    """The member's branch: this episode's ratio so far and the one before."""
+    async with ctx.db() as s:
+        w = await who(s, msg, ctx)
+        if w.member is None:
+            return Reply("study.ratio_unbound")
+        window = await episodes.recent(s, ctx.local_now(), 2)
+        found = await figures.branch(s, w.member.branch.id)
+        done = await figures.completions(s, [e.id for e in window], w.member.branch.id)
+    if not window or found is None:
+        return Reply("study.none")
+    rows = []
+    for ep in reversed(window):  # the newest first
+        line = figures.lines([found], done, ep)[0]
+        rows.append(
+            ctx.content.text(
+                "study.ratio_line",
+                number=ep.number,
+                now=ctx.content.text("study.ratio_so_far") if ep.is_open(ctx.local_now()) else "",
+                done=line.completed,
+                members=line.members,
+                ratio=f"{line.ratio * 100:.0f}%",
+            )
+        )
+    return Reply("study.ratio", {"branch": found.name, "lines": "\n".join(rows)})
+
+
 def register(r: Router, content: Content) -> None:
+    r.on(Command(content.commands["study_ratio"]))(branch_ratio)
+    r.on(AsksBranchRatio())(branch_ratio)
+
     @r.on(Command(content.commands["study_status"]))
     async def status(msg: Inbound, ctx: Context) -> Reply:
         return await this_week(msg, ctx)

@@ -184,3 +184,30 @@ async def test_other_words_while_the_pause_choice_waits_are_answered_and_it_stil
     assert low.text.endswith(paused_note), low.text
     await gw.dialog("o-choose", [("3", "study.pause_invalid"), ("2", "study.paused")])
     assert await paused(gw) == (True, None)
+
+
+async def test_a_member_asks_their_branchs_ratio(make_gateway: GatewayFactory, clock: FixedClock) -> None:
+    """「我们支部参学比多少」: this episode so far and the one before, of the asker's branch only."""
+    from tests.study.support import complete, member
+
+    gw = await started(make_gateway, clock)
+    await gw.dialog("o-ratio-1", [("我们支部参学比多少", "study.ratio_unbound")])
+    await bind(gw, "o-ratio-1")
+    other = await member(gw.db, "o-ratio-2", "BT01")
+    elsewhere = await member(gw.db, "o-ratio-3", "BJ01")
+    await complete(gw.db, other, CURRENT - 1, confirmed=True)
+    await complete(gw.db, elsewhere, CURRENT, confirmed=True)
+    await gw.dialog("o-ratio-1", [("已学习", "study.done_saved", {"number": str(CURRENT)})])
+    uid = (await gw.db.fetch("SELECT id FROM users WHERE external_id = 'o-ratio-1'"))[0]["id"]
+    await complete(gw.db, int(uid), CURRENT - 1, confirmed=True)
+    line = "study.ratio_line"
+    lines = "\n".join(
+        [
+            gw.expected(line, number=CURRENT, now=gw.expected("study.ratio_so_far"), done=1, members=4, ratio="25%"),
+            gw.expected(line, number=CURRENT - 1, now="", done=2, members=4, ratio="50%"),
+        ]
+    )
+    for asked in ("我们支部参学比多少", "支部参学比", "我们支部的参学比怎么样"):
+        await gw.dialog("o-ratio-1", [(asked, "study.ratio", {"branch": "坂田街道第一团支部", "lines": lines})])
+    # What the ratio is, or how it is counted, is still the FAQ's.
+    await gw.dialog("o-ratio-1", [("参学比是什么", "faq.study.ratio"), ("我们支部参学比怎么算", "faq.study.ratio")])
