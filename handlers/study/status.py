@@ -51,36 +51,28 @@ _THIS_WEEK = (
 _OTHER = ("参学比", "提醒", "通知", "绑定", "支部", "怎么", "如何", "记录")
 
 
-class AsksThisWeek:
-    #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
-    by_text = True
-
-    kinds = frozenset({Kind.TEXT, Kind.VOICE})
-
-    def __call__(self, msg: Inbound, ctx: Context) -> bool:
-        said = normalise(msg.text)
-        if len(said) > 20 or "大学习" not in said:
-            return False
-        return any(w in said for w in _THIS_WEEK) and not any(o in said for o in _OTHER)
-
-
 #: 「我们支部参学比多少」「支部的参学比怎么样」: a member asking their own branch's figure ...
 _RATIO_OWN = ("我们", "我的", "支部", "多少", "几", "怎么样", "咋样")
 #: ... not what the ratio is or how it is counted (the FAQ answers that).
 _RATIO_DEFINITION = ("是什么", "什么是", "什么意思", "啥意思", "怎么算", "如何算", "怎么计算", "如何计算")
 
 
-class AsksBranchRatio:
+class Asks:
+    """A sentence about ``topic`` (at most ``longest`` characters) with one of ``some`` and none of ``none``."""
+
     #: Judges by the message's kind and text alone (``bot.router``: a refusal holds for that text).
     by_text = True
 
     kinds = frozenset({Kind.TEXT, Kind.VOICE})
 
+    def __init__(self, topic: str, longest: int, some: tuple[str, ...], none: tuple[str, ...]) -> None:
+        self.topic, self.longest, self.some, self.none = topic, longest, some, none
+
     def __call__(self, msg: Inbound, ctx: Context) -> bool:
         said = normalise(msg.text)
-        if len(said) > 24 or "参学比" not in said:
+        if len(said) > self.longest or self.topic not in said:
             return False
-        return any(w in said for w in _RATIO_OWN) and not any(q in said for q in _RATIO_DEFINITION)
+        return any(w in said for w in self.some) and not any(o in said for o in self.none)
 
 
 async def branch_ratio(msg: Inbound, ctx: Context) -> Reply:
@@ -112,13 +104,13 @@ async def branch_ratio(msg: Inbound, ctx: Context) -> Reply:
 
 def register(r: Router, content: Content) -> None:
     r.on(Command(content.commands["study_ratio"]))(branch_ratio)
-    r.on(AsksBranchRatio())(branch_ratio)
+    r.on(Asks("参学比", 24, _RATIO_OWN, _RATIO_DEFINITION))(branch_ratio)
 
     @r.on(Command(content.commands["study_status"]))
     async def status(msg: Inbound, ctx: Context) -> Reply:
         return await this_week(msg, ctx)
 
-    r.on(AsksThisWeek())(status)
+    r.on(Asks("大学习", 20, _THIS_WEEK, _OTHER))(status)
 
     @r.on(MenuKey("STUDY"))
     async def menu(msg: Inbound, ctx: Context, key: str) -> Reply:

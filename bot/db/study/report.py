@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db.study.episodes import Episode
@@ -33,19 +33,19 @@ class BranchFigures:
     bound: int
 
 
+def _figures() -> Select[int, str, str, str, str, int]:
+    return select(
+        StudyBranch.id,
+        StudyOrg.district,
+        StudyOrg.street,
+        StudyBranch.code,
+        StudyBranch.name,
+        StudyBranch.members,
+    ).join(StudyOrg, StudyOrg.id == StudyBranch.org_id)
+
+
 async def branches(s: AsyncSession, street: str | None = None) -> list[BranchFigures]:
-    stmt = (
-        select(
-            StudyBranch.id,
-            StudyOrg.district,
-            StudyOrg.street,
-            StudyBranch.code,
-            StudyBranch.name,
-            StudyBranch.members,
-        )
-        .join(StudyOrg, StudyOrg.id == StudyBranch.org_id)
-        .order_by(StudyOrg.id, StudyBranch.code)  # streets in the organisation file's order
-    )
+    stmt = _figures().order_by(StudyOrg.id, StudyBranch.code)  # streets in the organisation file's order
     if street:
         stmt = stmt.where(StudyOrg.street == street)
     bound = await bound_counts(s)
@@ -54,20 +54,7 @@ async def branches(s: AsyncSession, street: str | None = None) -> list[BranchFig
 
 async def branch(s: AsyncSession, branch_id: int) -> BranchFigures | None:
     """One branch's figures, as ``branches`` gives them (what a member asks of their own)."""
-    row = (
-        await s.execute(
-            select(
-                StudyBranch.id,
-                StudyOrg.district,
-                StudyOrg.street,
-                StudyBranch.code,
-                StudyBranch.name,
-                StudyBranch.members,
-            )
-            .join(StudyOrg, StudyOrg.id == StudyBranch.org_id)
-            .where(StudyBranch.id == branch_id)
-        )
-    ).first()
+    row = (await s.execute(_figures().where(StudyBranch.id == branch_id))).first()
     if row is None:
         return None
     bound = await s.scalar(
