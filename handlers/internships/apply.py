@@ -52,6 +52,21 @@ def _profile(data: dict[str, Any]) -> Profile:
     return Profile(data["name"], data["mobile"], data["school"], data["major"], int(data["year"]))
 
 
+#: 「大三」「我大二」: the graduation year from the year of study (summers left after this one's).
+_GRADES = {"大一": 4, "大二": 3, "大三": 2, "大四": 1, "大五": 1}
+#: What says yes to the year worked out from 「大三」.
+_YES = frozenset({"对", "对的", "是", "是的", "嗯", "好", "好的", "没错", "确认", "ok"})
+
+
+def _guess_year(ctx: Context, said: str) -> tuple[str, int] | None:
+    """「大三」 in December 2026: ("大三", 2028); the academic year begins in September."""
+    for word, left in _GRADES.items():
+        if word in said and len(said) <= 8:
+            today = ctx.local_now()
+            return word, (today.year if today.month >= 9 else today.year - 1) + left
+    return None
+
+
 def _year_example(ctx: Context) -> int:
     return ctx.local_now().year + 1
 
@@ -160,7 +175,16 @@ def router(content: Content) -> Router:
     def step(state: State, field: str, ok: Any, bad: str, nxt: State | None, ask: str) -> None:
         @r.on(InState(state), HasText())
         async def answer(msg: Inbound, ctx: Context, text: str) -> Reply | None:
-            value = ok(ctx, normalise(text))
+            said = normalise(text)
+            if field == "year":
+                guessed = _guess_year(ctx, said)
+                if guessed is not None:
+                    # 「大三」: the year it means, asked back before anything is sent.
+                    ctx.update(year_guess=guessed[1])
+                    return Reply("internships.year_guess", {"grade": guessed[0], "year": guessed[1]})
+                if said in _YES and isinstance(ctx.data.get("year_guess"), int):
+                    said = str(ctx.data["year_guess"])
+            value = ok(ctx, said)
             # Another question is answered as anywhere, and the form waits: free text (a name, a
             # school) is checked before it is taken, a number only when it is not one.
             if (value is None or field in _FREE_TEXT) and (not_a_name if field in _NAMES else not_an_answer)(ctx, text):
@@ -188,9 +212,12 @@ def router(content: Content) -> Router:
         return text if 2 <= len(text) <= 40 else None
 
     def year_ok(ctx: Context, text: str) -> int | None:
-        digits = text.removesuffix("年").removesuffix("届")
+        digits = text.removesuffix("毕业").removesuffix("年").removesuffix("届")
+        if not digits.isdigit() or len(digits) not in (2, 4):
+            return None
+        year = int(digits) + (2000 if len(digits) == 2 else 0)  # 「27届」
         now = ctx.local_now().year
-        return int(digits) if digits.isdigit() and now - 8 <= int(digits) <= now + 8 else None
+        return year if now - 8 <= year <= now + 8 else None
 
     step(
         InternshipApply.name, "name", name_ok, "internships.bad_name", InternshipApply.mobile, "internships.ask_mobile"

@@ -65,6 +65,31 @@ async def test_first_application_collects_what_employers_need(gw: Gateway) -> No
     assert mine.text.startswith("你的投递记录：\n1. BI数据分析实习生｜") and "12月1日投递 · 已投递" in mine.text
 
 
+async def test_the_year_of_study_is_worked_out_and_asked_back(gw: Gateway) -> None:
+    """「大三」 in December 2026 graduates in 2028: asked back, sent only on 「对」; 「27届」 is 2027."""
+    await gw.say(USER, "坂田 数据分析")
+    await gw.say(USER, "1")
+    for said in ("申请", "张小龙", "13800138000", "深圳大学", "统计学"):
+        await gw.say(USER, said)
+    await gw.dialog(
+        USER,
+        [
+            ("我大三", "internships.year_guess", {"grade": "大三", "year": 2028}),
+            ("大一", "internships.year_guess", {"grade": "大一", "year": 2030}),
+        ],
+    )
+    assert await _applications(gw, USER) == [], "nothing is sent on a guess"
+    done = await gw.say(USER, "对")
+    assert done.text.startswith("投递成功✅"), done.text
+    assert await _applications(gw, USER) == [("BI数据分析实习生", "张小龙", "13800138000", 2030, "submitted")]
+    other = f"{USER}-27"
+    await gw.say(other, "坂田 数据分析")
+    await gw.say(other, "1")
+    for said in ("申请", "李青", "13900139000", "深圳大学", "统计学", "27届"):
+        await gw.say(other, said)
+    assert [a[3] for a in await _applications(gw, other)] == [2027]
+
+
 async def test_the_profile_is_reused_with_confirmation_and_twice_is_refused(gw: Gateway) -> None:
     await _apply_first(gw, USER)
     await gw.say(USER, "2")  # still browsing the same results
