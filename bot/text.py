@@ -45,8 +45,10 @@ def to_traditional(text: str) -> str:
     return converted
 
 
-#: OpenCC reads 「坪地志愿」 as 地志 (a gazetteer, 地誌) + 愿: the street 坪地 keeps its 志.
-_TRADITIONAL_FIXES = (("地誌願", "地志願"),)
+#: OpenCC reads 「坪地志愿」 as 地志 (a gazetteer, 地誌) + 愿: the street 坪地 keeps its 志. It splits
+#: 「请回复」 as 请回 + 复 and writes 回復 (to recover), where every other 回复 becomes Hong Kong's
+#: 回覆 (to reply): this bot's 回复 is always a reply.
+_TRADITIONAL_FIXES = (("地誌願", "地志願"), ("回復", "回覆"))
 
 
 def in_traditional(reply: Reply) -> Reply:

@@ -113,6 +113,7 @@ async def test_a_low_mood_gets_a_gentle_answer_with_the_hotline(gateway: Gateway
 def test_traditional_replies_use_hong_kong_forms_and_keep_the_district_names() -> None:
     assert to_traditional("为你负责店铺首页设计，回复序号看详情") == "為你負責店鋪首頁設計，回覆序號看詳情"
     assert to_traditional("坪地志愿港湾服务队") == "坪地志願港灣服務隊"  # not 坪地誌願 (a gazetteer)
+    assert to_traditional("签到请回复「签到」，签退回复「签退」") == "簽到請回覆「簽到」，簽退回覆「簽退」"
 
 
 def test_every_button_word_comes_back_as_itself_after_a_traditional_tap() -> None:
