@@ -58,7 +58,7 @@ async def import_projects(svc: Services, args: argparse.Namespace) -> int:
 
 async def export_hours(svc: Services, args: argparse.Namespace) -> int:
     if args.until < args.since:
-        print("longtuan: --to is before --from", file=sys.stderr)
+        print("longtuan: --to 早于 --from，请检查日期", file=sys.stderr)
         return 2
     # A CLI command alone on its loop: blocking file writes hold up nobody (hence ASYNC230).
     out = open(args.out, "w", encoding="utf-8-sig", newline="") if args.out else sys.stdout  # noqa: SIM115, ASYNC230
@@ -75,13 +75,13 @@ async def _user(svc: Services, args: argparse.Namespace) -> int | None:
     async with svc.db.session() as s:
         user_id = await ledger.user_id_of(s, args.channel, args.user)
     if user_id is None:
-        print(f"longtuan: no user {args.channel}:{args.user}", file=sys.stderr)
+        print(f"longtuan: 没有这个用户：{args.channel}:{args.user}", file=sys.stderr)
     return user_id
 
 
 async def correct_hours(svc: Services, args: argparse.Namespace) -> int:
     if not args.reason.strip() or not args.author.strip():
-        print("longtuan: a correction needs a --reason and an --author", file=sys.stderr)
+        print("longtuan: 更正需要写明原因（--reason）和决定人（--author）", file=sys.stderr)
         return 2
     user_id = await _user(svc, args)
     if user_id is None:
@@ -131,7 +131,7 @@ async def _shift(svc: Services, value: str) -> checkins.ShiftInfo | None:
         if shift is None and value.isdigit() and len(value) < 10:
             shift = await checkins.shift_by_id(s, int(value))
     if shift is None:
-        print(f"longtuan: no shift {value}", file=sys.stderr)
+        print(f"longtuan: 没有编号或 id 为 {value} 的班次", file=sys.stderr)
     return shift
 
 

@@ -180,7 +180,9 @@ async def test_correct_appends_and_show_lists(
     assert await correct_hours(services, args) == 0
     assert "累计 1.5 小时" in capsys.readouterr().out
     assert await correct_hours(services, argparse.Namespace(**{**vars(args), "reason": " "})) == 2
+    assert "更正需要写明原因" in capsys.readouterr().err
     assert await correct_hours(services, argparse.Namespace(**{**vars(args), "user": "nobody"})) == 1
+    assert "没有这个用户：wechat:nobody" in capsys.readouterr().err
     assert await show_hours(services, argparse.Namespace(user="o_export_0001", channel="wechat")) == 0
     shown = capsys.readouterr().out
     assert f"更正 #{entry.id}" in shown and "提前离场（李老师）" in shown and "累计 1.5 小时（2 条记录）" in shown
@@ -199,6 +201,7 @@ async def test_shift_qr_creates_a_permanent_scene(
     assert fake_wechat.qr_scenes == [f"shift-{data.now_shift}"]
     assert await shift_qr(services, argparse.Namespace(shift=str(data.tomorrow_shift))) == 0
     assert await shift_qr(services, argparse.Namespace(shift="nope")) == 1
+    assert "没有编号或 id 为 nope 的班次" in capsys.readouterr().err
 
 
 async def test_roster_shows_who_is_verified(

@@ -106,7 +106,7 @@ async def correct(
             await s.execute(select(LedgerEntry.user_id, LedgerEntry.project_id).where(LedgerEntry.id == corrects_id))
         ).first()
         if target is None or target.user_id != user_id:
-            raise ValueError(f"ledger entry {corrects_id} is not this person's")
+            raise ValueError(f"时长记录 #{corrects_id} 不是这位志愿者的")
         project_id = target.project_id
     entry = LedgerEntry(
         user_id=user_id,
