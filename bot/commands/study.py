@@ -70,13 +70,13 @@ async def episode_add(svc: Services, args: argparse.Namespace) -> int:
         opens = files.parse_time(args.opens, svc.tz)
         closes = files.parse_time(args.closes, svc.tz) if args.closes else files.default_close(opens)
     except ValueError:
-        return _fail("times are written 2026-12-07 10:00")
+        return _fail("时间的写法是 2026-12-07 10:00")
     if closes <= opens:
         return _fail("--closes must be after --opens")
     async with svc.db.session() as s:
         new = await episodes.upsert(s, args.number, args.title, args.link, opens, closes)
-    state = "added" if new else "updated"
-    print(f"episode {args.number} {state}: {args.title} ({opens:%Y-%m-%d %H:%M} – {closes:%Y-%m-%d %H:%M})")
+    state = "已添加" if new else "已更新"
+    print(f"第{args.number}期{state}：{args.title}（{opens:%Y-%m-%d %H:%M} – {closes:%Y-%m-%d %H:%M}）")
     return 0
 
 
@@ -87,7 +87,7 @@ async def episode_list(svc: Services, args: argparse.Namespace) -> int:
         o, c = ep.opens_at.astimezone(svc.tz), ep.closes_at.astimezone(svc.tz)
         print(f"{ep.number:>5}  {o:%Y-%m-%d %H:%M} – {c:%Y-%m-%d %H:%M}  {ep.title}  {ep.link}")
     if not found:
-        print("no episodes yet: longtuan study episode add …")
+        print("还没有任何一期：用 longtuan study episode add … 添加")
     return 0
 
 
@@ -99,10 +99,7 @@ async def import_branches(svc: Services, args: argparse.Namespace) -> int:
     async with svc.db.session() as s:
         loaded = await org.load(s, rows)
     streets = len({(r.district, r.street) for r in rows})
-    print(
-        f"{len(rows)} branches in {streets} streets: {loaded.added} added, {loaded.updated} updated, "
-        f"{loaded.unchanged} unchanged"
-    )
+    print(f"{streets} 个街道的 {len(rows)} 个支部：新增 {loaded.added}，更新 {loaded.updated}，未变 {loaded.unchanged}")
     return 0
 
 
@@ -115,7 +112,7 @@ async def import_episodes(svc: Services, args: argparse.Namespace) -> int:
     async with svc.db.session() as s:
         for row in rows:
             added += await episodes.upsert(s, *row)
-    print(f"{len(rows)} episodes: {added} added, {len(rows) - added} updated or unchanged")
+    print(f"{len(rows)} 期：新增 {added}，更新或未变 {len(rows) - added}")
     return 0
 
 
@@ -127,7 +124,7 @@ async def import_completions(svc: Services, args: argparse.Namespace) -> int:
     async with svc.db.session() as s:
         episode = await episodes.by_number(s, args.episode)
         if episode is None:
-            return _fail(f"no episode {args.episode}: longtuan study episode add … first")
+            return _fail(f"没有第 {args.episode} 期：先用 longtuan study episode add … 添加")
         matching = await completions.match(s, rows)
         done = await completions.confirm(s, episode.id, matching, svc.local_now())
     print(f"第{episode.number}期官方名单：{len(rows)} 行，对上 {len(matching.matched)} 人")
@@ -160,9 +157,9 @@ async def branch_qr(svc: Services, args: argparse.Namespace) -> int:
     chosen = [(code, name) for code, name in found if not wanted or code in wanted]
     unknown = wanted - {code for code, _ in chosen}
     if unknown:
-        return _fail(f"no branch with code {', '.join(sorted(unknown))}")
+        return _fail(f"没有这些支部码的支部：{'、'.join(sorted(unknown))}")
     if svc.wechat is None:
-        return _fail("no WeChat API client configured")
+        return _fail("没有配置微信接口（LONGTUAN_WECHAT_APP_SECRET），生成不了二维码")
     for code, name in chosen:
         scene = {"scene": {"scene_str": f"{SCENE_PREFIX}{code}"}}
         try:
@@ -170,7 +167,7 @@ async def branch_qr(svc: Services, args: argparse.Namespace) -> int:
                 "POST", "/cgi-bin/qrcode/create", json={"action_name": "QR_LIMIT_STR_SCENE", "action_info": scene}
             )
         except WeChatAPIError as exc:
-            return _fail(f"WeChat refused the QR code of {code}: errcode {exc.errcode}")
+            return _fail(f"微信拒绝生成 {code} 的二维码：errcode {exc.errcode}")
         image = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=" + quote(str(data["ticket"]))
         print(f"{code}\t{name}\t{image}")
     return 0
@@ -185,34 +182,33 @@ async def remind_rule(svc: Services, args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _fail(str(exc))
     if not args.plan and not args.rule:
-        return _fail("name the rule to run (or --plan for the numbers of every rule)")
+        return _fail("请写明要执行的提醒规则（或用 --plan 查看每条规则的人数）")
     now = svc.local_now()
     async with svc.db.session() as s:
         episode = await episodes.current(s, now)
         plans = [await reminders.plan(s, episode.id, r.id, r.audience) for r in chosen] if episode else []
     if episode is None or not episode.is_open(now):
-        print("no episode is open now: nothing to send")
+        print("现在没有正在进行的一期：不用发提醒")
         return 0
     if not args.plan:
         run = await run_rule(svc, chosen[0])
         other = ", ".join(f"{k} {v}" for k, v in sorted(run.other.items()))
-        print(f"rule {run.rule}, episode {run.episode}: {run.sent} sent" + (f", {other}" if other else ""))
+        print(f"规则 {run.rule}，第{run.episode}期：已发 {run.sent} 条" + (f"，{other}" if other else ""))
         return 0
-    print(
-        f"episode {episode.number}「{episode.title}」, open until {episode.closes_at.astimezone(svc.tz):%Y-%m-%d %H:%M}"
-    )
+    print(f"第{episode.number}期「{episode.title}」，截止 {episode.closes_at.astimezone(svc.tz):%Y-%m-%d %H:%M}")
     for rule, plan in zip(chosen, plans, strict=True):
         last = rule.due(now, svc.settings.study_reminder_window)
         nxt = rule.next_time(now)
-        print(f"\nrule {rule.id} ({rule.audience.value}, cron {rule.cron!r})")
-        print(f"  due now: {'yes, since ' + f'{last:%a %H:%M}' if last else 'no'}; next: {nxt:%Y-%m-%d %H:%M}")
-        print(f"  bound members        {plan.bound:>8}")
-        print(f"  not following        {plan.not_following:>8}")
-        print(f"  reminders paused     {plan.paused:>8}")
+        print(f"\n规则 {rule.id}（{rule.audience.value}，cron {rule.cron!r}）")
+        due = f"是，从 {last:%m-%d %H:%M} 起" if last else "否"
+        print(f"  现在该发：{due}；下一次：{nxt:%Y-%m-%d %H:%M}")
+        print(f"  已绑定团员    {plan.bound:>8}")
+        print(f"  已取消关注    {plan.not_following:>8}")
+        print(f"  暂停了提醒    {plan.paused:>8}")
         if rule.audience is reminders.Audience.PENDING:
-            print(f"  already studied      {plan.completed:>8}")
-        print(f"  reached before       {plan.already:>8}")
-        print(f"  to send              {plan.to_send:>8}")
+            print(f"  已经学完      {plan.completed:>8}")
+        print(f"  之前已提醒    {plan.already:>8}")
+        print(f"  这次要发      {plan.to_send:>8}")
     return 0
 
 
@@ -222,12 +218,12 @@ async def report_study(svc: Services, args: argparse.Namespace) -> int:
     async with svc.db.session() as s:
         episode = await episodes.by_number(s, args.episode) if args.episode else await episodes.current(s, now)
         if episode is None:
-            return _fail(f"no episode {args.episode}" if args.episode else "no episode has opened yet")
+            return _fail(f"没有第 {args.episode} 期" if args.episode else "还没有已上线的一期")
         window = await episodes.recent(s, max(now, episode.opens_at), max(args.trend, 1), up_to=episode.number)
         branches = await figures.branches(s, street)
         done = await figures.completions(s, [e.id for e in window])
     if not branches:
-        return _fail(f"no branches in {street}" if street else "no branches: longtuan import branches FILE")
+        return _fail(f"{street}街道没有支部" if street else "还没有支部：先用 longtuan import branches 文件 导入")
     trend = {e.number: lines(branches, done, e) for e in window}
     current = trend.get(episode.number) or lines(branches, done, episode)
     if args.csv:
@@ -236,7 +232,7 @@ async def report_study(svc: Services, args: argparse.Namespace) -> int:
             sys.stdout.write(text)
         else:
             await asyncio.to_thread(Path(args.csv).write_text, text, encoding="utf-8-sig")  # BOM: Excel reads UTF-8
-            print(f"written {args.csv}")
+            print(f"已写入 {args.csv}")
         return 0
     print(as_text(current, trend if len(window) > 1 else {}, episode, street))
     return 0

@@ -77,17 +77,17 @@ async def test_the_cadre_commands_from_the_shell(
     )
     code, out, err = await longtuan(capsys, "import", "branches", "org.csv")
     assert code == 0, err
-    assert "2 branches in 2 streets: 2 added" in out
+    assert "2 个街道的 2 个支部：新增 2" in out
     real = datetime.now(services.tz)  # the command runs on the real clock
     opens, closes = ((real + timedelta(hours=h)).strftime("%Y-%m-%d %H:%M") for h in (-1, 48))
     code, out, err = await longtuan(
         capsys, "study", "episode", "add", "--number", "7", "--title", "测试一期", "--link", "https://example.org/7",
         "--opens", opens, "--closes", closes,
     )  # fmt: skip
-    assert code == 0 and "episode 7 added" in out, err
+    assert code == 0 and "第7期已添加" in out, err
     code, out, err = await longtuan(capsys, "study", "remind", "--plan", "thursday")
     assert code == 0, err
-    assert "rule thursday (pending" in out and "to send" in out
+    assert "规则 thursday（pending" in out and "这次要发" in out
     code, out, err = await longtuan(capsys, "report", "study", "--csv")
     assert code == 0, err
     assert out.splitlines()[0].startswith("episode,level,district,street,branch_code")
@@ -102,4 +102,4 @@ async def test_branch_qr_codes_come_from_wechat_with_the_branch_scene(
     out = capsys.readouterr().out.splitlines()
     assert out[1].startswith("BJ01\t布吉街道第一团支部\thttps://mp.weixin.qq.com/cgi-bin/showqrcode?ticket=gQ")
     assert await branch_qr(services, argparse.Namespace(codes=["ZZ01"])) == 1
-    assert "no branch with code ZZ01" in capsys.readouterr().err
+    assert "没有这些支部码的支部：ZZ01" in capsys.readouterr().err

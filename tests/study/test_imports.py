@@ -43,7 +43,7 @@ async def test_branches_import_and_the_same_file_again_changes_nothing(
 ) -> None:
     args = argparse.Namespace(file=write(tmp_path, "org.csv", BRANCHES_CSV))
     assert await import_branches(services, args) == 0
-    assert "3 branches in 2 streets: 3 added, 0 updated, 0 unchanged" in capsys.readouterr().out
+    assert "2 个街道的 3 个支部：新增 3，更新 0，未变 0" in capsys.readouterr().out
     first = await branch_table(services)
     assert first == [
         ("BJ01", "布吉街道第一团支部", 40, "布吉"),
@@ -51,11 +51,11 @@ async def test_branches_import_and_the_same_file_again_changes_nothing(
         ("BT02", "坂田街道第二团支部", 25, "坂田"),
     ]
     assert await import_branches(services, args) == 0
-    assert "0 added, 0 updated, 3 unchanged" in capsys.readouterr().out
+    assert "新增 0，更新 0，未变 3" in capsys.readouterr().out
     assert await branch_table(services) == first
     changed = argparse.Namespace(file=write(tmp_path, "org2.csv", BRANCHES_CSV.replace(",40", ",42")))
     assert await import_branches(services, changed) == 0
-    assert "0 added, 1 updated, 2 unchanged" in capsys.readouterr().out
+    assert "新增 0，更新 1，未变 2" in capsys.readouterr().out
 
 
 async def test_a_bad_branch_file_names_each_error_and_imports_nothing(
@@ -78,7 +78,7 @@ async def test_episodes_import(services: Services, tmp_path: Path, capsys: pytes
         ep = (await s.execute(select(StudyEpisode))).scalar_one()
     local = ep.closes_at.astimezone(services.tz)
     assert (ep.number, local.weekday(), local.hour) == (101, 6, 22)  # closes the Sunday 22:00 after
-    assert "1 episodes: 1 added" in capsys.readouterr().out
+    assert "1 期：新增 1" in capsys.readouterr().out
 
 
 OFFICIAL_CSV = """姓名,团支部,手机号,学习时间
@@ -161,7 +161,7 @@ async def test_a_list_for_an_unknown_episode_or_without_names_is_refused(
     await members_for_the_list(services)
     good = write(tmp_path, "ok.csv", OFFICIAL_CSV)
     assert await import_completions(services, argparse.Namespace(file=good, episode=7)) == 1
-    assert "no episode 7" in capsys.readouterr().err
+    assert "没有第 7 期" in capsys.readouterr().err
     bad = write(tmp_path, "bad.csv", "学习时间,备注\n2026-12-01,x\n")
     assert await import_completions(services, argparse.Namespace(file=bad, episode=100)) == 1
     assert "第 1 行「姓名」列：缺少这一列" in capsys.readouterr().err
