@@ -64,6 +64,12 @@ PING_AFTER_IDLE = 30.0
 _MARGIN = 2
 
 
+def _drop(pooled: PoolProxiedConnection) -> None:
+    """A dead connection's slot back to the pool, which opens a new one when it is next asked."""
+    pooled.invalidate()
+    pooled.close()
+
+
 def _checked_in(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry) -> None:
     record.info["idle_since"] = time.monotonic()
 
@@ -179,8 +185,14 @@ class Database:
             pooled, conn, since = leases.pop()
             if not conn.is_closed() and time.monotonic() - since <= PING_AFTER_IDLE:
                 return pooled, conn
-            # Back to the pool, whose checkout check pings or replaces it.
-            await greenlet_spawn(pooled.close)
+            if not conn.is_closed():
+                # Kept past the idle limit: the dialect's ping, as the pool's checkout gives.
+                try:
+                    await greenlet_spawn(pooled.dbapi_connection.ping)  # type: ignore[union-attr]
+                    return pooled, conn
+                except Exception:  # noqa: BLE001 - a connection that does not answer is replaced
+                    pass
+            await greenlet_spawn(_drop, pooled)
         pooled = await self.engine.raw_connection()
         conn = pooled.driver_connection
         assert isinstance(conn, asyncpg.Connection)  # the engine is postgresql+asyncpg

@@ -65,10 +65,10 @@ async def test_a_connection_idle_past_the_limit_is_pinged_first(monkeypatch: pyt
         await db.fetch("SELECT 1")
         await db.fetch("SELECT 1")
         assert pings == [], "a connection just given back is not pinged"
-        monkeypatch.setattr(bot.db, "PING_AFTER_IDLE", 0.0)
-        await asyncio.sleep(0.01)
+        monkeypatch.setattr(bot.db, "PING_AFTER_IDLE", 0.05)
+        await asyncio.sleep(0.1)
         assert (await db.fetch("SELECT 1 AS one"))[0]["one"] == 1
-        assert len(pings) == 1
+        assert len(pings) == 1, "the connection fetch kept, idle past the limit, is pinged before use"
     finally:
         await db.close()
 
