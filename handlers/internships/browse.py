@@ -156,8 +156,8 @@ def router(content: Content, analyzer: Analyzer, searcher: Searcher) -> Router:
         db = ctx.services.db  # reads only: each runs on its own, no transaction around them
         # Filters alone make a search (「有周末的吗」); words no post has ever had do not
         # (「谢谢」「今天天气怎么样」, 「你们周末有人值班吗」 while browsing).
-        sure = query.trigger or (query.filters and not (question and query.groups))
-        if question and not (sure or cold):
+        sure = query.trigger or bool(query.filters and not (question and query.groups))
+        if question and not sure:  # (never cold: a cold search is no question)
             # Written as a question: more often for the office than for the posts, so its words are
             # asked about first (one read, not two, when no post has them).
             if not await searcher.knows(db, query):
