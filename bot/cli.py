@@ -116,34 +116,36 @@ def cmd_scheduler(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="longtuan", description="龙团: the 龙岗青年 official-account bot")
+    parser = argparse.ArgumentParser(
+        prog="longtuan", description="龙团：「龙岗青年」公众号的服务（每个命令加 -h 看用法）"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the HTTP service")
+    serve = sub.add_parser("serve", help="运行服务（HTTP）")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--demo", action="store_true", help="load the demo data first (idempotent)")
+    serve.add_argument("--demo", action="store_true", help="先载入演示数据（可重复执行）")
     serve.add_argument(
-        "--workers", type=int, default=1, help="processes on the port (gunicorn pre-fork); needs Redis and PostgreSQL"
+        "--workers", type=int, default=1, help="同一端口上的进程数（gunicorn 预派生）；需要 Redis 和 PostgreSQL"
     )
     serve.set_defaults(func=cmd_serve)
 
-    migrate = sub.add_parser("migrate", help="upgrade the database schema (Alembic)")
+    migrate = sub.add_parser("migrate", help="升级数据库结构（Alembic）")
     migrate.add_argument("revision", nargs="?", default="head")
     migrate.set_defaults(func=cmd_migrate)
 
-    demo = sub.add_parser("demo", help="load the demo data from content/demo (idempotent)")
+    demo = sub.add_parser("demo", help="载入 content/demo 的演示数据（可重复执行）")
     demo.set_defaults(func=cmd_demo)
 
-    chat = sub.add_parser("chat", help="talk to the bot in a terminal, as WeChat would")
-    chat.add_argument("--url", help="a running server's /wechat URL; default: an in-process server")
-    chat.add_argument("--user", default="terminal-user", help="the openid to speak as")
-    chat.add_argument("--mode", choices=["plain", "safe", "compat"], help="default: safe if an AES key is set")
-    chat.add_argument("--say", action="append", help="send this line instead of reading the terminal (repeatable)")
+    chat = sub.add_parser("chat", help="在终端里和机器人对话，像微信那样")
+    chat.add_argument("--url", help="运行中的服务的 /wechat 地址；默认在本进程里起一个")
+    chat.add_argument("--user", default="terminal-user", help="以哪个 openid 说话")
+    chat.add_argument("--mode", choices=["plain", "safe", "compat"], help="默认：配置了 AES 密钥时用安全模式")
+    chat.add_argument("--say", action="append", help="发送这一句，不读终端（可重复）")
     chat.set_defaults(func=cmd_chat)
 
     scheduler = sub.add_parser(
-        "scheduler", help="run the one scheduler: reminders, due campaigns, roll-ups (as python -m scheduler)"
+        "scheduler", help="运行定时任务（只运行一个）：提醒、到点的群发、统计（同 python -m scheduler）"
     )
     scheduler.set_defaults(func=cmd_scheduler)
 
@@ -151,9 +153,9 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     groups = {}
     for name, title in (
-        ("import", "import a file (all or nothing)"),
-        ("export", "export data"),
-        ("report", "print a report"),
+        ("import", "导入文件（要么全部导入，要么一条不导）"),
+        ("export", "导出数据"),
+        ("report", "打印报表"),
     ):
         group = sub.add_parser(name, help=title)
         groups[name] = group.add_subparsers(dest="kind", required=True)

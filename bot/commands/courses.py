@@ -25,22 +25,20 @@ SHOW_QR = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
 
 
 def register(commands: Commands) -> None:
-    p = commands.imports.add_parser("classes", help="night-school classes from a .csv or .xlsx file")
-    p.add_argument("file", help="columns 编号 主题 课程 老师 地点 街道 开始时间 结束时间 名额 [签到码] [状态]")
+    p = commands.imports.add_parser("classes", help="从 .csv 或 .xlsx 文件导入夜校课程")
+    p.add_argument("file", help="列：编号 主题 课程 老师 地点 街道 开始时间 结束时间 名额 [签到码] [状态]")
     p.set_defaults(func=with_services(import_classes))
-    group = commands.root.add_parser("classes", help="night-school classes")
+    group = commands.root.add_parser("classes", help="夜校课程")
     sub = group.add_subparsers(dest="action", required=True)
-    qr = sub.add_parser("qr", help="the check-in QR scene of a class (and the permanent code, with WeChat credentials)")
-    qr.add_argument("cls", metavar="CLASS", help="the class's 编号 or id")
+    qr = sub.add_parser("qr", help="课程的签到二维码场景（配置了微信凭据时生成永久二维码）")
+    qr.add_argument("cls", metavar="CLASS", help="课程的编号或 id")
     qr.set_defaults(func=with_services(class_qr))
-    listing = sub.add_parser(
-        "list", help="the classes still to come: 编号, time, venue, seats taken and people waiting"
-    )
-    listing.add_argument("--all", action="store_true", help="past and cancelled classes too")
+    listing = sub.add_parser("list", help="还没开始的课程：编号、时间、地点、已报/名额、候补人数")
+    listing.add_argument("--all", action="store_true", help="也列出已结束和已取消的")
     listing.set_defaults(func=with_services(class_list))
-    roster = sub.add_parser("roster", help="who signed up, who waits, who checked in (mobiles masked)")
-    roster.add_argument("cls", metavar="CLASS", help="the class's 编号 or id")
-    roster.add_argument("--full-mobile", action="store_true", help="mobiles in full, to call people")
+    roster = sub.add_parser("roster", help="报名、候补、签到名单（手机号打码）")
+    roster.add_argument("cls", metavar="CLASS", help="课程的编号或 id")
+    roster.add_argument("--full-mobile", action="store_true", help="显示完整手机号，方便打电话")
     roster.set_defaults(func=with_services(class_roster))
 
 

@@ -27,48 +27,48 @@ DONE = ("sent", "dropped", "cancelled", "waiting")
 
 
 def register(commands: Commands) -> None:
-    worker = commands.root.add_parser("worker", help="send what the outbox has due (run one or more)")
-    worker.add_argument("--lanes", type=int, default=2, help="claims in flight at once (default 2)")
-    worker.add_argument("--metrics-port", type=int, help="serve this worker's /metrics on this port")
+    worker = commands.root.add_parser("worker", help="发送待发消息（可以运行一个或多个）")
+    worker.add_argument("--lanes", type=int, default=2, help="同时处理的批数（默认 2）")
+    worker.add_argument("--metrics-port", type=int, help="在这个端口提供 /metrics")
     worker.add_argument("--metrics-host", default="127.0.0.1")
     worker.set_defaults(func=cmd_worker)
 
-    campaign = commands.root.add_parser("campaign", help="broadcast campaigns to followers")
+    campaign = commands.root.add_parser("campaign", help="给关注者群发")
     sub = campaign.add_subparsers(dest="step", required=True)
-    create = sub.add_parser("create", help="a new campaign (draft)")
-    create.add_argument("--name", required=True, help="what cadres call it (shown by status)")
-    create.add_argument("--by", required=True, help="the cadre making it")
-    create.add_argument("--text", default="", help="the message (or --template)")
-    create.add_argument("--template", default="", help="a template id (with --field name=value)")
-    create.add_argument("--field", action="append", default=[], help="a template field, name=value (repeatable)")
+    create = sub.add_parser("create", help="新建群发（草稿）")
+    create.add_argument("--name", required=True, help="群发的名称（status 里显示）")
+    create.add_argument("--by", required=True, help="创建人")
+    create.add_argument("--text", default="", help="消息内容（或用 --template）")
+    create.add_argument("--template", default="", help="模板 id（配合 --field 名=值）")
+    create.add_argument("--field", action="append", default=[], help="模板字段，名=值（可重复）")
     create.add_argument(
         "--audience",
         default="all",
-        help="all | streets:平湖,布吉 | tag:NAME | openids (with --openids) | class:12 (a class's attendees) | "
-        "project:7 (a project's volunteers) | subscribers or subscribers:设计 (internship subscribers) | "
-        "branch:CODE (a 团支部's members) | SOURCE:k=v",
+        help="发送对象：all（全部关注者）| streets:平湖,布吉 | tag:名称 | openids（配合 --openids）| "
+        "class:12（一门课的学员）| project:7（一个项目的志愿者）| subscribers 或 subscribers:设计（实习订阅者）| "
+        "branch:支部码（团支部的团员）| SOURCE:k=v（其他来源）",
     )
-    create.add_argument("--openids", help="a file of openids (.txt one a line, or .csv/.xlsx with an openid column)")
-    create.add_argument("--at", help="start at this local time, YYYY-MM-DD HH:MM (default: when sent)")
+    create.add_argument("--openids", help="openid 文件（.txt 每行一个，或有 openid 列的 .csv/.xlsx）")
+    create.add_argument("--at", help="开始时间（本地时间 YYYY-MM-DD HH:MM，默认发送时）")
     create.set_defaults(func=with_database(_create))
     for step, title, work in (
-        ("plan", "count the audience, choose the ways and days, list who cannot be reached", _plan),
-        ("approve", "approve a planned campaign", _approve),
-        ("send", "start an approved campaign (or leave it to its scheduled time)", _send),
-        ("cancel", "stop whatever has not gone out", _cancel),
+        ("plan", "统计发送对象，选定发送方式和日期，列出联系不上的人", _plan),
+        ("approve", "审核通过已规划的群发", _approve),
+        ("send", "开始发送已审核的群发（或等到设定的时间）", _send),
+        ("cancel", "停止还没发出的部分", _cancel),
     ):
         parser = sub.add_parser(step, help=title)
         parser.add_argument("id", type=int)
-        parser.add_argument("--by", required=step != "plan", default="system", help="the cadre doing it")
+        parser.add_argument("--by", required=step != "plan", default="system", help="操作人")
         if step == "plan":
-            parser.add_argument("--unreachable", help="write who cannot be reached, and why, to this CSV file")
+            parser.add_argument("--unreachable", help="把联系不上的人和原因写入这个 CSV 文件")
         parser.set_defaults(func=with_database(work))
-    status = sub.add_parser("status", help="state and progress")
+    status = sub.add_parser("status", help="状态和进度")
     status.add_argument("id", type=int)
-    status.add_argument("--watch", action="store_true", help="follow the progress until it ends")
+    status.add_argument("--watch", action="store_true", help="持续显示进度，直到结束")
     status.add_argument("--every", type=float, default=2.0)
     status.set_defaults(func=with_database(_status))
-    tag = sub.add_parser("tag", help="tag followers (audience tag:NAME) from a file of openids")
+    tag = sub.add_parser("tag", help="按 openid 文件给关注者打标签（发送对象 tag:名称）")
     tag.add_argument("tag")
     tag.add_argument("file")
     tag.set_defaults(func=with_database(_tag))

@@ -53,10 +53,10 @@ async def _export(svc: Services, args: argparse.Namespace) -> int:
 
 def register(commands: Commands) -> None:
     p = commands.imports.add_parser(
-        "internships", help="展翅计划 posts (.csv or .xlsx, the columns of content/demo/internships.csv)"
+        "internships", help="展翅计划岗位（.csv 或 .xlsx，列同 content/demo/internships.csv）"
     )
-    p.add_argument("file", help="a .csv (UTF-8) or .xlsx file; re-importing the same file changes nothing")
+    p.add_argument("file", help=".csv（UTF-8）或 .xlsx 文件；同一文件再导入不会改动任何内容")
     p.set_defaults(func=with_services(_import))
-    e = commands.exports.add_parser("internship-applications", help="展翅计划 applications as CSV (UTF-8 with BOM)")
-    e.add_argument("--out", help="write to this file instead of the standard output")
+    e = commands.exports.add_parser("internship-applications", help="展翅计划投递记录导出为 CSV（带 BOM 的 UTF-8）")
+    e.add_argument("--out", help="写入这个文件，而不是标准输出")
     e.set_defaults(func=with_services(_export))
