@@ -35,7 +35,7 @@ def router(content: Content) -> Router:
             done = await people.withdraw(s, user_id, ids[int(choice) - 1])
         ctx.finish()
         if done is None:  # decided (or withdrawn from another phone) since the list was shown
-            return Reply("internships.withdraw_none_open")
+            return Reply("internships.withdraw_gone")
         if done.was == "forwarded":
             return Reply("internships.withdrawn_forwarded", {"title": done.title, "email": done.contact_email})
         return Reply("internships.withdrawn", {"title": done.title})
@@ -49,6 +49,8 @@ def router(content: Content) -> Router:
             return Reply("internships.no_applications")
         open_ones = [a for a in mine if a.status in people.WITHDRAWABLE][:10]
         if not open_ones:
+            if all(a.status == "withdrawn" for a in mine):
+                return Reply("internships.withdraw_all_withdrawn")
             return Reply("internships.withdraw_none_open")
         lines = "\n".join(
             f"{i}. {a.title}｜{render.short_company(a.company)}" for i, a in enumerate(open_ones, start=1)

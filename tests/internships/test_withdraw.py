@@ -61,6 +61,14 @@ async def test_forwarded_says_to_tell_the_employer_and_decided_ones_stay(gw: Gat
     await gw.dialog("o-never-applied", [("取消申请", "internships.no_applications")])
 
 
+async def test_with_everything_withdrawn_or_decided_meanwhile_the_answer_says_which(gw: Gateway) -> None:
+    await _apply_first(gw, USER)
+    await gw.say(USER, "撤回申请")
+    await _set_status(gw, USER, "BI数据分析实习生", "withdrawn")  # from another phone, meanwhile
+    await gw.dialog(USER, [("1", "internships.withdraw_gone")])
+    await gw.dialog(USER, [("撤回申请", "internships.withdraw_all_withdrawn")])
+
+
 async def test_a_question_or_cancel_while_the_list_waits(gw: Gateway) -> None:
     await _apply_first(gw, USER)
     await gw.say(USER, "撤回申请")
