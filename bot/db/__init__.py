@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from functools import partial
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import event, text
@@ -34,7 +35,11 @@ from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util import greenlet_spawn
 
 from bot.breaker import Breaker
+from bot.db.batch import Batcher
 from bot.errors import Unavailable
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 #: What asyncpg raises itself when the server goes away mid-query, for statements run straight on
 #: the driver (``fetch``, ``driver``); SQLAlchemy wraps the others.
@@ -147,6 +152,7 @@ class Database:
         self._pool = engine.sync_engine.pool
         #: Connections ``fetch`` and ``execute`` keep between statements (``_MARGIN``).
         self._leases: list[tuple[PoolProxiedConnection, asyncpg.Connection, float]] = []
+        self._batchers: dict[str, Batcher[Any, Any]] = {}
 
     @classmethod
     def from_url(cls, url: str, pool: int = 20) -> Database:
@@ -248,6 +254,13 @@ class Database:
         """One statement that changes what it changes on its own (its own commit): a single
         ``INSERT`` needs no session, no ``BEGIN`` and no ``COMMIT`` round trips around it."""
         await self._driver_call(False, query, args)
+
+    def batcher(self, name: str, load: Callable[[Database, Sequence[K]], Awaitable[Mapping[K, V]]]) -> Batcher[K, V]:
+        """This database's ``Batcher`` called ``name`` (``bot.db.batch``), made with ``load`` on first use."""
+        found = self._batchers.get(name)
+        if found is None:
+            found = self._batchers[name] = Batcher(partial(load, self))
+        return cast(Batcher[K, V], found)
 
     async def warm(self, connections: int) -> int:
         """Open up to ``connections`` of the pool at once, so that the first burst after a start

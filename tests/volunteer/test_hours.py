@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
@@ -171,3 +172,39 @@ async def test_a_question_inside_the_registration_is_answered_and_the_form_waits
     await gw.dialog(
         USER, [("11010519491231002x", "volunteer.registered", {"name": "李小龙", "masked": "110***********002X"})]
     )
+
+
+async def test_people_asking_at_once_share_one_statement_and_each_get_their_own(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """「我的时长」 of many people in the same moment: one read for up to 32 of them (bot.db.batch),
+    each answer the same as their entries say; someone unknown or with nothing served gets zeros."""
+    gw = site.gw
+    served = {f"o_hours_batch_{i:02d}": [float(i % 5 + 1), 0.5 * i] for i in range(1, 37)}
+    for user, hours in served.items():
+        for n, h in enumerate(hours):
+            shift = (site.data.ended_shift, site.data.now_shift)[n]
+            await _serve(site, user, h, days_ago=1 + n * 400, shift=shift)  # one this year, one before
+    statements: list[int] = []
+    real_fetch = gw.db.fetch
+
+    async def counting(query: str, *args: object) -> list[object]:
+        statements.append(len(args) // 4)
+        return await real_fetch(query, *args)
+
+    monkeypatch.setattr(gw.db, "fetch", counting)
+    year = date(2026, 1, 1)
+    asked = [*served, "o_hours_batch_nobody", "o_hours_batch_01"]  # someone twice
+    got = await asyncio.gather(*(ledger.summary(gw.db, "wechat", u, year) for u in asked))
+    assert statements == [32, 8], "37 distinct people: a statement of 32 and one of 8 (5 filled)"
+    for user, mine in zip(asked, got, strict=True):
+        hours = served.get(user, [])
+        assert mine.total == sum(Decimal(str(h)) for h in hours), user
+        assert mine.this_year == (Decimal(str(hours[0])) if hours else 0), user
+        assert mine.services == len(hours) and len(mine.recent) == len(hours), user
+        assert [line.hours for line in mine.recent] == [Decimal(str(h)) for h in hours], "newest first"
+    assert got[-1] == got[0]
+    # One asking alone is one statement of one.
+    statements.clear()
+    alone = await ledger.summary(gw.db, "wechat", "o_hours_batch_03", year, recent=1)
+    assert statements == [1] and len(alone.recent) == 1 and alone.total == Decimal("5.5")
