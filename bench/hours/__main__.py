@@ -24,9 +24,12 @@ import bench.hours
 from bench.gateway.errors import BenchError
 from bench.gateway.processes import TICKS_PER_S, process_cpu_ticks
 from bench.gateway.profiler import PROFILE_OUT_ENV, ProfileSpec
-from bench.gateway.server import Server, free_port, log_summary, server_env
+from bench.gateway.server import Server, free_port, log_summary, metric_counts, server_env
 from bench.gateway.services import check_redis, delete_redis_keys
 from bench.hours import data, drive
+
+#: The batcher of 「我的时长」 reads (``bot.db.volunteer.ledger.summary``).
+SUMMARY_BATCHER = "volunteer.ledger.summary"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -68,6 +71,10 @@ async def measure(
     if args.profile:
         os.kill(server.pid, signal.SIGUSR2)
     hours.errors.update(drive.check_replies(payloads, hours.replies, "你的志愿时长"))
+    # How many people's 「我的时长」 each statement answered (bot.db.batch), warm-up included.
+    scraped = await asyncio.to_thread(server.get, "/metrics")
+    batches = metric_counts(scraped, "longtuan_db_batches_total", "name").get(SUMMARY_BATCHER, 0.0)
+    batched = metric_counts(scraped, "longtuan_db_batched_reads_total", "name").get(SUMMARY_BATCHER, 0.0)
 
     # The event's volunteers: the first of them signed up beforehand (data.load), the rest walk in.
     burst_users = users[: args.burst]
@@ -104,6 +111,7 @@ async def measure(
         "p99_ms": drive.percentile(ordered, 0.99) * 1e3,
         "max_ms": (ordered[-1] if ordered else float("nan")) * 1e3,
         "errors": dict(hours.errors),
+        "summary_batch_mean": batched / batches if batches else 0.0,
         "burst_requests": len(bursty),
         "burst_seconds": burst.seconds,
         "burst_checkins": made,
@@ -181,6 +189,7 @@ def report(summary: dict[str, Any]) -> None:
         ("  latency", f"p50 {summary['p50_ms']} ms, p90 {summary['p90_ms']} ms, p99 {summary['p99_ms']} ms "
                       f"(target <= 20), max {summary['max_ms']} ms"),
         ("  errors", json.dumps(summary["errors"], ensure_ascii=False) if summary["errors"] else "none"),
+        ("  reads", f"{summary['summary_batch_mean']} people a statement on average (one server process's)"),
         ("burst", f"{summary['burst_requests']:,} 「签到」 ({summary['burst_walk_ins']} walk-ins) in "
                   f"{summary['burst_seconds']} s: {summary['burst_checkins']:,} check-ins"),
         ("  latency", f"p99 {summary['burst_p99_ms']} ms, max {summary['burst_max_ms']} ms (target <= 1000)"),

@@ -152,7 +152,8 @@ class Database:
         self._pool = engine.sync_engine.pool
         #: Connections ``fetch`` and ``execute`` keep between statements (``_MARGIN``).
         self._leases: list[tuple[PoolProxiedConnection, asyncpg.Connection, float]] = []
-        self._batchers: dict[str, Batcher[Any, Any]] = {}
+        #: The batchers made so far, by name (``batcher``; their counts are on /metrics).
+        self.batchers: dict[str, Batcher[Any, Any]] = {}
 
     @classmethod
     def from_url(cls, url: str, pool: int = 20) -> Database:
@@ -257,9 +258,9 @@ class Database:
 
     def batcher(self, name: str, load: Callable[[Database, Sequence[K]], Awaitable[Mapping[K, V]]]) -> Batcher[K, V]:
         """This database's ``Batcher`` called ``name`` (``bot.db.batch``), made with ``load`` on first use."""
-        found = self._batchers.get(name)
+        found = self.batchers.get(name)
         if found is None:
-            found = self._batchers[name] = Batcher(partial(load, self))
+            found = self.batchers[name] = Batcher(partial(load, self))
         return cast(Batcher[K, V], found)
 
     async def warm(self, connections: int) -> int:

@@ -20,8 +20,11 @@ answer or the load's exception. A caller that is cancelled leaves the others the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
+from typing import Any, Generic, TypeVar
+
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -80,3 +83,20 @@ class Batcher(Generic[K, V]):
                     future.set_result(found[key])
                 else:
                     future.set_exception(LookupError(f"the batch load gave nothing for {key!r}"))
+
+
+class BatchCollector(Collector):
+    """``longtuan_db_batches_total`` and ``longtuan_db_batched_reads_total`` by batcher, read at
+    scrape time from this process's ``Database`` (their ratio is the mean batch size)."""
+
+    def __init__(self, batchers: Mapping[str, Batcher[Any, Any]]) -> None:
+        self.batchers = batchers
+
+    def collect(self) -> Iterator[Metric]:
+        batches = CounterMetricFamily("longtuan_db_batches", "Batched reads sent (bot.db.batch)", labels=["name"])
+        reads = CounterMetricFamily("longtuan_db_batched_reads", "Distinct keys in those batches", labels=["name"])
+        for name, batcher in sorted(self.batchers.items()):
+            batches.add_metric([name], batcher.batches)
+            reads.add_metric([name], batcher.keys)
+        yield batches
+        yield reads

@@ -84,3 +84,25 @@ async def test_a_cancelled_caller_leaves_the_others_their_answers() -> None:
     assert (await stays, await other) == ("A", "B")
     with pytest.raises(asyncio.CancelledError):
         await gone
+
+
+async def test_batch_counts_are_on_the_metrics_page() -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from bot.db.batch import BatchCollector
+
+    batcher: Batcher[str, str] = Batcher(Loads())
+    await asyncio.gather(batcher.get("a"), batcher.get("b"))
+    await batcher.get("c")
+    registry = CollectorRegistry()
+    registry.register(BatchCollector({"demo.reads": batcher}))
+    found = {
+        (s.name, s.labels["name"]): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert found == {
+        ("longtuan_db_batches_total", "demo.reads"): 2,
+        ("longtuan_db_batched_reads_total", "demo.reads"): 3,
+    }
