@@ -208,3 +208,11 @@ async def test_people_asking_at_once_share_one_statement_and_each_get_their_own(
     statements.clear()
     alone = await ledger.summary(gw.db, "wechat", "o_hours_batch_03", year, recent=1)
     assert statements == [1] and len(alone.recent) == 1 and alone.total == Decimal("5.5")
+
+
+async def test_a_volunteer_card_or_certificate_is_answered_truthfully(site: Site) -> None:
+    """No card or stamped certificate is issued here: the answer says so and where the record is."""
+    for said in ("志愿者证怎么办", "怎么开志愿时长证明"):
+        answer = await site.gw.say(USER, said)
+        assert answer.text.startswith("这里不发实体的志愿者证，也开不了盖章的证明。"), answer.text
+        assert "「我的时长」" in answer.text and "「人工」" in answer.text
