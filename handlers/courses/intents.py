@@ -212,7 +212,10 @@ class AfterList:
         said = _said(msg)
         if not said or len(said) > 8 or said.isdigit() or said in _MORE:
             return False
-        if any(word in said for word in _QUESTION) or "吗" in said or "?" in said or "？" in said:
+        # 「有周末的吗」「有坂田的吗？」 ask whether there are some: a wish to see them. Other
+        # questions (「摄影好玩吗」) are the FAQ's.
+        asks = "吗" in said or "?" in said or "？" in said
+        if any(word in said for word in _QUESTION) or (asks and "有" not in said):
             return False
         return {"query": said} if _fresh(ctx, LIST) else False
 

@@ -73,6 +73,12 @@ async def test_a_theme_street_or_week_said_right_after_the_list_narrows_it(gw: G
     assert street.text.startswith("坂田街道的夜校课程"), street.text
     week = await gw.say(user, "下周")
     assert week.text.startswith("下周的夜校课程"), week.text
+    # Asked as people ask whether there are some: still a wish to see them.
+    for said, starts in (("有周末的吗", "周末的夜校课程"), ("有没有坂田的？", "坂田街道的夜校课程")):
+        asked = await gw.say(user, said)
+        assert asked.text.startswith(starts), (said, asked.text)
+    other = await gw.say(user, "摄影好玩吗")
+    assert "夜校课程（" not in other.text, other.text
     thanks = await gw.say(user, "谢谢")
     assert "夜校课程" not in thanks.text, thanks.text
     # Without a list just shown, 「摄影」 is not taken for the night school.
