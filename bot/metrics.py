@@ -17,8 +17,8 @@ from __future__ import annotations
 import bisect
 import math
 import os
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
@@ -81,6 +81,30 @@ class _Hot(Collector):
                 buckets.append(("+Inf" if bound == math.inf else repr(bound), cumulative))
             histogram.add_metric(list(values), buckets, child.sum)
         yield histogram
+
+
+class _Counted(Protocol):
+    batches: int
+    keys: int
+
+
+class BatchCounts(Collector):
+    """``longtuan_db_batches_total`` and ``longtuan_db_batched_reads_total`` by batcher
+    (``bot.db.batch``), read at scrape time from this process's ``Database.batchers``: their
+    ratio is the mean batch size. Here, not in ``bot.db``: prometheus_client must not be imported
+    before ``serve --workers`` has set up its multiprocess folder."""
+
+    def __init__(self, batchers: Mapping[str, _Counted]) -> None:
+        self.batchers = batchers
+
+    def collect(self) -> Iterator[Metric]:
+        batches = CounterMetricFamily("longtuan_db_batches", "Batched reads sent (bot.db.batch)", labels=["name"])
+        reads = CounterMetricFamily("longtuan_db_batched_reads", "Distinct keys in those batches", labels=["name"])
+        for name, batcher in sorted(self.batchers.items()):
+            batches.add_metric([name], batcher.batches)
+            reads.add_metric([name], batcher.keys)
+        yield batches
+        yield reads
 
 
 class Metrics:

@@ -20,9 +20,8 @@ from bot.channels.wechat import make_api
 from bot.content import Content, load_content
 from bot.context import Services
 from bot.db import Database
-from bot.db.batch import BatchCollector
 from bot.db.users import Users
-from bot.metrics import Metrics
+from bot.metrics import BatchCounts, Metrics
 from bot.notifier import ChannelNotifier, WeChatNotifier
 from bot.outbound import Ledger, Notifier
 from bot.outbox import OutboxNotifier, build_outbox
@@ -92,7 +91,7 @@ async def open_services(
         stack.push_async_callback(http.close)
         api = make_api(http, settings, redis, clock)
         metrics = metrics or Metrics()
-        metrics.register_live(BatchCollector(db.batchers))
+        metrics.register_live(BatchCounts(db.batchers))
         outbox: OutboxNotifier | None = None
         if notifier is None and settings.outbox:  # the delivery engine: notices go through the outbox
             if worker and not settings.wechat_app_secret.get_secret_value():

@@ -20,11 +20,8 @@ answer or the load's exception. A caller that is cancelled leaves the others the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
-from typing import Any, Generic, TypeVar
-
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -38,7 +35,7 @@ class Batcher(Generic[K, V]):
         self._load = load
         self._waiting: dict[K, list[asyncio.Future[V]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        #: Batches loaded and keys in them since the start (the benchmark reports the mean size).
+        #: Batches loaded and keys in them since the start (on /metrics: ``bot.metrics.BatchCounts``).
         self.batches = 0
         self.keys = 0
 
@@ -83,20 +80,3 @@ class Batcher(Generic[K, V]):
                     future.set_result(found[key])
                 else:
                     future.set_exception(LookupError(f"the batch load gave nothing for {key!r}"))
-
-
-class BatchCollector(Collector):
-    """``longtuan_db_batches_total`` and ``longtuan_db_batched_reads_total`` by batcher, read at
-    scrape time from this process's ``Database`` (their ratio is the mean batch size)."""
-
-    def __init__(self, batchers: Mapping[str, Batcher[Any, Any]]) -> None:
-        self.batchers = batchers
-
-    def collect(self) -> Iterator[Metric]:
-        batches = CounterMetricFamily("longtuan_db_batches", "Batched reads sent (bot.db.batch)", labels=["name"])
-        reads = CounterMetricFamily("longtuan_db_batched_reads", "Distinct keys in those batches", labels=["name"])
-        for name, batcher in sorted(self.batchers.items()):
-            batches.add_metric([name], batcher.batches)
-            reads.add_metric([name], batcher.keys)
-        yield batches
-        yield reads

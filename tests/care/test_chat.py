@@ -65,7 +65,7 @@ async def test_choices_are_numbered_and_silence_is_explained(
     gateway: Gateway, redis_prefix: str, fake_wechat: FakeWeChatAPI, capsys: pytest.CaptureFixture[str]
 ) -> None:
     settings = _settings(redis_prefix, fake_wechat)
-    script = ["志愿者证怎么办", "/tap 7", "/tap 1", "/click NOPE", "/unfollow"]
+    script = ["志愿者保险怎么办", "/tap 7", "/tap 1", "/click NOPE", "/unfollow"]
     await run_chat(settings, url=gateway.url("/wechat"), user="o-chat-1", mode=None, script=script)
     out = capsys.readouterr().out
     assert "[1] 怎么成为志愿者" in out and "weixin://" not in out

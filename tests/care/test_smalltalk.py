@@ -68,7 +68,7 @@ async def test_traditional_chinese_is_understood_and_answered_in_traditional(gat
     # A simplified writer on the same account still reads simplified.
     assert (await gateway.say("o-talk-4", "志愿时长怎么查")).text == hours_answer
     # Choices are converted too, with what they send back: tapping one keeps the answer traditional.
-    answer = await gateway.say("o-talk-3", "志願者證怎麼辦")
+    answer = await gateway.say("o-talk-3", "志願者保險怎麼辦")
     tapped = to_traditional("怎么成为志愿者")
     assert quote(tapped, safe="") in answer.text
     join = next(e.answer for e in content.faq if e.id == "volunteer.join")

@@ -63,7 +63,7 @@ async def test_unanswered_questions_are_kept_masked_under_a_salted_hash(make_gat
 
 
 async def test_the_fallback_says_what_it_understood_and_offers_the_closest(gateway: Gateway) -> None:
-    answer = await gateway.say("o-learn-3", "志愿者证怎么办")
+    answer = await gateway.say("o-learn-3", "志愿者保险怎么办")
     assert answer.text.startswith(gateway.expected("care.fallback_partial", understood="志愿"))
     assert answer.text.count("weixin://bizmsgmenu") == 3
     # A choice sends an example that reaches its entry.
@@ -167,7 +167,7 @@ def test_faq_check_shows_the_entry_and_the_scores(capsys: pytest.CaptureFixture[
     assert "问题：「夜校 怎么报名」" in out  # traditional folded as the bot does
     assert "会答：night_school.signup" in out
     assert "✓ night_school.signup" in out and "关键词 夜校+报名" in out
-    faq_check(argparse.Namespace(question=["志愿者证怎么办"], top=3))
+    faq_check(argparse.Namespace(question=["志愿者保险怎么办"], top=3))
     out = capsys.readouterr().out
     assert "没有条目全部命中" in out and "（缺 注册）" in out
     faq_check(argparse.Namespace(question=["我不想活了"], top=1))

@@ -90,13 +90,13 @@ async def test_batch_counts_are_on_the_metrics_page() -> None:
     from prometheus_client import CollectorRegistry, generate_latest
     from prometheus_client.parser import text_string_to_metric_families
 
-    from bot.db.batch import BatchCollector
+    from bot.metrics import BatchCounts
 
     batcher: Batcher[str, str] = Batcher(Loads())
     await asyncio.gather(batcher.get("a"), batcher.get("b"))
     await batcher.get("c")
     registry = CollectorRegistry()
-    registry.register(BatchCollector({"demo.reads": batcher}))
+    registry.register(BatchCounts({"demo.reads": batcher}))
     found = {
         (s.name, s.labels["name"]): s.value
         for family in text_string_to_metric_families(generate_latest(registry).decode())
