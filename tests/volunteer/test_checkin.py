@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
 
 from bot.db.volunteer.tables import CheckIn, LedgerEntry
+from tests.conftest import FixedClock, GatewayFactory
 from tests.volunteer.conftest import Site
 from tests.volunteer.support import BANTIAN, BUJI
 
@@ -163,3 +165,25 @@ async def test_walk_ins_only_while_seats_remain(make_gateway, clock) -> None:  #
         [("签到 381204", "volunteer.checked_in_unverified", {"title": "坂田社区环境清洁", "time": "10:00"})],
     )
     await gw.dialog("o_walkin_2", [("签到 381204", "volunteer.checkin_full", {"title": "坂田社区环境清洁"})])
+
+
+async def test_the_demos_example_code_checks_in_and_out_right_after_loading(
+    make_gateway: GatewayFactory, clock: FixedClock
+) -> None:
+    """`longtuan demo` places a shift that started 10 minutes ago under 381204, the code the FAQ
+    gives as its example: trying it in the demo works, and the ledger gets its entry."""
+    from bot.content import DEFAULT_DIR
+    from bot.db.volunteer.demo import load as load_demo
+
+    gw = await make_gateway(clock=clock, wechat_replay_window=0)
+    await load_demo(gw.db, DEFAULT_DIR / "demo", now=datetime.fromtimestamp(clock(), UTC))
+    user = "o_demo_checkin"
+    arrived = await gw.say(user, "签到 381204")
+    assert arrived.text.startswith("签到成功✅ 南湾志愿港湾便民服务"), arrived.text
+    clock.advance(50 * 60)
+    left = await gw.say(user, "签退")
+    assert left.text.startswith("签退成功👋 南湾志愿港湾便民服务"), left.text
+    assert "记 1 小时" in left.text, left.text  # 50 minutes served: over 45 counts as a full hour
+    async with gw.db.session() as s:
+        entries = (await s.scalars(select(LedgerEntry))).all()
+    assert [(e.kind, e.hours) for e in entries] == [("service", Decimal("1.00"))]

@@ -223,10 +223,37 @@ async def test_demo_has_every_street_and_is_idempotent(services: Services, clock
         assert await load_demo(services.db, DEFAULT_DIR / "demo", now=now) == 12
     async with services.db.session() as s:
         streets = set((await s.scalars(select(Team.street))).all())
-        first = await s.scalar(select(func.min(Shift.starts_at)))
+        first = await s.scalar(select(func.min(Shift.starts_at)).where(Shift.code != "381204"))
+        trying = await s.scalar(select(Shift).where(Shift.code == "381204"))
     assert streets == set(services.content.streets)
     assert first is not None and first > now
-    assert await _count(services, Shift) == 18
+    # The try-it-now shift: started 10 minutes before the load, under the FAQ's example code.
+    assert trying is not None and trying.starts_at == now.replace(second=0, microsecond=0) - timedelta(minutes=10)
+    assert await _count(services, Shift) == 19
+
+
+async def test_the_demos_try_now_shift_follows_each_load_and_keeps_what_it_served(
+    services: Services, clock: FixedClock
+) -> None:
+    from bot.content import DEFAULT_DIR
+
+    now = datetime.fromtimestamp(clock(), UTC)
+    await load_demo(services.db, DEFAULT_DIR / "demo", now=now)
+    later = now + timedelta(hours=5)
+    await load_demo(services.db, DEFAULT_DIR / "demo", now=later)  # nobody came: the shift moves
+    assert await _count(services, Shift) == 19
+    async with services.db.session() as s:
+        shift = await s.scalar(select(Shift).where(Shift.code == "381204"))
+        assert shift is not None and shift.starts_at > now
+        user_id = await ensure_user(s, "wechat", "o_demo_try", clock())
+        s.add(CheckIn(shift_id=shift.id, user_id=user_id, checked_in_at=later, via="code", verified=False))
+        served = shift.id
+    await load_demo(services.db, DEFAULT_DIR / "demo", now=later + timedelta(days=1))
+    async with services.db.session() as s:
+        old = await s.get(Shift, served)
+        new = await s.scalar(select(Shift).where(Shift.code == "381204"))
+    assert old is not None and old.code != "381204" and old.starts_at < later + timedelta(minutes=1)
+    assert new is not None and new.id != served and new.starts_at > later + timedelta(hours=23)
 
 
 async def test_export_through_the_command_line(tmp_path: Path, clean_db: None) -> None:

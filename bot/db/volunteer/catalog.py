@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db.volunteer.tables import Project, Shift, Team
+from bot.db.volunteer.tables import CheckIn, Project, Shift, Team
 
 
 @dataclass(slots=True, frozen=True)
@@ -110,6 +110,27 @@ async def upsert(
             )
         )
     return {"teams": len(teams), "projects": len(projects), "shifts": len(shifts)}
+
+
+async def put_coded_shift(
+    s: AsyncSession, project: str, code: str, starts_at: datetime, ends_at: datetime, seats: int
+) -> None:
+    """The shift with check-in code ``code`` made to run from ``starts_at`` (the demo's try-it-now
+    shift, placed relative to each load). One that already served someone keeps its history under
+    a new code; one nobody checked in to is moved."""
+    project_id = await s.scalar(select(Project.id).where(Project.code == project))
+    if project_id is None:
+        raise LookupError(f"no project {project!r}")
+    found = await s.scalar(select(Shift).where(Shift.code == code).with_for_update())
+    if found is not None:
+        served = await s.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.shift_id == found.id))
+        if not served:
+            found.project_id, found.starts_at, found.ends_at = project_id, starts_at, ends_at
+            found.seats = max(seats, found.taken)
+            return
+        [found.code] = await _free_codes(s, 1)
+        await s.flush()
+    s.add(Shift(project_id=project_id, code=code, starts_at=starts_at, ends_at=ends_at, seats=seats, taken=0))
 
 
 def vars_of(row: TeamRow | ProjectRow) -> dict[str, object]:
