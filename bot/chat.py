@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
 from collections.abc import Sequence
 from html import unescape
 from urllib.parse import unquote
@@ -18,8 +19,9 @@ from urllib.parse import unquote
 import aiohttp
 from aiohttp import web
 
+from bot.channels.wechat.crypto import cdata_safe
 from bot.channels.wechat.render import reply_to_text
-from bot.channels.wechat.simulator import Answer, WeChatSimulator, event_xml, text_xml
+from bot.channels.wechat.simulator import Answer, WeChatSimulator, event_xml, next_msg_id, text_xml
 from bot.errors import ConfigError
 from bot.outbound import SENT, Notice, SendResult
 from bot.settings import Settings
@@ -44,7 +46,34 @@ class _PrintingNotifier:
         return SENT
 
 
-def _xml_for(line: str, user: str) -> str:
+#: Where ``/location`` without coordinates is: 龙城街道 (GCJ-02, as WeChat sends it).
+_LONGCHENG = (22.7209, 114.2468, "深圳市龙岗区龙城街道")
+LOCATION_USAGE = "（/location 纬度 经度 [地名]，比如 /location 22.6160 114.1375 南湾街道；不写就是龙城街道）"
+
+
+def location_xml(user: str, arg: str) -> str | None:
+    """A location message as WeChat sends it (the chat box's 「位置」), at ``arg``'s latitude and
+    longitude, or None when they are not two numbers of the right ranges."""
+    parts = arg.replace(",", " ").replace("，", " ").split()
+    if not parts:
+        lat, lng, label = _LONGCHENG
+    else:
+        try:
+            lat, lng = float(parts[0]), float(parts[1])
+        except (IndexError, ValueError):
+            return None
+        if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+            return None
+        label = " ".join(parts[2:])
+    return (
+        f"<xml><ToUserName><![CDATA[gh_longtuan]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
+        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[location]]></MsgType>"
+        f"<Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y><Scale>15</Scale>"
+        f"<Label><![CDATA[{cdata_safe(label)}]]></Label><MsgId>{next_msg_id()}</MsgId></xml>"
+    )
+
+
+def _xml_for(line: str, user: str) -> str | None:
     cmd, _, arg = line.partition(" ")
     if cmd == "/follow":
         return event_xml(user, "subscribe", f"qrscene_{arg}" if arg else "")
@@ -55,12 +84,7 @@ def _xml_for(line: str, user: str) -> str:
     if cmd == "/click":
         return event_xml(user, "CLICK", arg or "HELP")
     if cmd == "/location":
-        return (
-            f"<xml><ToUserName><![CDATA[gh_longtuan]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-            "<CreateTime>1732608000</CreateTime><MsgType><![CDATA[location]]></MsgType><Location_X>22.7209</Location_X>"
-            "<Location_Y>114.2468</Location_Y><Scale>15</Scale><Label><![CDATA[深圳市龙岗区龙城街道]]></Label>"
-            f"<MsgId>{abs(hash(line)) % 10**18 + 2**60}</MsgId></xml>"
-        )
+        return location_xml(user, arg)
     return text_xml(user, line)
 
 
@@ -206,8 +230,12 @@ async def _converse(
                 continue
             line = choices[int(tap.group(1)) - 1]
             print(f"（点了：{line}）")
+        xml = _xml_for(line, user)
+        if xml is None:
+            print(LOCATION_USAGE + "\n")
+            continue
         try:
-            answer = await sim.post(_xml_for(line, user))
+            answer = await sim.post(xml)
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise ChatError(f"cannot reach {url} ({type(exc).__name__}): is `longtuan serve` running there?") from None
         if answer.status != 200:

@@ -89,3 +89,23 @@ async def test_the_banner_lists_the_menu_keys(
     await run_chat(_settings(redis_prefix, fake_wechat), url=gateway.url("/wechat"), user="u", mode=None, script=None)
     out = capsys.readouterr().out
     assert "/click NIGHT_SCHOOL（青年夜校）" in out and "/click CONTACT（联系我们）" in out
+
+
+async def test_location_sends_the_coordinates_typed(
+    gateway: Gateway, redis_prefix: str, fake_wechat: FakeWeChatAPI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``/location 纬度 经度`` sends that place (it used to send 龙城 whatever was typed): at the
+    demo's try-it-now shift, the check-in is within its radius and verified."""
+    from datetime import datetime
+
+    from bot.content import DEFAULT_DIR
+    from bot.db.volunteer.demo import load as load_demo
+
+    await load_demo(gateway.db, DEFAULT_DIR / "demo", now=datetime.now().astimezone())
+    settings = _settings(redis_prefix, fake_wechat)
+    script = ["/location 22.6161 114.1376 南湾街道", "签到 381204", "/location 北纬22度", "/location 95 114"]
+    await run_chat(settings, url=gateway.url("/wechat"), user="o-chat-loc", mode=None, script=script)
+    out = capsys.readouterr().out
+    assert "1. 南湾志愿港湾便民服务 15米" in out, out
+    assert "签到成功✅ 南湾志愿港湾便民服务" in out and "位置已核验" in out, out
+    assert out.count("（/location 纬度 经度") == 2, out
