@@ -20,11 +20,46 @@ answer or the load's exception. A caller that is cancelled leaves the others the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Generic, TypeVar
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+T = TypeVar("T", bound=tuple[object, ...])
+
+#: Sizes of a batched statement: a batch takes the smallest that holds it, larger ones several.
+SIZES = (1, 2, 4, 8, 16, 32)
+
+
+def values_list(size: int, types: Sequence[str]) -> str:
+    """``size`` rows of asyncpg parameters for a ``VALUES`` list: ``(1, $1::t, $2::u), (2, $3, $4)``.
+
+    Each row starts with its number (``n``, from 1), to match the answers to the keys. A VALUES list
+    rather than arrays: the planner knows how many rows it has in the generic plan as well, finds
+    that plan as cheap as a fresh one, and keeps it after its first five runs. With ``unnest`` of
+    arrays it planned afresh every run (about 200 µs of PostgreSQL's CPU each, measured).
+    """
+    width = len(types)
+    first = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(types))
+    rows = [f"(1, {first})"]
+    for n in range(1, size):
+        rows.append("(" + ", ".join([str(n + 1), *(f"${n * width + i + 1}" for i in range(width))]) + ")")
+    return ", ".join(rows)
+
+
+def chunks(keys: Sequence[T], blank: T) -> Iterator[tuple[int, Sequence[T], list[object]]]:
+    """The keys in statements of ``SIZES``: (size, the keys, their parameters flattened, padded with
+    ``blank`` rows to the size). A blank row must match nothing (a NULL channel id, say)."""
+    most = SIZES[-1]
+    for at in range(0, len(keys), most):
+        chunk = keys[at : at + most]
+        size = next(n for n in SIZES if n >= len(chunk))
+        args: list[object] = []
+        for key in chunk:
+            args.extend(key)
+        for _ in range(size - len(chunk)):
+            args.extend(blank)
+        yield size, chunk, args
 
 
 class Batcher(Generic[K, V]):

@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.channels.wechat.simulator import message_xml, next_msg_id
@@ -211,3 +212,50 @@ async def test_a_member_asks_their_branchs_ratio(make_gateway: GatewayFactory, c
         await gw.dialog("o-ratio-1", [(asked, "study.ratio", {"branch": "坂田街道第一团支部", "lines": lines})])
     # What the ratio is, or how it is counted, is still the FAQ's.
     await gw.dialog("o-ratio-1", [("参学比是什么", "faq.study.ratio"), ("我们支部参学比怎么算", "faq.study.ratio")])
+
+
+async def test_people_asking_at_once_share_one_statement_and_each_get_their_own(
+    make_gateway: GatewayFactory, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """「这周学了吗」 of many people in the same moment is one read (bot.db.batch); each answer is
+    the asker's own: a member who reported, members who did not, someone unbound, someone unknown."""
+    from datetime import UTC, datetime
+
+    from bot.db.study import completions, week
+    from tests.study.support import member
+
+    gw = await started(make_gateway, clock)
+    now = datetime.fromtimestamp(clock(), UTC)
+    done = await member(gw.db, "o-week-done", "BT01")
+    for i in range(5):
+        await member(gw.db, f"o-week-{i}", "BJ01" if i % 2 else "BT02")
+    async with gw.db.session() as s:
+        current = await s.scalar(select(StudyMembership.branch_id).where(StudyMembership.user_id == done))
+        episode = (await week.this_week(gw.db, "wechat", "o-week-done", now)).episode  # type: ignore[union-attr]
+        await completions.self_report(s, episode.id, done, int(current or 0), now)
+    statements: list[int] = []
+    real_fetch = gw.db.fetch
+
+    async def counting(query: str, *args: object) -> list[object]:
+        statements.append(len(args) // 3)
+        return await real_fetch(query, *args)
+
+    monkeypatch.setattr(gw.db, "fetch", counting)
+    asked = ["o-week-done", *(f"o-week-{i}" for i in range(5)), "o-guest", "o-nobody-at-all"]
+    got = await asyncio.gather(*(week.this_week(gw.db, "wechat", u, now) for u in asked))
+    assert statements == [8], "eight people: one statement"
+    assert all(w is not None and w.episode.number == CURRENT for w in got)
+    by = dict(zip(asked, got, strict=True))
+    assert by["o-week-done"] is not None and by["o-week-done"].done is not None
+    assert by["o-week-done"].branch == "坂田街道第一团支部"
+    for i in range(5):
+        mine = by[f"o-week-{i}"]
+        assert mine is not None and mine.done is None
+        assert mine.branch == ("布吉街道第一团支部" if i % 2 else "坂田街道第二团支部")
+    for guest in ("o-guest", "o-nobody-at-all"):
+        assert by[guest] is not None and by[guest].branch is None and by[guest].done is None  # type: ignore[union-attr]
+    # Before the first episode opened: nothing to show, for everyone asking together.
+    statements.clear()
+    early = OPENS - timedelta(days=30)
+    assert await asyncio.gather(*(week.this_week(gw.db, "wechat", u, early) for u in asked[:3])) == [None] * 3
+    assert statements == [4]

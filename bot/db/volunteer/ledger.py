@@ -11,23 +11,20 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import cast
 
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.db import Database
+from bot.db import Database, batch
 from bot.db.models import User
 from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
 
 #: 「我的时长」 for several people in one round trip (``Database.batcher``: the people who ask in the
 #: same event-loop turn): each person found by their channel id, the sums over their entries and
 #: their last few lines (LEFT JOIN: the sums come back even without lines, or without a person).
-#: asyncpg's $n parameters: it runs on the driver's connection (``Database.fetch``).
-#:
-#: The people come as a VALUES list of parameters, not as arrays: the planner then knows how many
-#: rows they are in the generic plan as well, finds it as cheap as a fresh one, and keeps it after
-#: its first five runs. With ``unnest`` of arrays it re-planned every run (about 200 µs of
-#: PostgreSQL's CPU each). One statement per size in ``_SIZES``; the last slots repeat nobody.
+#: asyncpg's $n parameters: it runs on the driver's connection (``Database.fetch``). The people
+#: come as a VALUES list (``bot.db.batch.values_list``), one statement per size.
 _SUMMARIES = """
 WITH q(n, channel, external_id, year_start, recent) AS (VALUES {rows})
 SELECT q.n, t.total, t.this_year, t.services, r.served_on, r.hours, r.kind, r.title
@@ -48,17 +45,11 @@ LEFT JOIN LATERAL (
 ORDER BY q.n, r.served_on DESC, r.id DESC
 """
 
-#: Statement sizes: a batch takes the smallest that holds it, larger ones go in several.
-_SIZES = (1, 2, 4, 8, 16, 32)
-
-
-def _summaries_sql(size: int) -> str:
-    first = "(1, $1::varchar, $2::varchar, $3::date, $4::int)"
-    rest = (f"({n + 1}, ${4 * n + 1}, ${4 * n + 2}, ${4 * n + 3}, ${4 * n + 4})" for n in range(1, size))
-    return _SUMMARIES.format(rows=", ".join([first, *rest]))
-
-
-_SUMMARIES_SQL = {size: _summaries_sql(size) for size in _SIZES}
+_SUMMARIES_SQL = {
+    size: _SUMMARIES.format(rows=batch.values_list(size, ("varchar", "varchar", "date", "int"))) for size in batch.SIZES
+}
+#: A row that matches nobody (no user has a NULL channel id), to fill a statement to its size.
+_NOBODY = (None, None, date(2000, 1, 1), 0)
 
 _USER_ID = text("SELECT id FROM users WHERE channel = :channel AND external_id = :external_id")
 
@@ -99,14 +90,7 @@ async def summary(db: Database, channel: str, external_id: str, year_start: date
 async def summaries(db: Database, keys: Sequence[SummaryKey]) -> dict[SummaryKey, Summary]:
     """``summary`` for each of ``keys``: one statement for up to 32 of them."""
     found: dict[SummaryKey, Summary] = {}
-    most = _SIZES[-1]
-    for at in range(0, len(keys), most):
-        chunk = keys[at : at + most]
-        size = next(n for n in _SIZES if n >= len(chunk))
-        args: list[object] = []
-        for key in chunk:
-            args.extend(key)
-        args.extend([None, None, chunk[0][2], 0] * (size - len(chunk)))  # nobody: no user has a NULL id
+    for size, chunk, args in batch.chunks(keys, cast(SummaryKey, _NOBODY)):
         lines: dict[int, list[Line]] = {}
         for r in await db.fetch(_SUMMARIES_SQL[size], *args):
             n = r["n"] - 1
