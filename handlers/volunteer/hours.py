@@ -46,7 +46,10 @@ def router(content: Content) -> Router:
         cat = stars.catalogue(ctx.settings.content_dir)
         if not mine.recent:
             first = cat.levels[0]
-            return Reply("volunteer.hours_none", {"first": format_hours(first.hours), "first_name": first.name})
+            named = {"first": format_hours(first.hours), "first_name": first.name}
+            if mine.serving:
+                return Reply("volunteer.hours_first_serving", {**named, "title": mine.serving})
+            return Reply("volunteer.hours_none", named)
         level = cat.level_of(mine.total)
         up = cat.next_after(level)
         progress = (
@@ -54,6 +57,7 @@ def router(content: Content) -> Router:
             if up
             else ctx.content.text("volunteer.progress_top")
         )
+        serving = ctx.content.text("volunteer.hours_serving", title=mine.serving) + "\n" if mine.serving else ""
         recent = []
         for line in mine.recent:
             day, hours = fmt.day(ctx.content, line.served_on), format_hours(line.hours)
@@ -64,6 +68,7 @@ def router(content: Content) -> Router:
         return Reply(
             "volunteer.hours",
             {
+                "serving": serving,
                 "total": format_hours(mine.total),
                 "services": mine.services,
                 "year": format_hours(mine.this_year),

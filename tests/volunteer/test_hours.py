@@ -216,3 +216,24 @@ async def test_a_volunteer_card_or_certificate_is_answered_truthfully(site: Site
         answer = await site.gw.say(USER, said)
         assert answer.text.startswith("这里不发实体的志愿者证，也开不了盖章的证明。"), answer.text
         assert "「我的时长」" in answer.text and "「人工」" in answer.text
+
+
+async def test_my_hours_while_checked_in_says_the_hours_come_at_check_out(site: Site) -> None:
+    """Asked on the shift, 「我的时长」 does not say "no record" as if nothing happened: it names the
+    service under way, first time or not."""
+    gw = site.gw
+    other = "o_volunteer_hours_0002"
+    await _serve(site, other, 2, days_ago=3, shift=site.data.ended_shift)
+    await gw.say(other, "签到 381204")
+    serving = await gw.say(other, "我的时长")
+    under_way = "你的志愿时长⏱\n正在服务：「坂田社区环境清洁」，签退后记入。\n累计：2 小时"
+    assert serving.text.startswith(under_way), serving.text
+    await gw.say(USER, "签到 381204")
+    first = await gw.say(USER, "我的时长")
+    assert first.text == gw.expected(
+        "volunteer.hours_first_serving", title="坂田社区环境清洁", first="100", first_name="一星志愿者"
+    )
+    site.clock.advance(4 * 3600)
+    assert (await gw.say(USER, "签退")).text.startswith("签退成功👋")
+    after = await gw.say(USER, "我的时长")
+    assert after.text.startswith("你的志愿时长⏱\n累计：3 小时（1 次服务）"), after.text  # nothing under way now

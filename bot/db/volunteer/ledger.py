@@ -22,12 +22,13 @@ from bot.db.volunteer.tables import LedgerEntry, Project, Team, Volunteer
 
 #: 「我的时长」 for several people in one round trip (``Database.batcher``: the people who ask in the
 #: same event-loop turn): each person found by their channel id, the sums over their entries and
-#: their last few lines (LEFT JOIN: the sums come back even without lines, or without a person).
+#: their last few lines (LEFT JOIN: the sums come back even without lines, or without a person),
+#: and the project they are checked in to now, if any (at most one: ``uq_vci_open``).
 #: asyncpg's $n parameters: it runs on the driver's connection (``Database.fetch``). The people
 #: come as a VALUES list (``bot.db.batch.values_list``), one statement per size.
 _SUMMARIES = """
 WITH q(n, channel, external_id, year_start, recent) AS (VALUES {rows})
-SELECT q.n, t.total, t.this_year, t.services, r.served_on, r.hours, r.kind, r.title
+SELECT q.n, t.total, t.this_year, t.services, o.serving, r.served_on, r.hours, r.kind, r.title
 FROM q LEFT JOIN users u ON u.channel = q.channel AND u.external_id = q.external_id
 CROSS JOIN LATERAL (
   SELECT COALESCE(SUM(l.hours), 0) AS total,
@@ -35,6 +36,13 @@ CROSS JOIN LATERAL (
          COUNT(*) FILTER (WHERE l.kind = 'service') AS services
   FROM volunteer_ledger l WHERE l.user_id = u.id
 ) t
+LEFT JOIN LATERAL (
+  SELECT p.title AS serving
+  FROM volunteer_checkins c
+  JOIN volunteer_shifts sh ON sh.id = c.shift_id
+  JOIN volunteer_projects p ON p.id = sh.project_id
+  WHERE c.user_id = u.id AND c.checked_out_at IS NULL
+) o ON TRUE
 LEFT JOIN LATERAL (
   SELECT l.served_on, l.hours, l.kind, p.title, l.id
   FROM volunteer_ledger l LEFT JOIN volunteer_projects p ON p.id = l.project_id
@@ -68,6 +76,8 @@ class Summary:
     this_year: Decimal
     services: int
     recent: list[Line]
+    #: The project of the check-in still open (its hours come at check-out), or None.
+    serving: str | None = None
 
 
 async def user_id_of(s: AsyncSession, channel: str, external_id: str) -> int | None:
@@ -99,7 +109,9 @@ async def summaries(db: Database, keys: Sequence[SummaryKey]) -> dict[SummaryKey
             mine = lines.get(n)
             if mine is None:
                 mine = lines[n] = []
-                found[chunk[n]] = Summary(Decimal(r["total"]), Decimal(r["this_year"]), int(r["services"]), mine)
+                found[chunk[n]] = Summary(
+                    Decimal(r["total"]), Decimal(r["this_year"]), int(r["services"]), mine, r["serving"]
+                )
             if r["served_on"] is not None:
                 mine.append(Line(r["served_on"], Decimal(r["hours"]), r["kind"], r["title"] or ""))
     return found
