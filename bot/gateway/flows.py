@@ -45,7 +45,10 @@ class FlowGuard:
             expired = session.expired.group
             if expired is not None:
                 await self._cleanup(expired, ctx.channel, msg.bot_id, ctx.user_id, session.expired_data, "timeout")
-            before.append(content.text(session.expired.timeout_key))
+            # A list looked at a while ago (a quiet flow) lapses without a word: "cancelled for
+            # you" would name an operation nobody started.
+            if expired is None or not expired.quiet:
+                before.append(content.text(session.expired.timeout_key))
         if session.more and self.more(msg, ctx):
             msg.text = session.more  # the next page, as if the user had asked for it
         state = session.state

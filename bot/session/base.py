@@ -78,7 +78,8 @@ class StatesGroup:
     title_key: ClassVar[str] = "system.flow_default"
     cleanup: ClassVar[Cleanup | None] = None
     #: A browsing context (a list on screen whose numbers open items) rather than a question:
-    #: leaving it or asking something else in between needs no "still waiting" line.
+    #: leaving it or asking something else in between needs no "still waiting" line, and its
+    #: lapse no "timed out, cancelled for you" one.
     quiet: ClassVar[bool] = False
 
     def __init_subclass__(cls) -> None:

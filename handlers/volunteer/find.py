@@ -54,9 +54,12 @@ class Search:
 
 
 def _line(content: Content, ctx: Context, hit: projects.Hit) -> str:
-    when = fmt.day(content, hit.next_start.astimezone(ctx.services.tz).date()) + fmt.clock(
-        hit.next_start, ctx.services.tz
-    )
+    if hit.next_start <= ctx.local_now():
+        when = content.text("volunteer.under_way")
+    else:
+        when = fmt.day(content, hit.next_start.astimezone(ctx.services.tz).date()) + fmt.clock(
+            hit.next_start, ctx.services.tz
+        )
     if hit.distance_m is not None:
         return content.text(
             "volunteer.item_near", n="{n}", title=hit.title, distance=format_distance(hit.distance_m), when=when

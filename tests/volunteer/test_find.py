@@ -45,6 +45,17 @@ async def test_search_by_street_and_by_date(site: Site) -> None:
     await gw.dialog(USER, [("志愿时长怎么查", "faq.volunteer.hours")])
 
 
+async def test_a_shift_under_way_is_listed_as_under_way(site: Site) -> None:
+    """Someone at the site during a shift sees it listed now, not next week's date; an ended one is not listed."""
+    gw = site.gw
+    site.clock.advance(3600)  # 11:00: the 10:30 shift is on until 13:30
+    by_street = await gw.say(USER, "坂田的志愿项目")
+    assert by_street.text.startswith("坂田街道近期的项目：\n1. 坂田社区环境清洁（坂田）正在进行"), by_street.text
+    site.clock.advance(3 * 3600)  # 14:00: it ended; the next is tomorrow's
+    later = await gw.say(USER, "坂田的志愿项目")  # the list seen at 11:00 lapsed without a word
+    assert later.text.startswith("坂田街道近期的项目：\n1. 坂田社区环境清洁（坂田）12月2日（周三）10:00"), later.text
+
+
 async def test_nearby_from_a_sent_location_nearest_first(site: Site) -> None:
     gw = site.gw
     asked = await gw.say(USER, "附近有什么志愿活动")

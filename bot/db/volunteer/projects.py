@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Subquery, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -45,11 +45,18 @@ class ProjectView:
     shifts: list[ShiftView]
 
 
+#: How long ago a shift still under way at ``since`` may have started (no shift runs longer): the
+#: bound keeps the search on the start index.
+LONGEST_SHIFT = timedelta(hours=24)
+
+
 def _upcoming(since: datetime, until: datetime) -> Subquery:
-    """Each project's first shift starting in [since, until): the subquery the searches share."""
+    """Each project's first shift under way at ``since`` or starting in [since, until): the subquery
+    the searches share. ``next_start`` before ``since`` means the shift is under way (walk-ins
+    check in to it on the spot)."""
     return (
         select(Shift.project_id, func.min(Shift.starts_at).label("next_start"))
-        .where(Shift.starts_at >= since, Shift.starts_at < until)
+        .where(Shift.starts_at >= since - LONGEST_SHIFT, Shift.starts_at < until, Shift.ends_at > since)
         .group_by(Shift.project_id)
         .subquery()
     )
