@@ -63,11 +63,18 @@ async def export_hours(svc: Services, args: argparse.Namespace) -> int:
     # A CLI command alone on its loop: blocking file writes hold up nobody (hence ASYNC230).
     out = open(args.out, "w", encoding="utf-8-sig", newline="") if args.out else sys.stdout  # noqa: SIM115, ASYNC230
     try:
-        written = await write_csv(svc.db, out, args.since, args.until, args.team, full_id=args.full_id, tz=svc.tz)
+        written, unregistered = await write_csv(
+            svc.db, out, args.since, args.until, args.team, full_id=args.full_id, tz=svc.tz
+        )
     finally:
         if args.out:
             out.close()
     print(f"导出 {written} 条时长记录", file=sys.stderr)
+    if unregistered:
+        print(
+            f"其中 {unregistered} 条的志愿者还没做「志愿者登记」（没有姓名和身份证号，备注里写着），报送前请先核实",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -122,7 +122,9 @@ async def _history(services: Services, clock: FixedClock) -> tuple[int, int]:
     return user_id, other
 
 
-async def test_export_masks_id_numbers_unless_asked(services: Services, clock: FixedClock, tmp_path: Path) -> None:
+async def test_export_masks_id_numbers_unless_asked(
+    services: Services, clock: FixedClock, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     await _history(services, clock)
     out = tmp_path / "hours.csv"
 
@@ -131,6 +133,8 @@ async def test_export_masks_id_numbers_unless_asked(services: Services, clock: F
         return argparse.Namespace(**{**base, "out": str(out), "full_id": False, **kw})
 
     assert await export_hours(services, ns()) == 0
+    said = capsys.readouterr().err
+    assert "导出 2 条时长记录" in said and "其中 1 条的志愿者还没做「志愿者登记」" in said, said
     rows = list(csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))))
     assert rows[0][:8] == [
         "姓名",
@@ -152,7 +156,8 @@ async def test_export_masks_id_numbers_unless_asked(services: Services, clock: F
         "09:00",
         "2",
     ]
-    assert rows[2][:2] == ["", ""]  # not registered: no name, no number
+    assert rows[2][:2] == ["", ""]  # not registered: no name, no number, and 备注 says so
+    assert rows[2][9].startswith("未做志愿者登记"), rows[2]
     assert "11010519491231002X" not in out.read_text(encoding="utf-8-sig")
     assert await export_hours(services, ns(full_id=True)) == 0
     assert "11010519491231002X" in out.read_text(encoding="utf-8-sig")

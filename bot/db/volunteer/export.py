@@ -18,6 +18,9 @@ from bot.db import Database
 from bot.db.volunteer import ledger
 from bot.db.volunteer.rules import format_hours, mask_id
 
+#: 备注 of a line whose volunteer never registered: nothing to report them under.
+UNREGISTERED = "未做志愿者登记"
+
 HEADER = (
     "姓名",
     "证件号码",
@@ -42,9 +45,10 @@ async def write_csv(
     *,
     full_id: bool = False,
     tz: ZoneInfo | None = None,
-) -> int:
-    """Write the lines served in [since, until] to ``out``; returns how many. Memory stays constant:
-    rows come from a server-side cursor and go out one by one."""
+) -> tuple[int, int]:
+    """Write the lines served in [since, until] to ``out``; returns how many, and how many of them
+    belong to someone who never registered (「志愿者登记」: no name or ID number to report; their
+    备注 says so). Memory stays constant: rows come from a server-side cursor and go out one by one."""
     tz = tz or ZoneInfo("Asia/Shanghai")
     bar = None
     async with db.session() as s:
@@ -54,8 +58,12 @@ async def write_csv(
             bar = tqdm(total=await ledger.export_count(s, since, until, team), desc="导出时长", unit="行", leave=False)
         writer = csv.writer(out)
         writer.writerow(HEADER)
-        written = 0
+        written = unregistered = 0
         async for row in ledger.export_rows(s, since, until, team):
+            note = row.reason
+            if not row.name:
+                unregistered += 1
+                note = "；".join(part for part in (UNREGISTERED, row.reason) if part)
             writer.writerow(
                 (
                     row.name,
@@ -67,7 +75,7 @@ async def write_csv(
                     row.ended_at.astimezone(tz).strftime("%H:%M") if row.ended_at else "",
                     format_hours(row.hours),
                     KINDS.get(row.kind, row.kind),
-                    row.reason,
+                    note,
                 )
             )
             written += 1
@@ -75,4 +83,4 @@ async def write_csv(
                 bar.update()
     if bar is not None:
         bar.close()
-    return written
+    return written, unregistered
