@@ -13,7 +13,7 @@ from bot.db.users import ensure_user
 from bot.errors import Unavailable
 from bot.model import Button, Inbound, Reply
 from handlers.courses import format as fmt
-from handlers.courses.intents import LIST, SHOWN, residue, span_in
+from handlers.courses.intents import LIST, SHOWN, residue, when_in
 
 PAGE = 5
 
@@ -37,14 +37,14 @@ def names_classes(ctx: Context, query: str) -> bool:
     """Whether a browse-like message is the night school's to answer (before any database read)."""
     if "夜校" in query:
         return True
-    _, rest = span_in(query, ctx.local_now())
+    _, _, rest = when_in(query, ctx.local_now())
     return len(residue(rest)) <= MAX_UNKNOWN_TOPIC or any(s in rest for s in ctx.content.streets)
 
 
 async def names_a_filter(ctx: Context, said: str) -> bool:
-    """Whether a short word names a theme (「摄影」), a street or a week of the catalogue."""
-    span, rest = span_in(said, ctx.local_now())
-    if span is not None or any(s in rest for s in ctx.content.streets):
+    """Whether a short word names a theme (「摄影」), a street, a week or a part of the day."""
+    span, part, rest = when_in(said, ctx.local_now())
+    if span is not None or part is not None or any(s in rest for s in ctx.content.streets):
         return True
     async with ctx.db() as s:
         themes = await catalogue.themes(s)
@@ -53,10 +53,10 @@ async def names_a_filter(ctx: Context, said: str) -> bool:
 
 
 async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro: bool = False) -> Reply:
-    """The classes a query names (theme, street, week), the person's street first; page ``page``."""
+    """The classes a query names (theme, street, week, part of the day), the person's street first; page ``page``."""
     now_local = ctx.local_now()
     streets = ctx.content.streets
-    span, rest = span_in(query, now_local)
+    span, part, rest = when_in(query, now_local)
     street = next((s for s in streets if s in rest), None)
     if street:
         rest = rest.replace(street, "")
@@ -74,6 +74,8 @@ async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro
             street=street,
             from_=span.start if span else None,
             until=span.end if span else None,
+            hours=(part.first, part.last) if part else None,
+            tz=ctx.settings.timezone,
             street_first=mine,
             limit=PAGE,
             offset=page * PAGE,
@@ -81,9 +83,13 @@ async def show_list(msg: Inbound, ctx: Context, query: str, page: int = 0, intro
     names = "、".join(t.name for t in themes)
     if not themes:  # no term imported yet: nothing to list, and no themes to suggest
         return Reply("courses.menu_empty") if intro else Reply("courses.none_yet")
-    if unknown and not street and not span:
+    if unknown and not street and not span and not part:
         return Reply("courses.unknown_topic", {"topic": unknown, "themes": names})
-    parts = [theme.name if theme else "", f"{street}街道" if street else "", span.label if span else ""]
+    parts = [
+        theme.name if theme else "",
+        f"{street}街道" if street else "",
+        (span.label if span else "") + (part.label if part else ""),
+    ]
     scope = "·".join(p for p in parts if p)
     if not found:
         if page:

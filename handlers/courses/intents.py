@@ -291,6 +291,38 @@ def span_in(said: str, now: datetime) -> tuple[Span | None, str]:
     return None, said
 
 
+@dataclass(slots=True, frozen=True)
+class Part:
+    """A part of the day, as local start hours: classes starting in [first, last)."""
+
+    label: str
+    first: int
+    last: int
+
+
+#: Parts of the day people name (「有晚上的吗」「周末下午的课」), longest first.
+_PARTS = (
+    ("下班后", Part("晚上", 18, 24)),
+    ("晚上", Part("晚上", 18, 24)),
+    ("晚间", Part("晚上", 18, 24)),
+    ("夜里", Part("晚上", 18, 24)),
+    ("下午", Part("下午", 12, 18)),
+    ("中午", Part("中午", 11, 14)),
+    ("上午", Part("上午", 0, 12)),
+    ("早上", Part("上午", 0, 12)),
+    ("白天", Part("白天", 0, 18)),
+)
+
+
+def when_in(said: str, now: datetime) -> tuple[Span | None, Part | None, str]:
+    """The days (``span_in``) and the part of the day a text names, and the text without them."""
+    span, rest = span_in(said, now)
+    for word, part in _PARTS:
+        if word in rest:
+            return span, part, rest.replace(word, "")
+    return span, None, rest
+
+
 def residue(said: str) -> str:
     """A topic the catalogue may not know: what stands before 「课」 (「钢琴课」), or in a message
     without 「课」 the whole of it (「夜校有钢琴吗」), once filler words are gone. What follows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,30 @@ async def test_a_theme_street_or_week_said_right_after_the_list_narrows_it(gw: G
     # Without a list just shown, 「摄影」 is not taken for the night school.
     cold = await gw.say("o-after-list-cold", "摄影")
     assert "夜校课程" not in cold.text, cold.text
+
+
+def _hours_listed(text: str) -> list[int]:
+    """The start hours of the classes a list shows (each line: ...（周三）19:30｜...)."""
+    return [int(h) for h in re.findall(r"）(\d\d):\d\d｜", text)]
+
+
+async def test_a_part_of_the_day_narrows_the_list(gw: Gateway) -> None:
+    """「有晚上的吗」 right after the list, 「周末下午的课」 or 「晚上有课吗」 cold: classes starting then."""
+    user = "o-part-of-day"
+    assert "近期的夜校课程" in (await gw.say(user, "夜校有什么课")).text
+    evening = await gw.say(user, "有晚上的吗")
+    assert evening.text.startswith("晚上的夜校课程"), evening.text
+    assert _hours_listed(evening.text) and all(h >= 18 for h in _hours_listed(evening.text)), evening.text
+    afternoon = await gw.say("o-part-of-day-2", "周末下午的课")
+    assert afternoon.text.startswith("周末下午的夜校课程"), afternoon.text
+    assert _hours_listed(afternoon.text) and all(12 <= h < 18 for h in _hours_listed(afternoon.text))
+    asked = await gw.say("o-part-of-day-3", "晚上有课吗")
+    assert asked.text.startswith("晚上的夜校课程"), asked.text
+    morning = await gw.say("o-part-of-day-4", "上午的课")
+    if morning.text.startswith("上午的夜校课程"):  # the demo's try-now class may start in the morning
+        assert all(h < 12 for h in _hours_listed(morning.text)), morning.text
+    else:
+        assert morning.text.startswith("上午暂时没有可以报名的夜校课程"), morning.text
 
 
 async def test_the_saved_street_comes_first(gw: Gateway) -> None:

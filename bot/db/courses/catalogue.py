@@ -99,11 +99,15 @@ async def upcoming(
     street: str | None = None,
     until: datetime | None = None,
     from_: datetime | None = None,
+    hours: tuple[int, int] | None = None,
+    tz: str = "Asia/Shanghai",
     street_first: str = "",
     limit: int = 5,
     offset: int = 0,
 ) -> tuple[list[ClassView], int]:
-    """Open classes not yet started, soonest first (the person's street first); and how many in all."""
+    """Open classes not yet started, soonest first (the person's street first); and how many in all.
+
+    ``hours``: only classes starting at a local hour in [first, last) of time zone ``tz``."""
     where = ["c.status = 'open'", "c.starts_at > :now"]
     params: dict[str, Any] = {"now": now, "pref": street_first, "limit": limit, "offset": offset}
     if theme_id is not None:
@@ -118,6 +122,10 @@ async def upcoming(
     if until is not None:
         where.append("c.starts_at < :until")
         params["until"] = until
+    if hours is not None:
+        where.append("EXTRACT(HOUR FROM c.starts_at AT TIME ZONE :tz) >= :h_first")
+        where.append("EXTRACT(HOUR FROM c.starts_at AT TIME ZONE :tz) < :h_last")
+        params.update(tz=tz, h_first=hours[0], h_last=hours[1])
     clause = " WHERE " + " AND ".join(where)
     rows = await s.execute(
         text(
