@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -108,3 +109,17 @@ class Gateway:
 
     async def flush_users(self) -> None:
         await self.services.users.flush()
+
+
+def count_batched_statements(monkeypatch: pytest.MonkeyPatch, db: Database, width: int) -> list[int]:
+    """From now on, ``db.fetch`` notes the size of each statement it sends (its parameters over
+    ``width``, the parameters a key takes): the sizes of ``bot.db.batch``'s statements, in order."""
+    sizes: list[int] = []
+    real_fetch = db.fetch
+
+    async def counting(query: str, *args: object) -> list[object]:
+        sizes.append(len(args) // width)
+        return await real_fetch(query, *args)
+
+    monkeypatch.setattr(db, "fetch", counting)
+    return sizes

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from bot.channels.wechat.simulator import message_xml, next_msg_id
 from bot.db.study.tables import StudyCompletion, StudyMembership
 from tests.conftest import FixedClock, GatewayFactory
-from tests.harness import Gateway
+from tests.harness import Gateway, count_batched_statements
 from tests.study.support import CURRENT, OPENS, bind, seed, this_week
 
 
@@ -233,14 +233,7 @@ async def test_people_asking_at_once_share_one_statement_and_each_get_their_own(
         current = await s.scalar(select(StudyMembership.branch_id).where(StudyMembership.user_id == done))
         episode = (await week.this_week(gw.db, "wechat", "o-week-done", now)).episode  # type: ignore[union-attr]
         await completions.self_report(s, episode.id, done, int(current or 0), now)
-    statements: list[int] = []
-    real_fetch = gw.db.fetch
-
-    async def counting(query: str, *args: object) -> list[object]:
-        statements.append(len(args) // 3)
-        return await real_fetch(query, *args)
-
-    monkeypatch.setattr(gw.db, "fetch", counting)
+    statements = count_batched_statements(monkeypatch, gw.db, 3)
     asked = ["o-week-done", *(f"o-week-{i}" for i in range(5)), "o-guest", "o-nobody-at-all"]
     got = await asyncio.gather(*(week.this_week(gw.db, "wechat", u, now) for u in asked))
     assert statements == [8], "eight people: one statement"

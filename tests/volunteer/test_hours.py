@@ -15,6 +15,7 @@ from bot.db.volunteer import ledger
 from bot.db.volunteer.tables import CheckIn, LedgerEntry, Volunteer
 from handlers.volunteer import stars
 from tests.conftest import GatewayFactory
+from tests.harness import count_batched_statements
 from tests.volunteer.conftest import Site
 
 USER = "o_volunteer_hours_0001"
@@ -185,14 +186,7 @@ async def test_people_asking_at_once_share_one_statement_and_each_get_their_own(
         for n, h in enumerate(hours):
             shift = (site.data.ended_shift, site.data.now_shift)[n]
             await _serve(site, user, h, days_ago=1 + n * 400, shift=shift)  # one this year, one before
-    statements: list[int] = []
-    real_fetch = gw.db.fetch
-
-    async def counting(query: str, *args: object) -> list[object]:
-        statements.append(len(args) // 4)
-        return await real_fetch(query, *args)
-
-    monkeypatch.setattr(gw.db, "fetch", counting)
+    statements = count_batched_statements(monkeypatch, gw.db, 4)
     year = date(2026, 1, 1)
     asked = [*served, "o_hours_batch_nobody", "o_hours_batch_01"]  # someone twice
     got = await asyncio.gather(*(ledger.summary(gw.db, "wechat", u, year) for u in asked))
