@@ -9,9 +9,12 @@ collects the reads of one kind asked for in one turn and hands them to its ``loa
 the next turn: one statement for all of them. A read asked alone goes alone, as soon as the turn
 ends; nothing waits for company.
 
-This is the data-loader pattern (as in GraphQL's DataLoader and its Python ports), kept to a few
-lines here because those ports bring a GraphQL runtime or their own caching, and a cache has no
-place in front of a ledger: every read here reaches the database.
+This is the data-loader pattern; aiodataloader, the well-kept one for asyncio, batches the same
+way, and is not used for correctness reasons that its contract test shows
+(``tests/hardening/test_db_batch_contract.py``): it takes a key asked twice out of a batch only
+through its cache, and that cache keeps answering after the data changed (a ledger total after a
+check-out: every read here must reach the database); and a load that is cancelled leaves its
+callers waiting forever, since it catches only ``Exception``.
 
 Each key is loaded once per batch however many callers asked for it; each caller gets its own
 answer or the load's exception. A caller that is cancelled leaves the others their answers.
