@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
-import time
 from collections.abc import Sequence
 from html import unescape
 from urllib.parse import unquote
@@ -19,9 +18,8 @@ from urllib.parse import unquote
 import aiohttp
 from aiohttp import web
 
-from bot.channels.wechat.crypto import cdata_safe
 from bot.channels.wechat.render import reply_to_text
-from bot.channels.wechat.simulator import Answer, WeChatSimulator, event_xml, next_msg_id, text_xml
+from bot.channels.wechat.simulator import Answer, WeChatSimulator, event_xml, location_xml, text_xml
 from bot.errors import ConfigError
 from bot.outbound import SENT, Notice, SendResult
 from bot.settings import Settings
@@ -51,9 +49,9 @@ _LONGCHENG = (22.7209, 114.2468, "深圳市龙岗区龙城街道")
 LOCATION_USAGE = "（/location 纬度 经度 [地名]，比如 /location 22.6160 114.1375 南湾街道；不写就是龙城街道）"
 
 
-def location_xml(user: str, arg: str) -> str | None:
-    """A location message as WeChat sends it (the chat box's 「位置」), at ``arg``'s latitude and
-    longitude, or None when they are not two numbers of the right ranges."""
+def _location(user: str, arg: str) -> str | None:
+    """``/location 纬度 经度 [地名]`` as a location message, or None when they are not two numbers
+    of the right ranges."""
     parts = arg.replace(",", " ").replace("，", " ").split()
     if not parts:
         lat, lng, label = _LONGCHENG
@@ -65,12 +63,7 @@ def location_xml(user: str, arg: str) -> str | None:
         if not (-90 <= lat <= 90 and -180 <= lng <= 180):
             return None
         label = " ".join(parts[2:])
-    return (
-        f"<xml><ToUserName><![CDATA[gh_longtuan]]></ToUserName><FromUserName><![CDATA[{user}]]></FromUserName>"
-        f"<CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[location]]></MsgType>"
-        f"<Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y><Scale>15</Scale>"
-        f"<Label><![CDATA[{cdata_safe(label)}]]></Label><MsgId>{next_msg_id()}</MsgId></xml>"
-    )
+    return location_xml(user, lat, lng, label)
 
 
 def _xml_for(line: str, user: str) -> str | None:
@@ -84,7 +77,7 @@ def _xml_for(line: str, user: str) -> str | None:
     if cmd == "/click":
         return event_xml(user, "CLICK", arg or "HELP")
     if cmd == "/location":
-        return location_xml(user, arg)
+        return _location(user, arg)
     return text_xml(user, line)
 
 

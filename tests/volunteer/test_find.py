@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.channels.wechat.simulator import location_xml
 from bot.db.volunteer.tables import Shift, Signup
 from tests.volunteer.conftest import Site
 from tests.volunteer.support import BANTIAN
@@ -60,13 +61,7 @@ async def test_nearby_from_a_sent_location_nearest_first(site: Site) -> None:
     gw = site.gw
     asked = await gw.say(USER, "附近有什么志愿活动")
     assert asked.text == gw.expected("volunteer.ask_location")
-    xml = (
-        "<xml><ToUserName><![CDATA[gh_longtuan]]></ToUserName>"
-        f"<FromUserName><![CDATA[{USER}]]></FromUserName><CreateTime>{int(site.clock())}</CreateTime>"
-        f"<MsgType><![CDATA[location]]></MsgType><Location_X>{BANTIAN[0] - 0.01}</Location_X>"
-        f"<Location_Y>{BANTIAN[1]}</Location_Y><Scale>15</Scale><Label><![CDATA[坂田]]></Label>"
-        "<MsgId>24000000000000777</MsgId></xml>"
-    )
+    xml = location_xml(USER, BANTIAN[0] - 0.01, BANTIAN[1], "坂田", at=int(site.clock()))
     located = await gw.post(xml, USER)
     assert located.text.startswith("你附近的项目（由近到远）：\n1. 坂田社区环境清洁 1.1公里")
     assert BJ not in located.text  # 8 km: outside the 5 km search

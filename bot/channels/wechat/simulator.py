@@ -51,6 +51,26 @@ def text_xml(
     )
 
 
+def location_xml(
+    user: str,
+    latitude: float,
+    longitude: float,
+    label: str = "",
+    *,
+    account: str = "gh_longtuan",
+    at: int | None = None,
+    msg_id: str | None = None,
+) -> str:
+    """A location message (the chat box's 「位置」) as WeChat sends it: the coordinates bare, not in CDATA."""
+    return (
+        f"<xml><ToUserName><![CDATA[{cdata_safe(account)}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{cdata_safe(user)}]]></FromUserName><CreateTime>{at or int(time.time())}</CreateTime>"
+        f"<MsgType><![CDATA[location]]></MsgType><Location_X>{latitude}</Location_X>"
+        f"<Location_Y>{longitude}</Location_Y><Scale>15</Scale><Label><![CDATA[{cdata_safe(label)}]]></Label>"
+        f"<MsgId>{msg_id or next_msg_id()}</MsgId></xml>"
+    )
+
+
 def event_xml(
     user: str,
     event: str,
