@@ -24,6 +24,7 @@ from bot.gateway.pipeline import Pipeline
 from bot.metrics import Metrics
 from bot.outbound import Ledger, Notifier
 from bot.router import Router
+from bot.sealing import sealer_for
 from bot.services import load_analyzer, open_services
 from bot.settings import Settings
 from bot.text import Analyzer
@@ -49,6 +50,8 @@ def create_app(
     ``router`` replaces the handlers (tests of the gateway itself, e.g. a deliberately slow one)."""
     from handlers import build_router
 
+    # Registration seals ID numbers: without a key, refuse to start rather than fail a volunteer.
+    sealer_for(settings.data_key)
     # Bodies are read as sent: the webhook decodes a Content-Encoding itself (validate.decoded).
     app = web.Application(client_max_size=settings.max_body_bytes, handler_args={"auto_decompress": False})
     content = content or load_content(settings.content_dir or None)

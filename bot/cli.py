@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bot.errors import ConfigError
+from bot.sealing import MISSING
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger("longtuan.cli")
@@ -71,6 +72,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if port_taken(host, port):
         print(f"longtuan: port {port} on {host} is already in use; choose another with --port", file=sys.stderr)
         raise SystemExit(2)
+    if settings.data_key is None and not settings.embedded:
+        print(f"longtuan: {MISSING}", file=sys.stderr)
+        raise SystemExit(2)
     with _database(settings) as settings:
         if args.demo:
             loaded = asyncio.run(_demo(settings))
@@ -86,7 +90,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     from bot.db.migrate import upgrade
 
     with _database(_settings()) as settings:
-        upgrade(settings.database_url, args.revision)
+        upgrade(settings.database_url, args.revision, data_key=settings.data_key)
     print(f"database upgraded to {args.revision}")
 
 

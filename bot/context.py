@@ -18,6 +18,7 @@ from bot.content import Content
 from bot.db.delivery.outbox import durable
 from bot.model import Inbound, Reply
 from bot.outbound import Notice, SendResult, Status
+from bot.sealing import Sealer, sealer_for
 from bot.session.base import Session, State
 from bot.settings import Settings
 from bot.text import Analyzer
@@ -58,6 +59,16 @@ class Services:
     #: queued inside a transaction goes into it in that transaction. None: it is sent after the commit.
     outbox: Queue | None = None
     _tz: ZoneInfo | None = field(default=None, init=False, repr=False, compare=False)
+    _sealer: Sealer | None = field(default=None, init=False, repr=False, compare=False)
+
+    @property
+    def sealer(self) -> Sealer:
+        """Seals personal data at rest (``bot.sealing``); ConfigError without LONGTUAN_DATA_KEY
+        (the web app refuses to start then, so a message never meets it)."""
+        sealer = self._sealer
+        if sealer is None:
+            sealer = self._sealer = sealer_for(self.settings.data_key)
+        return sealer
 
     @property
     def tz(self) -> ZoneInfo:

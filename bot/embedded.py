@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
+from pydantic import SecretStr
+
 from bot.errors import ConfigError
+from bot.sealing import embedded_key
 from bot.settings import Settings
 
 DATABASE = "longtuan"
@@ -35,9 +38,10 @@ def with_database(settings: Settings) -> Iterator[Settings]:
         return
     from bot.db.migrate import upgrade
 
+    key = settings.data_key or SecretStr(embedded_key(settings.data_dir))  # the first run's own, beside its data
     with embedded_postgres(settings.data_dir) as url:
-        upgrade(url)  # the first run's own server: nobody else migrates it
-        yield settings.model_copy(update={"database_url": url})
+        upgrade(url, data_key=key)  # the first run's own server: nobody else migrates it
+        yield settings.model_copy(update={"database_url": url, "data_key": key})
 
 
 @contextmanager

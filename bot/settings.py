@@ -12,6 +12,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
+from bot.sealing import parse_keys
 
 #: The real platform hosts; tests and staging point these at fakes.
 WECHAT_API = "https://api.weixin.qq.com"
@@ -59,6 +60,9 @@ class Settings(BaseSettings):
     unanswered_days: int = Field(default=90, ge=1)
     #: Care: salt of the hash that stands for the asker of an unanswered question (secret in production).
     unanswered_salt: SecretStr = SecretStr("longtuan-dev-salt")
+    #: The key that encrypts ID numbers at rest (``bot.sealing``); several, comma-separated, while
+    #: rotating (the first seals). Empty with the embedded server: its data folder keeps one.
+    data_key: SecretStr | None = None
     #: Care: days a closed staff-inbox thread is kept before it is deleted.
     inbox_days: int = Field(default=180, ge=1)
 
@@ -150,6 +154,18 @@ class Settings(BaseSettings):
             ok = False
         if not ok:
             raise ValueError("must be the 43-character EncodingAESKey from the WeChat console")
+        return value
+
+    @field_validator("data_key", mode="before")
+    @classmethod
+    def _empty_data_key_is_none(cls, value: object) -> object:
+        return None if value in ("", None) else value
+
+    @field_validator("data_key")
+    @classmethod
+    def _data_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_keys(value.get_secret_value())
         return value
 
     @field_validator("timezone")

@@ -35,6 +35,8 @@ APP_ID = "wx4f1c2a9b8e7d6c50"
 SECRET = "test-app-secret-9f8e7d6c5b4a"
 #: 43 characters, as the WeChat console generates them.
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+#: The key that seals ID numbers (a Fernet key: 32 bytes of URL-safe base64).
+DATA_KEY = "dGVzdC1kYXRhLWtleS1sb25ndHVhbi0wMDAwMDAwMDA="
 
 GatewayFactory = Callable[..., Awaitable[Gateway]]
 #: Keyword arguments of make_gateway that go to create_app; every other one is a setting.
@@ -118,6 +120,7 @@ def make_settings(redis_prefix: str, api_base: str, **overrides: Any) -> Setting
         "wechat_app_id": APP_ID,
         "wechat_app_secret": SECRET,
         "wechat_aes_key": AES_KEY,
+        "data_key": DATA_KEY,
         "wechat_allow_plain": True,
         "wechat_api_base": api_base,
         "database_url": PG_URL,

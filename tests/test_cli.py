@@ -21,7 +21,7 @@ from bot.db.delivery.outbox import enqueue
 from bot.db.models import User
 from bot.model import Reply
 from bot.outbound import Notice
-from tests.conftest import PG_URL, REDIS_URL
+from tests.conftest import DATA_KEY, PG_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,7 @@ def _env(tmp: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTUAN_")}
     env.update(PYTHONPATH=str(ROOT), LONGTUAN_LOG_JSON="true", **extra)
     env.setdefault("LONGTUAN_DATABASE_URL", PG_URL)
+    env.setdefault("LONGTUAN_DATA_KEY", DATA_KEY)
     return env
 
 
@@ -52,7 +53,7 @@ async def test_chat_in_process_on_the_embedded_default(tmp_path: Path) -> None:
     """No LONGTUAN_DATABASE_URL: an embedded PostgreSQL starts in ./.longtuan, is migrated, has the
     demo loaded, serves the chat and is stopped at the end; the second run reuses its data."""
     env = _env(tmp_path)
-    del env["LONGTUAN_DATABASE_URL"]
+    del env["LONGTUAN_DATABASE_URL"], env["LONGTUAN_DATA_KEY"]
     for _ in range(2):
         code, out, err = await _run(
             tmp_path, "chat", "--say", "/follow", "--say", "帮助", "--say", "夜校怎么报名", env=env, limit=120
@@ -61,6 +62,8 @@ async def test_chat_in_process_on_the_embedded_default(tmp_path: Path) -> None:
         assert "欢迎关注「龙岗青年」" in out and "我是龙团，可以帮你" in out and "青年夜校" in out
     assert (tmp_path / ".longtuan" / "pgdata" / "PG_VERSION").exists(), "the embedded server's data folder"
     assert not (tmp_path / ".longtuan" / "pgdata" / "postmaster.pid").exists(), "the server is stopped on exit"
+    key = tmp_path / ".longtuan" / "data.key"  # its own data key, made once, readable by its owner only
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_text().strip()) == 44
 
 
 async def test_demo_is_idempotent_on_postgres(tmp_path: Path, clean_db: None) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from bot.errors import ConfigError
 from bot.settings import WECHAT_API, load_settings
+from tests.conftest import DATA_KEY
 
 AES = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
@@ -35,6 +36,8 @@ def test_environment_wins_over_env_file(tmp_path: Path) -> None:
         ("LONGTUAN_WECHAT_REPLAY_WINDOW", "-5", "greater than or equal"),
         ("LONGTUAN_WECHAT_REPLY_DEADLINE", "6", "less than 5"),
         ("LONGTUAN_PORT", "http", "integer"),
+        ("LONGTUAN_DATA_KEY", "not-a-fernet-key", "key 1 is not a data key"),
+        ("LONGTUAN_DATA_KEY", "dGVzdC1kYXRhLWtleS1sb25ndHVhbi0wMDAwMDAwMDA=,oops", "key 2 is not a data key"),
     ],
 )
 def test_bad_values_are_named(name: str, value: str, message: str) -> None:
@@ -50,11 +53,12 @@ def test_secrets_never_show() -> None:
             "LONGTUAN_WECHAT_TOKEN": "tok-secret-1",
             "LONGTUAN_WECHAT_APP_SECRET": "app-secret-2",
             "LONGTUAN_WECHAT_AES_KEY": AES,
+            "LONGTUAN_DATA_KEY": DATA_KEY,
         },
         env_file=None,
     )
     shown = repr(s) + str(s) + str(s.model_dump())
-    for secret in ("tok-secret-1", "app-secret-2", AES):
+    for secret in ("tok-secret-1", "app-secret-2", AES, DATA_KEY):
         assert secret not in shown
     with pytest.raises(ConfigError) as err:
         load_settings({"LONGTUAN_WECHAT_AES_KEY": "x" * 40 + "!!!"}, env_file=None)

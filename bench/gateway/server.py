@@ -20,6 +20,7 @@ from bench.gateway.config import DATABASE_URL, REDIS_URL, REPO
 from bench.gateway.errors import BenchError
 from bench.gateway.processes import die_with_parent
 from bench.gateway.profiler import PROFILE_OUT_ENV, ProfileSpec
+from bot.sealing import new_key
 
 
 def free_port() -> int:
@@ -118,6 +119,7 @@ def server_env(port: int, prefix: str, token: str, app_id: str, aes_key: str, pr
         LONGTUAN_WECHAT_TOKEN=token,
         LONGTUAN_WECHAT_APP_ID=app_id,
         LONGTUAN_WECHAT_AES_KEY=aes_key,
+        LONGTUAN_DATA_KEY=new_key(),
         LONGTUAN_WECHAT_API_BASE="http://127.0.0.1:9",
         LONGTUAN_LOG_LEVEL="WARNING",
         LONGTUAN_PORT=str(port),

@@ -27,6 +27,7 @@ MODULES: tuple[str, ...] = (
     "bot.commands.internships",
     "bot.commands.study",
     "bot.commands.delivery",
+    "bot.commands.keys",
 )
 
 SubParsers = Any  # argparse's _SubParsersAction is private; its add_parser is all we use

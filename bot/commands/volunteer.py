@@ -10,6 +10,7 @@ longtuan shifts qr SHIFT          (a shift's id or its six-digit code)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -20,6 +21,7 @@ from bot.db.volunteer import catalog, checkins, ledger
 from bot.db.volunteer.export import write_csv
 from bot.db.volunteer.rules import format_hours
 from bot.imports import ImportFailed, read_rows
+from bot.sealing import SealError
 
 #: Where a ticket becomes a QR code image (WeChat's documented address).
 SHOW_QR = "https://mp.weixin.qq.com/cgi-bin/showqrcode?ticket="
@@ -60,14 +62,25 @@ async def export_hours(svc: Services, args: argparse.Namespace) -> int:
     if args.until < args.since:
         print("longtuan: --to 早于 --from，请检查日期", file=sys.stderr)
         return 2
+    sealer = svc.sealer if args.full_id else None  # without LONGTUAN_DATA_KEY: refused before any line
     # A CLI command alone on its loop: blocking file writes hold up nobody (hence ASYNC230).
     out = open(args.out, "w", encoding="utf-8-sig", newline="") if args.out else sys.stdout  # noqa: SIM115, ASYNC230
     try:
         written, unregistered = await write_csv(
-            svc.db, out, args.since, args.until, args.team, full_id=args.full_id, tz=svc.tz
+            svc.db, out, args.since, args.until, args.team, sealer=sealer, tz=svc.tz
         )
-    finally:
+    except SealError:
         if args.out:
+            out.close()
+            os.unlink(args.out)
+        print(
+            "longtuan: 身份证号解不开：LONGTUAN_DATA_KEY 里没有登记时用的密钥。导出已停止"
+            + ("，没写完的文件已删除" if args.out else "，上面的内容不完整"),
+            file=sys.stderr,
+        )
+        return 1
+    finally:
+        if args.out and not out.closed:
             out.close()
     print(f"导出 {written} 条时长记录", file=sys.stderr)
     if unregistered:

@@ -44,7 +44,7 @@ def router(content: Content) -> Router:
         name = str(ctx.data.get("name", ""))
         async with ctx.db() as s:
             user_id = await ensure_user(s, msg.channel, msg.user_id, ctx.now())
-            await profiles.save(s, user_id, name, number, ctx.now())
+            await profiles.save(s, ctx.services.sealer, user_id, name, number, ctx.now())
         ctx.finish()
         return Reply("volunteer.registered", {"name": name, "masked": mask_id(number)})
 

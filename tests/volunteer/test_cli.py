@@ -25,9 +25,9 @@ from bot.commands.volunteer import (
 )
 from bot.context import Services
 from bot.db.users import ensure_user
-from bot.db.volunteer import ledger
+from bot.db.volunteer import ledger, profiles
 from bot.db.volunteer.demo import load as load_demo
-from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift, Team, Volunteer
+from bot.db.volunteer.tables import CheckIn, LedgerEntry, Project, Shift, Team
 from tests.conftest import PG_URL, FixedClock
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.volunteer.support import seed
@@ -93,7 +93,7 @@ async def _history(services: Services, clock: FixedClock) -> tuple[int, int]:
     async with services.db.session() as s:
         user_id = await ensure_user(s, "wechat", "o_export_0001", clock())
         other = await ensure_user(s, "wechat", "o_export_0002", clock())
-        s.add(Volunteer(user_id=user_id, name="王小明", id_number="11010519491231002X", registered_at=at))
+        await profiles.save(s, services.sealer, user_id, "王小明", "11010519491231002X", at.timestamp())
         for who in (user_id, other):
             row = CheckIn(
                 shift_id=data.ended_shift,

@@ -122,7 +122,7 @@ async def test_the_ledger_is_append_only_and_corrections_add_up(site: Site) -> N
             )
 
 
-async def test_registration_keeps_the_full_number_and_shows_it_masked(site: Site) -> None:
+async def test_registration_seals_the_full_number_and_shows_it_masked(site: Site) -> None:
     gw = site.gw
     await gw.dialog(
         USER,
@@ -136,7 +136,9 @@ async def test_registration_keeps_the_full_number_and_shows_it_masked(site: Site
     )
     async with gw.db.session() as s:
         [row] = (await s.scalars(select(Volunteer))).all()
-    assert (row.name, row.id_number) == ("李小龙", "11010519491231002X")
+    # Sealed at rest: the table holds neither the number nor its digits in order; the key opens it.
+    assert (row.name, row.id_masked) == ("李小龙", "110***********002X")
+    assert "0105194912" not in row.id_sealed and gw.services.sealer.open(row.id_sealed) == "11010519491231002X"
     await gw.dialog(USER, [("志愿者登记", "volunteer.ask_name"), ("取消", "system.cancelled")])
 
 

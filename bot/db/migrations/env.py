@@ -22,10 +22,12 @@ def _run(connection: Connection) -> None:
 
 async def _main() -> None:
     engine = make_engine(config.get_main_option("sqlalchemy.url") or "")
-    async with engine.connect() as conn:
-        await conn.run_sync(_run)
-        await conn.commit()
-    await engine.dispose()
+    try:
+        async with engine.connect() as conn:
+            await conn.run_sync(_run)
+            await conn.commit()
+    finally:  # a failed migration too: its connection is closed, not left to the garbage collector
+        await engine.dispose()
 
 
 if context.is_offline_mode():

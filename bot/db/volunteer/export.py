@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from bot.db import Database
 from bot.db.volunteer import ledger
-from bot.db.volunteer.rules import format_hours, mask_id
+from bot.db.volunteer.rules import format_hours
+from bot.sealing import Sealer
 
 #: 备注 of a line whose volunteer never registered: nothing to report them under.
 UNREGISTERED = "未做志愿者登记"
@@ -43,12 +44,15 @@ async def write_csv(
     until: date,
     team: str | None,
     *,
-    full_id: bool = False,
+    sealer: Sealer | None = None,
     tz: ZoneInfo | None = None,
 ) -> tuple[int, int]:
     """Write the lines served in [since, until] to ``out``; returns how many, and how many of them
     belong to someone who never registered (「志愿者登记」: no name or ID number to report; their
-    备注 says so). Memory stays constant: rows come from a server-side cursor and go out one by one."""
+    备注 says so). Memory stays constant: rows come from a server-side cursor and go out one by one.
+
+    ID numbers are masked, in full only when ``sealer`` is given to open them (``--full-id``); a
+    number it cannot open (another deployment's key) raises ``bot.sealing.SealError``."""
     tz = tz or ZoneInfo("Asia/Shanghai")
     bar = None
     async with db.session() as s:
@@ -67,7 +71,7 @@ async def write_csv(
             writer.writerow(
                 (
                     row.name,
-                    row.id_number if full_id else mask_id(row.id_number) if row.id_number else "",
+                    sealer.open(row.id_sealed) if sealer and row.id_sealed else row.id_masked,
                     row.project,
                     row.organiser,
                     row.served_on.isoformat(),

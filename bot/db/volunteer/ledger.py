@@ -168,7 +168,8 @@ async def entries(s: AsyncSession, user_id: int) -> list[LedgerEntry]:
 @dataclass(slots=True, frozen=True)
 class ExportRow:
     name: str
-    id_number: str
+    id_masked: str
+    id_sealed: str
     project: str
     organiser: str
     served_on: date
@@ -183,7 +184,8 @@ def _export_query(since: date, until: date, team: str | None):  # type: ignore[n
     stmt = (
         select(
             func.coalesce(Volunteer.name, "").label("name"),
-            func.coalesce(Volunteer.id_number, "").label("id_number"),
+            func.coalesce(Volunteer.id_masked, "").label("id_masked"),
+            func.coalesce(Volunteer.id_sealed, "").label("id_sealed"),
             func.coalesce(Project.title, "").label("project"),
             func.coalesce(Team.name, "").label("organiser"),
             LedgerEntry.served_on,

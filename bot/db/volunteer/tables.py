@@ -172,14 +172,16 @@ class LedgerEntry(Base):
 
 
 class Volunteer(Base):
-    """What the national records system needs of a person: name and ID number (kept in full for
-    the export only; shown masked everywhere else)."""
+    """What the national records system needs of a person: name and ID number. The number is kept
+    sealed (``bot.sealing``), opened only for the export's ``--full-id``; everywhere else it is
+    shown masked, from the masked copy, without the key."""
 
     __tablename__ = "volunteer_profiles"
 
     user_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("users.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(32))
-    id_number: Mapped[str] = mapped_column(String(18))
+    id_sealed: Mapped[str] = mapped_column(Text)
+    id_masked: Mapped[str] = mapped_column(String(18))
     registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
