@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
-import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -16,6 +17,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import cli
 from bot.app import create_app
 from bot.commands.keys import rotate
 from bot.commands.volunteer import export_hours
@@ -28,7 +30,6 @@ from bot.errors import ConfigError
 from bot.sealing import KEY_FILE, MISSING, Sealer, SealError, embedded_key, new_key, parse_keys, sealer_for
 from tests.conftest import DATA_KEY, PG_URL, FixedClock, make_settings
 
-ROOT = Path(__file__).resolve().parent.parent
 NUMBER = "11010519491231002X"
 
 
@@ -79,26 +80,39 @@ def test_the_web_app_refuses_to_start_without_a_key(redis_prefix: str) -> None:
     assert str(caught.value) == MISSING
 
 
-async def _cli(tmp: Path, *args: str, **env_extra: str) -> tuple[int, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LONGTUAN_")}
-    env.update(PYTHONPATH=str(ROOT), LONGTUAN_DATABASE_URL=PG_URL, **env_extra)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args, cwd=tmp, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode() + err.decode()
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """The command line sets up logging for its process: put the test run's back afterwards."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
-async def test_serve_and_full_id_export_say_what_to_set_without_a_key(tmp_path: Path, clean_db: None) -> None:
-    code, said = await _cli(tmp_path, "serve", "--port", "0")
-    assert code == 2 and MISSING in said and "Traceback" not in said
-    code, said = await _cli(tmp_path, "export", "hours", "--from", "2026-07-01", "--to", "2026-12-31", "--full-id")
-    assert code == 2 and MISSING in said and "Traceback" not in said
-    code, said = await _cli(tmp_path, "export", "hours", "--from", "2026-07-01", "--to", "2026-12-31")
-    assert code == 0, said  # masked numbers need no key
-    code, said = await _cli(tmp_path, "keys", "new")
-    assert code == 0 and parse_keys(said.strip()) == [said.strip()]
+def test_serve_and_full_id_export_say_what_to_set_without_a_key(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    clean_db: None,
+    root_logging: None,
+) -> None:
+    """The command line in this process (what a shell runs, without the start-up of a new one)."""
+    for name in [k for k in os.environ if k.startswith("LONGTUAN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LONGTUAN_DATABASE_URL", PG_URL)
+    monkeypatch.chdir(tmp_path)  # no .env of the project's
+    hours = ["export", "hours", "--from", "2026-07-01", "--to", "2026-12-31"]
+    for argv in (["serve", "--port", "0"], [*hours, "--full-id"]):
+        with pytest.raises(SystemExit) as stopped:
+            cli.main(argv)
+        assert stopped.value.code == 2 and capsys.readouterr().err.strip() == f"longtuan: {MISSING}", argv
+    cli.main(hours)  # masked numbers need no key
+    said = capsys.readouterr()
+    assert said.out.startswith("姓名,证件号码") and "导出 0 条时长记录" in said.err
+    cli.main(["keys", "new"])
+    key = capsys.readouterr().out.strip()
+    assert parse_keys(key) == [key]
 
 
 async def _register(services: Services, openid: str, number: str, now: float) -> int:
