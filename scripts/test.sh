@@ -11,4 +11,5 @@ pip install -q --disable-pip-version-check -e '.[dev]'
 scripts/services.sh
 ruff check .
 mypy bot handlers content scheduler bench tests
-pytest "$@"
+# Two processes, a test file each at a time, each on a database of its own (tests/conftest.py).
+pytest -n "${LONGTUAN_TEST_WORKERS:-2}" --dist loadfile "$@"

@@ -11,9 +11,10 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 
 from bot.app import create_app
 from bot.content import Content, load_content
@@ -28,7 +29,14 @@ from bot.text import Analyzer
 from tests.fakes.wechat_api import FakeWeChatAPI
 from tests.harness import Gateway
 
-PG_URL = os.environ.get("LONGTUAN_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/longtuan_test")
+_BASE_URL = os.environ.get("LONGTUAN_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/longtuan_test")
+#: Each pytest-xdist worker (``-n 2``: gw0, gw1) has a database of its own, made on its first run.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+PG_URL = (
+    make_url(_BASE_URL).set(database=f"{make_url(_BASE_URL).database}_{_WORKER}").render_as_string(hide_password=False)
+    if _WORKER
+    else _BASE_URL
+)
 REDIS_URL = os.environ.get("LONGTUAN_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TOKEN = "longtuan-test-token"
 APP_ID = "wx4f1c2a9b8e7d6c50"
@@ -43,7 +51,23 @@ GatewayFactory = Callable[..., Awaitable[Gateway]]
 APP_ARGUMENTS = ("router", "notifier", "clock", "ledger")
 
 
+async def _create_worker_database() -> None:
+    """A worker's own database, beside the configured one (its server, its user): made when missing."""
+    base = make_url(_BASE_URL)
+    name = make_url(PG_URL).database
+    conn = await asyncpg.connect(
+        host=base.host, port=base.port, user=base.username, password=base.password, database=base.database
+    )
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
 async def _check_services() -> None:
+    if _WORKER:
+        await _create_worker_database()
     db = Database.from_url(PG_URL)
     try:
         await db.ping()
@@ -72,6 +96,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             await conn.execute(text("CREATE SCHEMA public"))
         await db.close()
 
+    if session.config.getoption("numprocesses", None) and not _WORKER:
+        return  # pytest-xdist's controller runs no test: each worker resets its own database
     asyncio.run(reset_schema())
     upgrade(PG_URL)
 

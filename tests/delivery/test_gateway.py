@@ -47,6 +47,7 @@ async def test_a_receipt_while_the_database_is_down_is_refused_so_the_platform_s
 ) -> None:
     gw = await make_gateway(worker_in_serve=False)
     xml = (FIXTURES / "event_subscribe_msg_popup.xml").read_text(encoding="utf-8")
+    gw.services.db.breaker.cooldown = 60  # down until the test says so, however slowly a loaded machine runs
     gw.services.db.breaker.failed(OSError("down"))  # the database is unreachable for the breaker's cool-down
     answer = await gw.post(xml)
     assert answer.status == 503 and answer.body == "busy"
