@@ -53,6 +53,14 @@ async def _demo(settings: Settings) -> dict[str, int]:
         await db.close()
 
 
+def _need_data_key(settings: Settings) -> None:
+    """A process that takes messages seals ID numbers: without a key (and not the embedded first
+    run, which keeps its own), one line saying what to set, before anything starts."""
+    if settings.data_key is None and not settings.embedded:
+        print(f"longtuan: {MISSING}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     from bot.logs import configure
     from bot.serve import port_taken, prepare_workers
@@ -72,9 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if port_taken(host, port):
         print(f"longtuan: port {port} on {host} is already in use; choose another with --port", file=sys.stderr)
         raise SystemExit(2)
-    if settings.data_key is None and not settings.embedded:
-        print(f"longtuan: {MISSING}", file=sys.stderr)
-        raise SystemExit(2)
+    _need_data_key(settings)
     with _database(settings) as settings:
         if args.demo:
             loaded = asyncio.run(_demo(settings))
@@ -107,6 +113,7 @@ def cmd_chat(args: argparse.Namespace) -> None:
     if args.url:
         asyncio.run(run_chat(settings, url=args.url, user=args.user, mode=args.mode, script=args.say))
         return
+    _need_data_key(settings)  # the chat serves in this process
     with _database(settings) as settings:
         asyncio.run(_demo(settings))
         asyncio.run(run_chat(settings, url=None, user=args.user, mode=args.mode, script=args.say))

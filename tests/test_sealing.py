@@ -90,7 +90,7 @@ def root_logging() -> Iterator[None]:
     root.setLevel(level)
 
 
-def test_serve_and_full_id_export_say_what_to_set_without_a_key(
+def test_serve_chat_and_a_full_id_export_say_what_to_set_without_a_key(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -103,7 +103,7 @@ def test_serve_and_full_id_export_say_what_to_set_without_a_key(
     monkeypatch.setenv("LONGTUAN_DATABASE_URL", PG_URL)
     monkeypatch.chdir(tmp_path)  # no .env of the project's
     hours = ["export", "hours", "--from", "2026-07-01", "--to", "2026-12-31"]
-    for argv in (["serve", "--port", "0"], [*hours, "--full-id"]):
+    for argv in (["serve", "--port", "0"], ["chat", "--say", "帮助"], [*hours, "--full-id"]):
         with pytest.raises(SystemExit) as stopped:
             cli.main(argv)
         assert stopped.value.code == 2 and capsys.readouterr().err.strip() == f"longtuan: {MISSING}", argv
