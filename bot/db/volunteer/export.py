@@ -55,36 +55,39 @@ async def write_csv(
     number it cannot open (another deployment's key) raises ``bot.sealing.SealError``."""
     tz = tz or ZoneInfo("Asia/Shanghai")
     bar = None
-    async with db.session() as s:
-        if sys.stderr.isatty():
-            from tqdm import tqdm
+    written = unregistered = 0
+    try:
+        async with db.session() as s:
+            if sys.stderr.isatty():
+                from tqdm import tqdm
 
-            bar = tqdm(total=await ledger.export_count(s, since, until, team), desc="导出时长", unit="行", leave=False)
-        writer = csv.writer(out)
-        writer.writerow(HEADER)
-        written = unregistered = 0
-        async for row in ledger.export_rows(s, since, until, team):
-            note = row.reason
-            if not row.name:
-                unregistered += 1
-                note = "；".join(part for part in (UNREGISTERED, row.reason) if part)
-            writer.writerow(
-                (
-                    row.name,
-                    sealer.open(row.id_sealed) if sealer and row.id_sealed else row.id_masked,
-                    row.project,
-                    row.organiser,
-                    row.served_on.isoformat(),
-                    row.started_at.astimezone(tz).strftime("%H:%M") if row.started_at else "",
-                    row.ended_at.astimezone(tz).strftime("%H:%M") if row.ended_at else "",
-                    format_hours(row.hours),
-                    KINDS.get(row.kind, row.kind),
-                    note,
+                total = await ledger.export_count(s, since, until, team)
+                bar = tqdm(total=total, desc="导出时长", unit="行", leave=False)
+            writer = csv.writer(out)
+            writer.writerow(HEADER)
+            async for row in ledger.export_rows(s, since, until, team):
+                note = row.reason
+                if not row.name:
+                    unregistered += 1
+                    note = "；".join(part for part in (UNREGISTERED, row.reason) if part)
+                writer.writerow(
+                    (
+                        row.name,
+                        sealer.open(row.id_sealed) if sealer and row.id_sealed else row.id_masked,
+                        row.project,
+                        row.organiser,
+                        row.served_on.isoformat(),
+                        row.started_at.astimezone(tz).strftime("%H:%M") if row.started_at else "",
+                        row.ended_at.astimezone(tz).strftime("%H:%M") if row.ended_at else "",
+                        format_hours(row.hours),
+                        KINDS.get(row.kind, row.kind),
+                        note,
+                    )
                 )
-            )
-            written += 1
-            if bar is not None:
-                bar.update()
-    if bar is not None:
-        bar.close()
+                written += 1
+                if bar is not None:
+                    bar.update()
+    finally:  # stopped part-way too (a number no key opens): the bar leaves the terminal
+        if bar is not None:
+            bar.close()
     return written, unregistered
