@@ -24,7 +24,9 @@ What it does, in order:
    volunteers touch only their own rows. Every reply must be the check-in confirmation, and the
    database must hold exactly ``--burst`` check-ins for the shift.
 5. Prints a table, then one JSON line with ``checkins``, ``p99_ms``, ``burst_checkins``,
-   ``burst_max_ms`` (and more).
+   ``burst_max_ms`` (and more). ``machine_cpu_us_per_request`` is the CPU of every process on the
+   machine during 「我的时长」 over its requests; the table turns it into the closed loop's bound:
+   at most cores / that requests a second, so a mean latency of at least connections / that.
 
 Targets (issue 9): p99 at or under 20 ms at 64 connections; the burst all answered within 1 s.
 Exit status 0 when every request succeeded and the burst made exactly its check-ins, 1 otherwise,

@@ -22,7 +22,7 @@ from typing import Any
 
 import bench.hours
 from bench.gateway.errors import BenchError
-from bench.gateway.processes import TICKS_PER_S, process_cpu_ticks
+from bench.gateway.processes import TICKS_PER_S, machine_ticks, process_cpu_ticks
 from bench.gateway.profiler import PROFILE_OUT_ENV, ProfileSpec
 from bench.gateway.server import Server, free_port, log_summary, metric_counts, server_env
 from bench.gateway.services import check_redis, delete_redis_keys
@@ -67,7 +67,9 @@ async def measure(
     await drive.run_phase("127.0.0.1", port, [lane[:warm] for lane in lanes])
     if args.profile:
         os.kill(server.pid, signal.SIGUSR1)
+    busy0, all0 = machine_ticks()
     hours = await drive.run_phase("127.0.0.1", port, [lane[warm:] for lane in lanes], keep_every=8)
+    busy1, all1 = machine_ticks()
     if args.profile:
         os.kill(server.pid, signal.SIGUSR2)
     hours.errors.update(drive.check_replies(payloads, hours.replies, "你的志愿时长"))
@@ -103,6 +105,10 @@ async def measure(
     finally:
         await engine.dispose()
     ordered, bursty = sorted(hours.latencies), sorted(burst.latencies)
+    # The whole machine during 「我的时长」: server, PostgreSQL, Redis and this load generator share
+    # its cores, so its CPU a request bounds what a closed loop can do (Little's law below).
+    machine_us = (busy1 - busy0) / TICKS_PER_S / max(1, len(ordered)) * 1e6
+    cores = os.cpu_count() or 1
     return {
         "requests": len(ordered),
         "rps": len(ordered) / hours.seconds if hours.seconds else 0.0,
@@ -112,6 +118,9 @@ async def measure(
         "max_ms": (ordered[-1] if ordered else float("nan")) * 1e3,
         "errors": dict(hours.errors),
         "summary_batch_mean": batched / batches if batches else 0.0,
+        "machine_cpu_us_per_request": machine_us,
+        "machine_busy_pct": (busy1 - busy0) / max(1, all1 - all0) * 100,
+        "cores": cores,
         "burst_requests": len(bursty),
         "burst_seconds": burst.seconds,
         "burst_checkins": made,
@@ -180,6 +189,10 @@ def run(args: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
 
 def report(summary: dict[str, Any]) -> None:
+    # Little's law for a closed loop: latency = connections / throughput, and throughput is at most
+    # cores / (CPU a request), whatever the code does with the time in between.
+    bound_rps = summary["cores"] / max(1e-9, summary["machine_cpu_us_per_request"] * 1e-6)
+    bound_ms = summary["connections"] / max(1e-9, bound_rps) * 1e3
     rows = [
         ("ledger", f"{summary['checkins']:,} check-ins, {summary['ledger_entries']:,} entries, "
                    f"{summary['volunteers']:,} volunteers, loaded in {summary['load_seconds']} s"),
@@ -190,6 +203,12 @@ def report(summary: dict[str, Any]) -> None:
                       f"(target <= 20), max {summary['max_ms']} ms"),
         ("  errors", json.dumps(summary["errors"], ensure_ascii=False) if summary["errors"] else "none"),
         ("  reads", f"{summary['summary_batch_mean']} people a statement on average (one server process's)"),
+        ("  machine", f"{summary['machine_cpu_us_per_request']:.0f} µs of CPU a request in all processes "
+                      f"(server, PostgreSQL, Redis, load generator), {summary['machine_busy_pct']:.0f}% of "
+                      f"{summary['cores']} cores busy"),
+        ("  bound", f"at that cost {bound_rps:,.0f}/s at most on {summary['cores']} cores: "
+                    f"{summary['connections']} connections in a closed loop wait {bound_ms:.1f} ms on average "
+                    "at the least (Little's law)"),
         ("burst", f"{summary['burst_requests']:,} 「签到」 ({summary['burst_walk_ins']} walk-ins) in "
                   f"{summary['burst_seconds']} s: {summary['burst_checkins']:,} check-ins"),
         ("  latency", f"p99 {summary['burst_p99_ms']} ms, max {summary['burst_max_ms']} ms (target <= 1000)"),
