@@ -127,9 +127,12 @@ def answer(ctx: Context, result: Result, total: Any = None) -> Reply:
                 "volunteer.checked_in_unverified", {"title": title, "time": fmt.clock(result.at or utc(ctx), tz)}
             )
         case Outcome.CHECKED_OUT if result.began and result.ended:
+            # Nothing counted (under the rounding rule's first step): say why, not 「记 0 小时」.
+            short = not result.hours and ctx.settings.volunteer_half_hour_from > 0
             return Reply(
-                "volunteer.checked_out",
+                "volunteer.checked_out_short" if short else "volunteer.checked_out",
                 {
+                    "minutes": ctx.settings.volunteer_half_hour_from,
                     "title": title,
                     "start": fmt.clock(result.began, tz),
                     "end": fmt.clock(result.ended, tz),

@@ -62,6 +62,19 @@ async def test_code_check_in_then_out_writes_one_ledger_entry(site: Site) -> Non
     assert len(await _ledger(site)) == 1
 
 
+async def test_a_check_out_under_the_first_quarter_hour_says_why_nothing_counted(site: Site) -> None:
+    gw = site.gw
+    site.clock.advance(30 * 60)  # 10:30, the shift's start
+    await gw.dialog(
+        USER, [("签到 381204", "volunteer.checked_in_unverified", {"title": "坂田社区环境清洁", "time": "10:30"})]
+    )
+    site.clock.advance(14 * 60 + 59)  # 14:59 served: under 15 minutes counts as nothing
+    params = {"title": "坂田社区环境清洁", "start": "10:30", "end": "10:44", "minutes": 15, "total": "0"}
+    await gw.dialog(USER, [("签退", "volunteer.checked_out_short", params)])
+    [entry] = await _ledger(site)
+    assert (entry.kind, entry.hours) == ("service", Decimal(0))  # the service is on record, with 0 hours
+
+
 async def test_scan_checks_in_and_a_later_scan_checks_out(site: Site) -> None:
     gw = site.gw
     scene = f"shift-{site.data.now_shift}"
