@@ -136,9 +136,9 @@ class Settings(BaseSettings):
     #: Seconds the one-scheduler lock lives in Redis unless its holder extends it (a standby takes over then).
     scheduler_lock_ttl: float = Field(default=30.0, ge=1)
 
-    @field_validator("wechat_aes_key", mode="before")
+    @field_validator("wechat_aes_key", "data_key", mode="before")
     @classmethod
-    def _empty_aes_is_none(cls, value: object) -> object:
+    def _empty_key_is_none(cls, value: object) -> object:
         return None if value in ("", None) else value
 
     @field_validator("wechat_aes_key")
@@ -155,11 +155,6 @@ class Settings(BaseSettings):
         if not ok:
             raise ValueError("must be the 43-character EncodingAESKey from the WeChat console")
         return value
-
-    @field_validator("data_key", mode="before")
-    @classmethod
-    def _empty_data_key_is_none(cls, value: object) -> object:
-        return None if value in ("", None) else value
 
     @field_validator("data_key")
     @classmethod

@@ -29,14 +29,15 @@ _NO_KEY = (
 )
 
 
-def _sealer() -> Sealer | None:
+def _sealer(refusal: str) -> Sealer:
+    """The sealer of the configured keys; without one, the migration stops with ``refusal``."""
     from bot.errors import ConfigError
     from bot.sealing import sealer_for
 
     try:
         return sealer_for(context.config.attributes.get("data_key"))
     except ConfigError:
-        return None
+        raise RuntimeError(refusal) from None
 
 
 def upgrade() -> None:
@@ -47,9 +48,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT user_id, id_number FROM volunteer_profiles")).all()
     if rows:
-        sealer = _sealer()
-        if sealer is None:
-            raise RuntimeError(_NO_KEY.format(n=len(rows)))
+        sealer = _sealer(_NO_KEY.format(n=len(rows)))
         bind.execute(
             sa.text("UPDATE volunteer_profiles SET id_sealed = :sealed, id_masked = :masked WHERE user_id = :user"),
             [{"user": user, "sealed": sealer.seal(number), "masked": mask_id(number)} for user, number in rows],
@@ -64,9 +63,7 @@ def downgrade() -> None:
     bind = op.get_bind()
     rows = bind.execute(sa.text("SELECT user_id, id_sealed FROM volunteer_profiles")).all()
     if rows:
-        sealer = _sealer()
-        if sealer is None:
-            raise RuntimeError("volunteer_profiles holds sealed ID numbers: set LONGTUAN_DATA_KEY to open them")
+        sealer = _sealer("volunteer_profiles holds sealed ID numbers: set LONGTUAN_DATA_KEY to open them")
         bind.execute(
             sa.text("UPDATE volunteer_profiles SET id_number = :number WHERE user_id = :user"),
             [{"user": user, "number": sealer.open(sealed)} for user, sealed in rows],
